@@ -1,0 +1,3 @@
+"""Placeholder until the digital family lands (see issue 8)."""
+
+SPECS: tuple = ()

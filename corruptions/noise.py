@@ -1,0 +1,3 @@
+"""Placeholder until the noise family lands (see issue 8)."""
+
+SPECS: tuple = ()

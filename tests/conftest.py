@@ -1,0 +1,103 @@
+"""Shared fixtures: real images that no one here made, read offline.
+
+* ``shared_dir``: ``../shared`` beside the repository (CI clones main with shared/
+  beside it); override with ``BENCHSMITH_SHARED``.
+* ``photos224``: the RGB photographs bundled with scikit-image, resized so the
+  shorter side is 256 and centre-cropped to 224x224 (the ImageNet-C recipe).
+* ``photo_crops224``: 120 deterministic 224x224 crops of those photographs at
+  several scales, for per-severity statistics over >= 100 real images.
+* ``cifar10_test``: the JPEG-decoded CIFAR-10 test set from shared/ (images, labels).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PHOTO_NAMES = (
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "motorcycle_left",
+    "colorwheel",
+)
+
+
+def shared_path() -> Path:
+    """Return the shared/ folder, or fail with how to point at it."""
+    path = Path(os.environ.get("BENCHSMITH_SHARED", REPO.parent / "shared"))
+    if not (path / "datasets").is_dir():
+        pytest.fail(f"shared data not found at {path}; set BENCHSMITH_SHARED to the shared/ folder")
+    return path
+
+
+def _load_photo(name: str) -> np.ndarray:
+    import skimage.data
+    from PIL import Image
+
+    if name == "motorcycle_left":
+        img = skimage.data.stereo_motorcycle()[0]
+    else:
+        img = getattr(skimage.data, name)()
+    return np.asarray(Image.fromarray(img).convert("RGB"))
+
+
+def _resize_short(img: np.ndarray, short: int) -> np.ndarray:
+    from PIL import Image
+
+    h, w = img.shape[:2]
+    s = short / min(h, w)
+    size = (max(short, round(w * s)), max(short, round(h * s)))
+    return np.asarray(Image.fromarray(img).resize(size, Image.BILINEAR))
+
+
+def _center_crop(img: np.ndarray, side: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    top, left = (h - side) // 2, (w - side) // 2
+    return np.ascontiguousarray(img[top : top + side, left : left + side])
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return shared_path()
+
+
+@pytest.fixture(scope="session")
+def photos224() -> list[np.ndarray]:
+    return [_center_crop(_resize_short(_load_photo(n), 256), 224) for n in PHOTO_NAMES]
+
+
+@pytest.fixture(scope="session")
+def photo_crops224() -> list[np.ndarray]:
+    crops: list[np.ndarray] = []
+    for name in PHOTO_NAMES:
+        photo = _load_photo(name)
+        for short in (256, 320, 400):
+            img = _resize_short(photo, short)
+            h, w = img.shape[:2]
+            for fy, fx in ((0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0), (0.5, 0.5)):
+                top, left = int((h - 224) * fy), int((w - 224) * fx)
+                crops.append(np.ascontiguousarray(img[top : top + 224, left : left + 224]))
+    assert len(crops) >= 100
+    return crops
+
+
+@pytest.fixture(scope="session")
+def cifar10_test(shared_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    table = pq.read_table(shared_dir / "datasets/cifar10/cifar10-test-jpeg-official-order.parquet")
+    images = np.stack(
+        [np.asarray(Image.open(io.BytesIO(d["bytes"])).convert("RGB")) for d in table["image"].to_pylist()]
+    )
+    return images, np.asarray(table["label"].to_numpy(), dtype=np.int64)
