@@ -53,6 +53,10 @@ FAMILY_MODULES: tuple[str, ...] = (
     "corruptions.blur",
     "corruptions.weather",
     "corruptions.digital",
+    "corruptions.geometric",
+    "corruptions.strokes",
+    "corruptions.depth",
+    "corruptions.video",
 )
 
 
