@@ -1,0 +1,5 @@
+"""benchsmith pipeline: sources, shards, stages and the ``benchsmith`` CLI."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,54 @@
+"""The ``benchsmith`` command line: one sub-command per stage.
+
+Each sub-command lives in its own module with ``main(argv) -> int``;
+:data:`COMMANDS` maps the sub-command to ``module:function`` and is the only
+place to add one. A :class:`~pipeline.errors.BenchsmithError` (bad manifest,
+missing file, checksum mismatch) prints its message and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from pipeline.errors import BenchsmithError
+
+__all__ = ["COMMANDS", "main"]
+
+#: sub-command -> ("module", "one-line help")
+COMMANDS: dict[str, tuple[str, str]] = {
+    "pull": ("pipeline.pull", "read a manifest's sources into clean Parquet shards"),
+    "corrupt": ("pipeline.corrupt", "apply the manifest's corruption suites to the clean shards"),
+    "publish": ("pipeline.publish", "assemble configs + dataset card into a loadable benchmark folder"),
+    "validate": ("pipeline.validate", "check a published benchmark (schema, checksums, counts, images)"),
+    "build": ("pipeline.build", "pull -> corrupt -> publish -> validate in one go"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: benchsmith <command> [options]", "", "commands:"]
+    lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "benchsmith <command> --help shows a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``benchsmith`` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command not in COMMANDS:
+        print(f"benchsmith: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[command][0])
+    try:
+        return int(module.main(rest) or 0)
+    except BenchsmithError as exc:
+        print(f"benchsmith {command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

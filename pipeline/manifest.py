@@ -1,0 +1,358 @@
+"""Benchmark manifests: declarative YAML, validated strictly.
+
+A manifest says *what* benchmark to build; ``params.yaml`` says how (scheduler,
+shard size). Unknown keys are refused and every error names the file, the key
+path and the allowed values. Example (``manifests/mnist5k.yaml``)::
+
+    name: mnist5k
+    description: ...
+    seed: 0
+    sources:
+      - source: mnist5k        # key in pipeline.sources.SOURCES
+        splits: [train]
+        limit: null            # first N rows of each split, or null for all
+        options: {}            # source options (path, download, repo_id, ...)
+    corrupt:
+      preset: mnist28          # resolution preset, or auto
+      rounding: truncate       # truncate (upstream parity) | nearest
+      suites:
+        - suite: imagenet_c    # every registry entry in that suite ...
+          severities: [1, 2, 3, 4, 5]
+        - corruptions: {fog: [5], rotate: [2]}   # ... or explicit name -> severities
+          config_name: "{corruption}"            # config naming template
+
+Sections owned by later stages (``audit``, ``shift``, ``reannotate``,
+``slices``) are validated by the validator registered for them in
+:data:`SECTION_VALIDATORS`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.errors import ManifestError
+
+__all__ = [
+    "Manifest",
+    "SourceSpec",
+    "CorruptSpec",
+    "SuiteSpec",
+    "load_manifest",
+    "parse_manifest",
+    "apply_overrides",
+    "SECTION_VALIDATORS",
+    "check_keys",
+]
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+
+
+def check_keys(data: Any, where: str, allowed: Mapping[str, str], required: set[str] | None = None) -> dict:
+    """Check that ``data`` is a mapping with only ``allowed`` keys and all ``required`` ones.
+
+    Args:
+        data: The parsed YAML value.
+        where: Key path for messages, e.g. ``manifests/x.yaml: corrupt``.
+        allowed: Allowed key -> one-line meaning (listed in the error).
+        required: Keys that must be present.
+
+    Returns:
+        ``data`` as a dict.
+
+    Raises:
+        ManifestError: Not a mapping, unknown key or missing key.
+    """
+    if not isinstance(data, dict):
+        raise ManifestError(f"{where}: expected a mapping, got {type(data).__name__}")
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        listing = "; ".join(f"{k}: {v}" for k, v in allowed.items())
+        raise ManifestError(f"{where}: unknown key(s) {unknown}; allowed keys are -- {listing}")
+    missing = sorted((required or set()) - set(data))
+    if missing:
+        raise ManifestError(f"{where}: missing required key(s) {missing}")
+    return data
+
+
+def _int(value: Any, where: str, *, minimum: int = 0, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ManifestError(f"{where}: expected an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _str(value: Any, where: str, choices: tuple[str, ...] | None = None) -> str:
+    if not isinstance(value, str):
+        raise ManifestError(f"{where}: expected a string, got {value!r}")
+    if choices is not None and value not in choices:
+        raise ManifestError(f"{where}: {value!r} is not one of {list(choices)}")
+    return value
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One source of a manifest."""
+
+    source: str
+    splits: tuple[str, ...]
+    name: str
+    limit: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """A set of (corruption, severities) with a config-name template."""
+
+    corruptions: Mapping[str, tuple[int, ...]]
+    config_name: str = "{corruption}_{severity}"
+
+
+@dataclass(frozen=True)
+class CorruptSpec:
+    """The ``corrupt`` section."""
+
+    preset: str
+    rounding: str
+    suites: tuple[SuiteSpec, ...]
+    depth: str = "auto"
+
+    def configs(self) -> list[tuple[str, str, int]]:
+        """``(config name, corruption, severity)`` for every output, in manifest order."""
+        out: list[tuple[str, str, int]] = []
+        seen: dict[str, tuple[str, int]] = {}
+        for suite in self.suites:
+            for corruption, severities in suite.corruptions.items():
+                for sev in severities:
+                    name = suite.config_name.format(corruption=corruption, severity=sev)
+                    if name in seen and seen[name] != (corruption, sev):
+                        raise ManifestError(
+                            f"corrupt: config name {name!r} is produced by both {seen[name]} and "
+                            f"{(corruption, sev)}; include {{severity}} in config_name"
+                        )
+                    if name not in seen:
+                        seen[name] = (corruption, sev)
+                        out.append((name, corruption, sev))
+        return out
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A validated benchmark manifest."""
+
+    name: str
+    description: str
+    seed: int
+    sources: tuple[SourceSpec, ...]
+    corrupt: CorruptSpec | None
+    sections: Mapping[str, Any]
+    path: str
+    raw: Mapping[str, Any]
+
+    def clean_config(self, source: SourceSpec) -> str:
+        """Config name of a source's clean data: ``clean``, or ``<name>-clean`` with several sources."""
+        return "clean" if len(self.sources) == 1 else f"{source.name}-clean"
+
+
+TOP_KEYS = {
+    "name": "benchmark name ([a-z0-9_-], also the build folder name)",
+    "description": "one paragraph for the dataset card",
+    "seed": "root seed of every random draw (int >= 0)",
+    "sources": "list of {source, splits, limit, options, name}",
+    "corrupt": "corruption suites (preset, rounding, suites, depth)",
+    "audit": "label-audit settings",
+    "shift": "distribution-shift settings",
+    "reannotate": "annotation sources and aggregation",
+    "slices": "slice definitions",
+}
+SOURCE_KEYS = {
+    "source": "source registry key",
+    "splits": "list of split names",
+    "limit": "first N rows per split (int) or null",
+    "options": "source options (mapping)",
+    "name": "config prefix when several sources (default: the source key)",
+}
+CORRUPT_KEYS = {
+    "preset": "resolution preset: auto, mnist28, cifar32, tiny64, imagenet224",
+    "rounding": "truncate (upstream parity) or nearest",
+    "suites": "list of {suite, severities} or {corruptions: {name: [severities]}}",
+    "depth": "where depth comes from for depth-aware corruptions: auto | column | pseudo",
+}
+SUITE_KEYS = {
+    "suite": "registry suite name (imagenet_c, imagenet_c_extra, mnist_c, ...)",
+    "severities": "severities for a registry suite (subset of 1..5)",
+    "corruptions": "mapping corruption -> list of severities",
+    "config_name": "config name template with {corruption} and {severity}",
+}
+
+#: Validators for sections owned by later stages: name -> fn(data, where) -> parsed.
+SECTION_VALIDATORS: dict[str, Callable[[Any, str], Any]] = {}
+
+
+def _severities(value: Any, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not value:
+        raise ManifestError(f"{where}: expected a non-empty list of severities in 1..5, got {value!r}")
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 5:
+            raise ManifestError(f"{where}: severity {v!r} is not an integer in 1..5")
+    return tuple(value)
+
+
+def _parse_corrupt(data: Any, where: str) -> CorruptSpec:
+    from corruptions.registry import PRESETS, get_registry
+
+    d = check_keys(data, where, CORRUPT_KEYS, {"suites"})
+    preset = _str(d.get("preset", "auto"), f"{where}.preset", ("auto", *PRESETS))
+    rounding = _str(d.get("rounding", "truncate"), f"{where}.rounding", ("truncate", "nearest"))
+    depth = _str(d.get("depth", "auto"), f"{where}.depth", ("auto", "column", "pseudo"))
+    registry = get_registry()
+    suites = []
+    if not isinstance(d["suites"], list) or not d["suites"]:
+        raise ManifestError(f"{where}.suites: expected a non-empty list")
+    for i, s in enumerate(d["suites"]):
+        w = f"{where}.suites[{i}]"
+        s = check_keys(s, w, SUITE_KEYS)
+        if ("suite" in s) == ("corruptions" in s):
+            raise ManifestError(f"{w}: give exactly one of 'suite' or 'corruptions'")
+        if "suite" in s:
+            names = registry.in_suite(_str(s["suite"], f"{w}.suite"))
+            if not names:
+                raise ManifestError(
+                    f"{w}.suite: no registered corruption is in suite {s['suite']!r}; "
+                    f"suites: {registry.suites()}"
+                )
+            sev = _severities(s.get("severities", [1, 2, 3, 4, 5]), f"{w}.severities")
+            corr = {n: sev for n in names}
+        else:
+            if "severities" in s:
+                raise ManifestError(f"{w}: 'severities' goes with 'suite'; list them per corruption")
+            if not isinstance(s["corruptions"], dict) or not s["corruptions"]:
+                raise ManifestError(f"{w}.corruptions: expected a mapping name -> [severities]")
+            corr = {}
+            for name, sev in s["corruptions"].items():
+                if name not in registry:
+                    raise ManifestError(
+                        f"{w}.corruptions: unknown corruption {name!r}; valid: {', '.join(sorted(registry))}"
+                    )
+                corr[name] = _severities(sev, f"{w}.corruptions.{name}")
+        template = _str(s.get("config_name", "{corruption}_{severity}"), f"{w}.config_name")
+        if "{corruption}" not in template:
+            raise ManifestError(f"{w}.config_name: {template!r} must contain {{corruption}}")
+        suites.append(SuiteSpec(corruptions=corr, config_name=template))
+    spec = CorruptSpec(preset=preset, rounding=rounding, suites=tuple(suites), depth=depth)
+    spec.configs()  # name clashes are refused here
+    return spec
+
+
+def parse_manifest(data: Any, *, path: str = "<manifest>") -> Manifest:
+    """Validate a parsed manifest.
+
+    Args:
+        data: The YAML document.
+        path: Its file name, for messages.
+
+    Raises:
+        ManifestError: Any invalid key or value (the message names it and the allowed values).
+    """
+    from pipeline.sources import make_source
+
+    d = check_keys(data, path, TOP_KEYS, {"name", "sources"})
+    name = _str(d["name"], f"{path}: name")
+    if not NAME_RE.match(name):
+        raise ManifestError(f"{path}: name {name!r} must match {NAME_RE.pattern}")
+    seed = _int(d.get("seed", 0), f"{path}: seed")
+    if not isinstance(d["sources"], list) or not d["sources"]:
+        raise ManifestError(f"{path}: sources must be a non-empty list")
+    sources = []
+    for i, s in enumerate(d["sources"]):
+        w = f"{path}: sources[{i}]"
+        s = check_keys(s, w, SOURCE_KEYS, {"source", "splits"})
+        splits = s["splits"]
+        if not isinstance(splits, list) or not splits or not all(isinstance(x, str) for x in splits):
+            raise ManifestError(f"{w}.splits: expected a non-empty list of split names")
+        options = s.get("options") or {}
+        make_source(_str(s["source"], f"{w}.source"), options, where=w)  # validates options
+        src_name = _str(s.get("name", s["source"]), f"{w}.name")
+        if not NAME_RE.match(src_name):
+            raise ManifestError(f"{w}.name: {src_name!r} must match {NAME_RE.pattern}")
+        sources.append(
+            SourceSpec(
+                source=s["source"],
+                splits=tuple(splits),
+                name=src_name,
+                limit=_int(s.get("limit"), f"{w}.limit", minimum=1, allow_none=True),
+                options=dict(options),
+            )
+        )
+    if len({s.name for s in sources}) != len(sources):
+        raise ManifestError(f"{path}: sources need distinct names; set `name:` on each")
+    corrupt = _parse_corrupt(d["corrupt"], f"{path}: corrupt") if "corrupt" in d else None
+    sections = {}
+    for key in ("audit", "shift", "reannotate", "slices"):
+        if key in d:
+            validator = SECTION_VALIDATORS.get(key)
+            if validator is None:
+                raise ManifestError(f"{path}: section {key!r} is not supported by this version")
+            sections[key] = validator(d[key], f"{path}: {key}")
+    return Manifest(
+        name=name,
+        description=str(d.get("description", "")),
+        seed=int(seed or 0),
+        sources=tuple(sources),
+        corrupt=corrupt,
+        sections=sections,
+        path=path,
+        raw=d,
+    )
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply ``key.path=value`` overrides (YAML-parsed values; list indices allowed).
+
+    Example:
+        >>> apply_overrides({"sources": [{"limit": 1}]}, ["sources.0.limit=5"])
+        {'sources': [{'limit': 5}]}
+    """
+    for item in overrides:
+        if "=" not in item:
+            raise ManifestError(f"override {item!r} must look like key.path=value")
+        key, raw = item.split("=", 1)
+        parts = key.split(".")
+        node: Any = data
+        for part in parts[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+        last = parts[-1]
+        value = yaml.safe_load(raw)
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return data
+
+
+def load_manifest(path: str | Path, overrides: list[str] | None = None, *, seed: int | None = None) -> Manifest:
+    """Read, override and validate a manifest file.
+
+    Args:
+        path: The YAML file.
+        overrides: ``key.path=value`` strings applied before validation.
+        seed: If given, replaces the manifest's seed (``params.yaml`` seed).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ManifestError(f"manifest {p} not found; the shipped ones are in manifests/")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{p}: not valid YAML ({exc})") from exc
+    data = apply_overrides(data, overrides or [])
+    if seed is not None:
+        data["seed"] = seed
+    return parse_manifest(data, path=str(p))

@@ -1,0 +1,79 @@
+"""The source contract: what every dataset reader gives the ``pull`` stage."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Example", "Rejected", "Source"]
+
+
+@dataclass(frozen=True)
+class Example:
+    """One image read from a source.
+
+    Attributes:
+        key: The original key inside the source split (index or relative path).
+        image: uint8 pixels, (H, W) grayscale or (H, W, 3) RGB.
+        label: Class index into the source's ``class_names``.
+    """
+
+    key: str
+    image: np.ndarray
+    label: int
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A row a source could not read; it is quarantined with its reason, never dropped silently.
+
+    Attributes:
+        key: The original key (file path, row index).
+        reason: What is wrong and how to fix it.
+    """
+
+    key: str
+    reason: str
+
+
+class Source(ABC):
+    """A readable dataset: class names, splits, and random access by row range.
+
+    Instances are picklable (they hold paths and options, not open files) so
+    dask workers can read their own row ranges.
+    """
+
+    #: Registry key; the first part of every ``sample_id``.
+    key: str
+
+    @abstractmethod
+    def class_names(self) -> list[str]:
+        """Class names in label-index order."""
+
+    @abstractmethod
+    def splits(self) -> list[str]:
+        """The splits this source has."""
+
+    @abstractmethod
+    def num_rows(self, split: str) -> int:
+        """Number of rows in ``split`` (before any rejection)."""
+
+    @abstractmethod
+    def read(self, split: str, start: int, stop: int) -> Iterator[Example | Rejected]:
+        """Yield rows ``start <= i < stop`` of ``split`` in source order."""
+
+    def describe(self) -> dict[str, str]:
+        """Description, license and citation for the dataset card."""
+        return {"description": "", "license": "unknown", "citation": ""}
+
+    def check_split(self, split: str) -> None:
+        """Raise a clear error unless ``split`` exists."""
+        from pipeline.errors import SourceError
+
+        if split not in self.splits():
+            raise SourceError(
+                f"source {self.key!r} has no split {split!r}; valid splits: {self.splits()}"
+            )

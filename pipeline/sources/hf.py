@@ -1,0 +1,248 @@
+"""Hugging Face Hub datasets, local Parquet files and local ``imagefolder`` trees.
+
+* ``hf``: any Hub dataset by ``repo_id``/``revision``/``config``; the image and
+  label columns are named in the options. ``trust_remote_code`` is never
+  enabled: datasets that need a loading script are refused by ``datasets``.
+* ``parquet``: local Parquet files in the Hugging Face layout (an ``Image``
+  struct column and a ``ClassLabel`` column, features in the schema metadata).
+* ``imagefolder``: ``root/<class name>/<file>`` trees; class names are the
+  sorted folder names. A file that does not decode is quarantined with its
+  path and the decoder's message, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from PIL import Image, UnidentifiedImageError
+
+from pipeline.errors import SourceError
+from pipeline.sources.base import Example, Rejected, Source
+
+__all__ = ["decode_image", "HubSource", "ParquetSource", "ImageFolderSource"]
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+
+
+def decode_image(data: bytes | None, *, path: str | None = None, what: str = "image") -> np.ndarray:
+    """Decode encoded image bytes (or a file) to uint8 gray (H, W) or RGB (H, W, 3).
+
+    Palette, 16-bit and alpha modes are converted: ``L``/``1``/``I;16`` stay
+    single-channel (8-bit), everything else becomes ``RGB``.
+
+    Raises:
+        SourceError: The bytes do not decode; the message names ``what``.
+    """
+    try:
+        with Image.open(io.BytesIO(data) if data is not None else path) as img:
+            img.load()
+            if img.mode in ("L", "1"):
+                return np.asarray(img.convert("L"))
+            if img.mode.startswith("I"):
+                arr = np.asarray(img, dtype=np.float64)
+                scale = 255.0 / 65535.0 if arr.max() > 255 else 1.0
+                return np.clip(np.rint(arr * scale), 0, 255).astype(np.uint8)
+            return np.asarray(img.convert("RGB"))
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise SourceError(f"{what}: cannot decode image ({exc})") from exc
+
+
+@dataclass(eq=False)
+class ParquetSource(Source):
+    """Local Parquet in the Hugging Face layout; ``files`` maps split -> glob pattern."""
+
+    files: dict[str, str]
+    image_column: str = "image"
+    label_column: str = "label"
+    key: str = "parquet"
+    names: list[str] | None = None
+
+    def _paths(self, split: str) -> list[str]:
+        self.check_split(split)
+        paths = sorted(glob.glob(self.files[split]))
+        if not paths:
+            raise SourceError(f"split {split!r}: no file matches {self.files[split]!r}")
+        return paths
+
+    @lru_cache(maxsize=4)  # noqa: B019 - sources live for one stage run
+    def _table(self, split: str) -> pa.Table:
+        tables = [pq.read_table(p) for p in self._paths(split)]
+        for p, t in zip(self._paths(split), tables, strict=True):
+            for col in (self.image_column, self.label_column):
+                if col not in t.column_names:
+                    raise SourceError(
+                        f"{p}: no column {col!r} (columns: {t.column_names}); set "
+                        f"`image_column`/`label_column` in the source options"
+                    )
+        return pa.concat_tables(tables)
+
+    def class_names(self) -> list[str]:
+        if self.names:
+            return list(self.names)
+        first = self._paths(self.splits()[0])[0]
+        meta = pq.read_schema(first).metadata or {}
+        try:
+            feats = json.loads(meta[b"huggingface"])["info"]["features"]
+            return list(feats[self.label_column]["names"])
+        except (KeyError, TypeError) as exc:
+            raise SourceError(
+                f"{first}: no ClassLabel names for column {self.label_column!r} in the Hugging Face "
+                "metadata; give them with `class_names:` in the source options"
+            ) from exc
+
+    def splits(self) -> list[str]:
+        return list(self.files)
+
+    def num_rows(self, split: str) -> int:
+        return self._table(split).num_rows
+
+    def read(self, split: str, start: int, stop: int) -> Iterator[Example | Rejected]:
+        table = self._table(split).slice(start, max(0, stop - start))
+        n_classes = len(self.class_names())
+        images = table[self.image_column].to_pylist()
+        labels = table[self.label_column].to_pylist()
+        for j, (img, lab) in enumerate(zip(images, labels, strict=True)):
+            i = start + j
+            if lab is None or not 0 <= int(lab) < n_classes:
+                yield Rejected(str(i), f"row {i}: label {lab!r} outside 0..{n_classes - 1}")
+                continue
+            data = img.get("bytes") if isinstance(img, dict) else img
+            try:
+                pixels = decode_image(data, path=img.get("path") if isinstance(img, dict) else None,
+                                      what=f"{self.files[split]} row {i}")
+            except SourceError as exc:
+                yield Rejected(str(i), str(exc))
+                continue
+            yield Example(str(i), pixels, int(lab))
+
+
+@dataclass(eq=False)
+class ImageFolderSource(Source):
+    """``root/<split>/<class>/<file>`` (or ``root/<class>/<file>`` as split ``train``)."""
+
+    root: str
+    key: str = "imagefolder"
+
+    @lru_cache(maxsize=1)  # noqa: B019
+    def _layout(self) -> dict[str, tuple[Path, list[tuple[str, str]]]]:
+        root = Path(self.root)
+        if not root.is_dir():
+            raise SourceError(f"imagefolder root {root} is not a directory")
+        subdirs = sorted(p for p in root.iterdir() if p.is_dir())
+        split_names = {"train", "test", "validation", "val"}
+        if subdirs and all(p.name in split_names for p in subdirs):
+            split_dirs = {p.name: p for p in subdirs}
+        else:
+            split_dirs = {"train": root}
+        out: dict[str, tuple[Path, list[tuple[str, str]]]] = {}
+        for split, sdir in split_dirs.items():
+            rows = []
+            for cdir in sorted(p for p in sdir.iterdir() if p.is_dir()):
+                for f in sorted(cdir.rglob("*")):
+                    if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES:
+                        rows.append((str(f.relative_to(sdir)), cdir.name))
+            if not rows:
+                raise SourceError(f"{sdir}: no images in <class>/<file> sub-folders")
+            out[split] = (sdir, rows)
+        return out
+
+    def class_names(self) -> list[str]:
+        return sorted({c for _, rows in self._layout().values() for _, c in rows})
+
+    def splits(self) -> list[str]:
+        return list(self._layout())
+
+    def num_rows(self, split: str) -> int:
+        self.check_split(split)
+        return len(self._layout()[split][1])
+
+    def read(self, split: str, start: int, stop: int) -> Iterator[Example | Rejected]:
+        self.check_split(split)
+        base, rows = self._layout()[split]
+        index = {c: i for i, c in enumerate(self.class_names())}
+        for rel, cls in rows[start:stop]:
+            path = base / rel
+            try:
+                pixels = decode_image(None, path=str(path), what=str(path))
+            except SourceError as exc:
+                yield Rejected(rel, f"{exc}; fix or remove the file")
+                continue
+            yield Example(rel, pixels, index[cls])
+
+
+@dataclass(eq=False)
+class HubSource(Source):
+    """A Hugging Face Hub dataset (``trust_remote_code`` never on)."""
+
+    repo_id: str
+    revision: str | None = None
+    config: str | None = None
+    image_column: str = "image"
+    label_column: str = "label"
+    split_names: list[str] = field(default_factory=lambda: ["train", "validation", "test"])
+    key: str = "hf"
+
+    @lru_cache(maxsize=4)  # noqa: B019
+    def _dataset(self, split: str):  # type: ignore[no-untyped-def]
+        import datasets
+
+        try:
+            ds = datasets.load_dataset(
+                self.repo_id, self.config, revision=self.revision, split=split
+            )
+        except Exception as exc:  # noqa: BLE001 - re-raised with the fix named
+            raise SourceError(
+                f"hub dataset {self.repo_id!r} (revision {self.revision}, split {split!r}) could "
+                f"not be loaded: {exc}. Check the id, your access (`huggingface-cli login` for gated "
+                "sets) and the network"
+            ) from exc
+        for col in (self.image_column, self.label_column):
+            if col not in ds.column_names:
+                raise SourceError(
+                    f"hub dataset {self.repo_id!r} has no column {col!r} (columns: "
+                    f"{ds.column_names}); set `image_column`/`label_column`"
+                )
+        return ds.cast_column(self.image_column, datasets.Image(decode=False))
+
+    def class_names(self) -> list[str]:
+        ds = self._dataset(self.splits()[0])
+        feat = ds.features[self.label_column]
+        if not hasattr(feat, "names"):
+            raise SourceError(f"column {self.label_column!r} of {self.repo_id} is not a ClassLabel")
+        return list(feat.names)
+
+    def splits(self) -> list[str]:
+        return list(self.split_names)
+
+    def num_rows(self, split: str) -> int:
+        return self._dataset(split).num_rows
+
+    def read(self, split: str, start: int, stop: int) -> Iterator[Example | Rejected]:
+        ds = self._dataset(split)
+        stop = min(stop, ds.num_rows)
+        batch = ds.select(range(start, stop))
+        for j, row in enumerate(batch):
+            i = start + j
+            img = row[self.image_column]
+            try:
+                pixels = decode_image(img.get("bytes"), path=img.get("path"), what=f"{self.repo_id} {split} row {i}")
+            except SourceError as exc:
+                yield Rejected(str(i), str(exc))
+                continue
+            yield Example(str(i), pixels, int(row[self.label_column]))
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "description": f"Hugging Face Hub dataset {self.repo_id} (revision {self.revision or 'main'}).",
+            "license": "see the source dataset card",
+            "citation": f"See https://huggingface.co/datasets/{self.repo_id}",
+        }
