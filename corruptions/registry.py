@@ -56,6 +56,7 @@ FAMILY_MODULES: tuple[str, ...] = (
     "corruptions.geometric",
     "corruptions.strokes",
     "corruptions.depth",
+    "corruptions.camera",
     "corruptions.video",
 )
 
