@@ -28,6 +28,7 @@ Sections owned by later stages (``audit``, ``shift``, ``reannotate``,
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -192,8 +193,19 @@ SUITE_KEYS = {
     "config_name": "config name template with {corruption} and {severity}",
 }
 
-#: Validators for sections owned by later stages: name -> fn(data, where) -> parsed.
-SECTION_VALIDATORS: dict[str, Callable[[Any, str], Any]] = {}
+#: Validators for sections owned by later stages: name -> "module:function", where
+#: ``function(data, where) -> parsed`` raises :class:`ManifestError` on bad input.
+SECTION_VALIDATORS: dict[str, str] = {
+    "audit": "pipeline.audit.config:parse_section",
+    "shift": "pipeline.shift:parse_section",
+    "reannotate": "pipeline.reannotate.config:parse_section",
+    "slices": "pipeline.slices:parse_section",
+}
+
+
+def _section_validator(key: str) -> Callable[[Any, str], Any]:
+    module, func = SECTION_VALIDATORS[key].split(":")
+    return getattr(importlib.import_module(module), func)
 
 
 def _severities(value: Any, where: str) -> tuple[int, ...]:
@@ -297,10 +309,7 @@ def parse_manifest(data: Any, *, path: str = "<manifest>") -> Manifest:
     sections = {}
     for key in ("audit", "shift", "reannotate", "slices"):
         if key in d:
-            validator = SECTION_VALIDATORS.get(key)
-            if validator is None:
-                raise ManifestError(f"{path}: section {key!r} is not supported by this version")
-            sections[key] = validator(d[key], f"{path}: {key}")
+            sections[key] = _section_validator(key)(d[key], f"{path}: {key}")
     return Manifest(
         name=name,
         description=str(d.get("description", "")),
