@@ -1,0 +1,282 @@
+"""The ``corrupt`` stage: map the manifest's corruption suites over the clean shards.
+
+Every (corruption, severity) of the manifest's ``corrupt`` section becomes its
+own config folder ``<out>/<config>`` (config name from the suite's template,
+default ``<corruption>_<severity>``; prefixed ``<source name>-`` when a manifest
+has several sources). Each clean shard maps to the corrupted shard of the same
+name, in a dask task. Per image, the generator is
+``derive_rng(seed, sample_id, corruption, severity)``, so the bytes do not
+depend on the scheduler, the worker count or the order of work.
+
+Provenance: the rows carry ``corruption``, ``severity``, ``preset``, ``params``
+(JSON of the physical parameters actually used, including where depth came
+from), ``seed`` and ``code_version``.
+
+``--family`` restricts the stage to one registry family, so DVC can cache each
+family on its own and editing one kernel module reruns only its family.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import datasets
+import numpy as np
+
+from corruptions.registry import get_registry, resolve_params, resolve_preset
+from corruptions.rng import derive_rng
+from pipeline.errors import BenchsmithError
+from pipeline.manifest import Manifest
+from pipeline.parallel import run_tasks
+from pipeline.schema import build_features
+from pipeline.shards import (
+    encode_png,
+    fingerprint,
+    list_shards,
+    read_config_manifest,
+    read_shard,
+    record_shard,
+    shard_done,
+    write_config_manifest,
+    write_shard,
+)
+from pipeline.sources.hf import decode_image
+from pipeline.version import code_version
+
+__all__ = ["plan_configs", "corrupt_shard", "corrupt", "main"]
+
+
+def _depth_for(image: np.ndarray, row: dict[str, Any], mode: str) -> tuple[np.ndarray, str]:
+    """Depth map for one image: the dataset's depth column, or the built-in pseudo-depth."""
+    depth = row.get("depth")
+    if depth is not None and mode in ("auto", "column"):
+        arr = decode_image(depth["bytes"], what=f"{row['sample_id']} depth").astype(np.float32)
+        return arr, "column"
+    if mode == "column":
+        raise BenchsmithError(
+            f"{row['sample_id']}: corrupt.depth is 'column' but the dataset has no depth column; "
+            "add depth files to the source, set corrupt.depth: pseudo, or use a depth model"
+        )
+    from corruptions import pseudo_depth
+
+    return pseudo_depth.pseudo_depth(image), f"pseudo:{pseudo_depth.METHOD}"
+
+
+def corrupt_shard(
+    clean_path: str,
+    out_path: str,
+    corruption: str,
+    severity: int,
+    preset: str,
+    rounding: str,
+    depth_mode: str,
+    seed: int,
+    task_fp: str,
+) -> dict[str, Any]:
+    """Corrupt every image of one clean shard into one output shard (a dask task)."""
+    from corruptions.registry import apply
+
+    out = Path(out_path)
+    done = shard_done(out.parent, out.name, task_fp)
+    if done is not None:
+        return done
+    table, features = read_shard(Path(clean_path))
+    spec = get_registry()[corruption]
+    names = features["label"].names
+    rows = table.to_pylist()
+    new_features = build_features(names, corruption=True, depth="depth" in features)
+    cols: dict[str, list[Any]] = {c: [] for c in new_features}
+    version = code_version()
+    params_json_cache: dict[tuple, str] = {}
+    for row in rows:
+        image = decode_image(row["image"]["bytes"], what=f"{clean_path} {row['sample_id']}")
+        aux: dict[str, Any] = {}
+        depth_source = None
+        if "depth" in spec.needs:
+            aux["depth"], depth_source = _depth_for(image, row, depth_mode)
+        rng = derive_rng(seed, row["sample_id"], corruption, severity) if spec.stochastic else None
+        result = apply(corruption, image, severity=severity, preset=preset, rng=rng,
+                       rounding=rounding, **aux)  # type: ignore[arg-type]
+        key = (image.shape, depth_source)
+        if key not in params_json_cache:
+            used = resolve_params(corruption, severity=severity, preset=preset, shape=image.shape)
+            used_preset, scale = resolve_preset(spec, preset, image.shape)
+            used = {**used, "_preset": used_preset, "_pixel_scale": scale}
+            if depth_source:
+                used["_depth_source"] = depth_source
+            params_json_cache[key] = json.dumps(used, sort_keys=True, default=_jsonable)
+        for c in ("sample_id", "label", "source", "split", "key"):
+            cols[c].append(row[c])
+        if "depth" in cols:
+            cols["depth"].append(row.get("depth"))
+        cols["image"].append({"bytes": encode_png(result), "path": None})
+        cols["corruption"].append(corruption)
+        cols["severity"].append(severity)
+        cols["preset"].append(json.loads(params_json_cache[key])["_preset"])
+        cols["params"].append(params_json_cache[key])
+        cols["seed"].append(seed)
+        cols["code_version"].append(version)
+    sha = write_shard(out, cols, new_features)
+    record = {
+        "split": rows[0]["split"] if rows else _split_of(out.name),
+        "file": out.name,
+        "num_rows": len(rows),
+        "sha256": sha,
+        "rejects": [],
+        "fingerprint": task_fp,
+    }
+    record_shard(out.parent, out.name, record)
+    return record
+
+
+def _split_of(name: str) -> str:
+    return name.split("-")[0]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def plan_configs(manifest: Manifest, family: str | None) -> list[tuple[str, str, int]]:
+    """``(config, corruption, severity)`` the stage writes, filtered to ``family``."""
+    if manifest.corrupt is None:
+        return []
+    registry = get_registry()
+    families = sorted({s.family for s in registry.values()})
+    if family is not None and family not in families:
+        raise BenchsmithError(f"unknown corruption family {family!r}; valid: {families}")
+    return [
+        (cfg, name, sev)
+        for cfg, name, sev in manifest.corrupt.configs()
+        if family is None or registry[name].family == family
+    ]
+
+
+def corrupt(
+    manifest: Manifest,
+    clean_root: Path,
+    out: Path,
+    *,
+    family: str | None = None,
+    scheduler: str = "threads",
+    workers: int = 2,
+    progress: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Run the corruption suites of ``manifest`` over the clean configs in ``clean_root``.
+
+    Returns:
+        Config name -> written ``manifest.json`` content.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    configs = plan_configs(manifest, family)
+    registry = get_registry()
+    if manifest.corrupt is None or not configs:
+        _remove_stale_configs(out, set())
+        return {}
+    tasks: list[tuple[Any, ...]] = []
+    meta: dict[str, dict[str, Any]] = {}
+    for spec_src in manifest.sources:
+        clean_dir = Path(clean_root) / manifest.clean_config(spec_src)
+        clean_meta = read_config_manifest(clean_dir)
+        names = datasets.Features.from_dict(clean_meta["features"])["label"].names
+        has_depth = "depth" in clean_meta["features"]
+        shards = list_shards(clean_dir)
+        for cfg, name, sev in configs:
+            spec = registry[name]
+            config = cfg if len(manifest.sources) == 1 else f"{spec_src.name}-{cfg}"
+            cdir = out / config
+            keep = set()
+            for split_shards in shards.values():
+                for shard in split_shards:
+                    clean_sha = _sha_of(clean_meta, shard.name)
+                    task_fp = fingerprint([clean_sha, name, sev, manifest.corrupt.preset,
+                                           manifest.corrupt.rounding, manifest.corrupt.depth,
+                                           manifest.seed, code_version()])
+                    keep.add(shard.name)
+                    tasks.append((str(shard), str(cdir / shard.name), name, sev,
+                                  manifest.corrupt.preset, manifest.corrupt.rounding,
+                                  manifest.corrupt.depth, manifest.seed, task_fp))
+            for p in cdir.glob("*.parquet") if cdir.is_dir() else ():
+                if p.name not in keep:
+                    p.unlink()
+            table = next(iter(spec.tables.values()))
+            meta[config] = {
+                "dir": cdir,
+                "features": build_features(names, corruption=True, depth=has_depth),
+                "extra": {
+                    "kind": "corruption",
+                    "benchmark": manifest.name,
+                    "corruption": name,
+                    "family": spec.family,
+                    "severity": sev,
+                    "preset": manifest.corrupt.preset,
+                    "rounding": manifest.corrupt.rounding,
+                    "stochastic": spec.stochastic,
+                    "suites": sorted(spec.suites),
+                    "reference": spec.reference,
+                    "clean_config": clean_dir.name,
+                    "seed": manifest.seed,
+                    "code_version": code_version(),
+                    "description": (
+                        f"`{name}` at severity {sev} applied to `{clean_dir.name}` "
+                        f"(preset {manifest.corrupt.preset}; parameters from {table.source}; "
+                        f"reproduces {spec.reference or 'benchsmith original'})."
+                    ),
+                },
+            }
+    records = run_tasks(corrupt_shard, tasks, scheduler=scheduler, workers=workers,
+                        desc=f"corrupt {family or 'all'}", progress=progress)
+    by_config: dict[str, list[dict[str, Any]]] = {}
+    for task, rec in zip(tasks, records, strict=True):
+        by_config.setdefault(Path(task[1]).parent.name, []).append(rec)
+    results = {}
+    for config, info in meta.items():
+        results[config] = write_config_manifest(
+            info["dir"], config=config, features=info["features"],
+            shards=by_config.get(config, []), extra=info["extra"],
+        )
+    _remove_stale_configs(out, set(meta))
+    return results
+
+
+def _sha_of(clean_meta: dict[str, Any], shard: str) -> str:
+    for split in clean_meta["splits"].values():
+        for s in split["shards"]:
+            if s["file"] == shard:
+                return str(s["sha256"])
+    raise BenchsmithError(f"clean manifest does not list shard {shard}; rerun `benchsmith pull`")
+
+
+def _remove_stale_configs(out: Path, keep: set[str]) -> None:
+    """Remove config folders of a previous run that the manifest no longer asks for."""
+    import shutil
+
+    for d in out.iterdir():
+        if d.is_dir() and not d.name.startswith(".") and d.name not in keep and (d / "manifest.json").exists():
+            shutil.rmtree(d)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``benchsmith corrupt``: apply the manifest's corruption suites to the clean shards."""
+    from pipeline.manifest import load_manifest
+    from pipeline.pull import add_common_args
+
+    parser = argparse.ArgumentParser(prog="benchsmith corrupt", description=main.__doc__)
+    add_common_args(parser)
+    parser.add_argument("--clean", required=True, help="folder written by `benchsmith pull`")
+    parser.add_argument("--out", required=True, help="output folder (one sub-folder per config)")
+    parser.add_argument("--family", default=None, help="only this registry family")
+    args = parser.parse_args(argv)
+    manifest = load_manifest(args.manifest, args.overrides, seed=args.seed)
+    res = corrupt(manifest, Path(args.clean), Path(args.out), family=args.family,
+                  scheduler=args.scheduler, workers=args.workers, progress=not args.no_progress)
+    print(f"corrupt {args.family or 'all'}: wrote {len(res)} configs to {args.out}")
+    return 0
