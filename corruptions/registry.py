@@ -47,7 +47,8 @@ PRESETS: Mapping[str, int] = MappingProxyType(
 )
 SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
 
-#: Family modules whose ``SPECS`` make up the registry, in listing order.
+#: Family modules whose ``SPECS`` make up the registry, in listing order. A spec's
+#: ``family`` is its module's name, which is also the DVC ``corrupt@<family>`` stage key.
 FAMILY_MODULES: tuple[str, ...] = (
     "corruptions.noise",
     "corruptions.blur",
@@ -209,7 +210,13 @@ def get_registry() -> Registry:
     registry = Registry()
     for module_name in FAMILY_MODULES:
         module = importlib.import_module(module_name)
+        family = module_name.rsplit(".", 1)[1]
         for spec in module.SPECS:
+            if spec.family != family:
+                raise ValueError(
+                    f"{module_name}: spec {spec.name!r} says family {spec.family!r}; a family is "
+                    f"its module's name ({family!r}) so DVC can track one module per family"
+                )
             registry.register(spec)
     return registry
 
