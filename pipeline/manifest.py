@@ -106,6 +106,7 @@ class SourceSpec:
     name: str
     limit: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    preprocess: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,11 @@ SOURCE_KEYS = {
     "limit": "first N rows per split (int) or null",
     "options": "source options (mapping)",
     "name": "config prefix when several sources (default: the source key)",
+    "preprocess": "{resize_shorter: px, center_crop: px} applied at pull (ImageNet-C: 256, 224)",
+}
+PREPROCESS_KEYS = {
+    "resize_shorter": "resize so the shorter side is this many pixels (PIL bilinear)",
+    "center_crop": "then crop the centre square of this side",
 }
 CORRUPT_KEYS = {
     "preset": "resolution preset: auto, mnist28, cifar32, tiny64, imagenet224",
@@ -294,6 +300,9 @@ def parse_manifest(data: Any, *, path: str = "<manifest>") -> Manifest:
         src_name = _str(s.get("name", s["source"]), f"{w}.name")
         if not NAME_RE.match(src_name):
             raise ManifestError(f"{w}.name: {src_name!r} must match {NAME_RE.pattern}")
+        pre = check_keys(s.get("preprocess") or {}, f"{w}.preprocess", PREPROCESS_KEYS)
+        for k, v in pre.items():
+            _int(v, f"{w}.preprocess.{k}", minimum=1)
         sources.append(
             SourceSpec(
                 source=s["source"],
@@ -301,6 +310,7 @@ def parse_manifest(data: Any, *, path: str = "<manifest>") -> Manifest:
                 name=src_name,
                 limit=_int(s.get("limit"), f"{w}.limit", minimum=1, allow_none=True),
                 options=dict(options),
+                preprocess=dict(pre),
             )
         )
     if len({s.name for s in sources}) != len(sources):

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import numpy as np
 
+from pipeline.errors import SourceError
 from pipeline.manifest import Manifest, SourceSpec
 from pipeline.parallel import run_tasks
 from pipeline.schema import build_features
@@ -40,6 +42,36 @@ def image_signature(image: Any) -> str:
     return f"{mode} {image.shape[1]}x{image.shape[0]}"
 
 
+def preprocess_image(image: np.ndarray, spec: dict[str, int]) -> np.ndarray:
+    """Resize (shorter side, PIL bilinear) and centre-crop, as the ImageNet-C recipe does.
+
+    Args:
+        image: uint8 (H, W) or (H, W, 3).
+        spec: ``{"resize_shorter": px, "center_crop": px}``; either may be absent.
+
+    Example:
+        >>> preprocess_image(np.zeros((300, 400, 3), np.uint8), {"resize_shorter": 256, "center_crop": 224}).shape
+        (224, 224, 3)
+    """
+    from PIL import Image
+
+    if not spec:
+        return image
+    img = Image.fromarray(image)
+    if "resize_shorter" in spec:
+        w, h = img.size
+        s = spec["resize_shorter"] / min(w, h)
+        img = img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BILINEAR)
+    if "center_crop" in spec:
+        c = spec["center_crop"]
+        w, h = img.size
+        if c > min(w, h):
+            raise SourceError(f"center_crop {c} is larger than the image ({w}x{h}); resize first")
+        left, top = (w - c) // 2, (h - c) // 2
+        img = img.crop((left, top, left + c, top + c))
+    return np.asarray(img)
+
+
 def pull_shard(
     source: str,
     options: dict[str, Any],
@@ -50,6 +82,7 @@ def pull_shard(
     path: str,
     features: dict[str, Any],
     task_fp: str,
+    preprocess: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Read rows ``[start, stop)`` of one split and write them as one shard (a dask task).
 
@@ -69,9 +102,10 @@ def pull_shard(
         if isinstance(item, Rejected):
             rejects.append({"sample_id": sid, "key": item.key, "reason": item.reason})
             continue
-        signatures.add(image_signature(item.image))
+        image = preprocess_image(item.image, preprocess or {})
+        signatures.add(image_signature(image))
         cols["sample_id"].append(sid)
-        cols["image"].append({"bytes": encode_png(item.image), "path": None})
+        cols["image"].append({"bytes": encode_png(image), "path": None})
         cols["label"].append(item.label)
         cols["source"].append(prefix)
         cols["split"].append(split)
@@ -106,11 +140,12 @@ def _plan(spec: SourceSpec, manifest: Manifest, out: Path, shard_size: int) -> t
             start, stop = i * shard_size, min(n, (i + 1) * shard_size)
             path = config_dir / shard_name(split, i, count)
             task_fp = fingerprint(
-                [spec.source, dict(spec.options), spec.name, split, start, stop, count, code_version()]
+                [spec.source, dict(spec.options), spec.name, split, start, stop, count,
+                 dict(spec.preprocess), code_version()]
             )
             tasks.append(
                 (spec.source, dict(spec.options), spec.name, split, start, stop, str(path),
-                 features.to_dict(), task_fp)
+                 features.to_dict(), task_fp, dict(spec.preprocess))
             )
     return tasks, (src, features, config_dir)
 
@@ -154,7 +189,8 @@ def pull(
                 "kind": "clean",
                 "benchmark": manifest.name,
                 "source": {"name": spec.name, "source": spec.source, "options": dict(spec.options),
-                           "splits": list(spec.splits), "limit": spec.limit, **src.describe()},
+                           "splits": list(spec.splits), "limit": spec.limit,
+                           "preprocess": dict(spec.preprocess), **src.describe()},
                 "images": signatures,
                 "seed": manifest.seed,
                 "code_version": code_version(),
