@@ -33,6 +33,7 @@ from pipeline.manifest import Manifest
 from pipeline.parallel import run_tasks
 from pipeline.schema import build_features
 from pipeline.shards import (
+    atomic_write_json,
     encode_png,
     fingerprint,
     list_shards,
@@ -62,7 +63,7 @@ def _depth_for(image: np.ndarray, row: dict[str, Any], mode: str) -> tuple[np.nd
         )
     from corruptions import pseudo_depth
 
-    return pseudo_depth.pseudo_depth(image), f"pseudo:{pseudo_depth.METHOD}"
+    return pseudo_depth.pseudo_depth(image), f"pseudo:v{pseudo_depth.PSEUDO_DEPTH_VERSION}"
 
 
 def corrupt_shard(
@@ -180,6 +181,7 @@ def corrupt(
     registry = get_registry()
     if manifest.corrupt is None or not configs:
         _remove_stale_configs(out, set())
+        atomic_write_json(out / "stage.json", {"family": family, "configs": []})
         return {}
     tasks: list[tuple[Any, ...]] = []
     meta: dict[str, dict[str, Any]] = {}
@@ -232,6 +234,7 @@ def corrupt(
                     ),
                 },
             }
+    atomic_write_json(out / "stage.json", {"family": family, "configs": sorted(meta)})
     records = run_tasks(corrupt_shard, tasks, scheduler=scheduler, workers=workers,
                         desc=f"corrupt {family or 'all'}", progress=progress)
     by_config: dict[str, list[dict[str, Any]]] = {}
