@@ -1,0 +1,29 @@
+# The two entry points README.md documents: `make build` and `make test`.
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+
+.PHONY: build test install install-test system-deps
+
+install:
+	$(PIP) install -e .
+
+# Test-only tools: the reference implementation (imagecorruptions pins the GUI
+# opencv-python build, so it is installed without its dependencies, which we
+# already have), ffmpeg for the video corruptions and Chromium for page tests.
+install-test: install system-deps
+	$(PIP) install -e '.[test]'
+	$(PIP) install --no-deps imagecorruptions==1.1.2
+
+system-deps:
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  missing=""; \
+	  command -v ffmpeg >/dev/null 2>&1 || missing="$$missing ffmpeg"; \
+	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi; \
+	else echo "not root or no apt-get: install ffmpeg and chromium yourself for the video and page tests"; fi
+
+build: install
+	dvc repro
+
+test: install-test
+	$(PYTHON) -m pytest
