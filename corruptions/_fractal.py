@@ -1,0 +1,85 @@
+"""Diamond-square plasma fractal for ``fog`` (private).
+
+The algorithm and its constants are those of the ImageNet-C scripts
+(``plasma_fractal``, a modification of FLHerne/mapgen ``diamondsquare.py``):
+the map starts at 0, every level fills square centres then diamond centres with
+the mean of their four neighbours (wrapping around) divided as upstream plus a
+uniform perturbation ``wibble * U(-wibble, wibble)``; ``wibble`` starts at 100
+and is divided by ``decay`` after every level; the result is rescaled to
+[0, 1]. Levels are vectorised exactly like upstream; the draws come from the
+passed generator and the arithmetic is float32.
+
+Reference:
+    Hendrycks & Dietterich (2019), hendrycks/robustness
+    ``ImageNet-C/create_c/make_imagenet_c.py`` ``plasma_fractal``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["next_power_of_2", "plasma_fractal"]
+
+
+def next_power_of_2(n: int) -> int:
+    """Smallest power of two >= ``n`` (1 for ``n <= 1``).
+
+    Example:
+        >>> next_power_of_2(224), next_power_of_2(256), next_power_of_2(28)
+        (256, 256, 32)
+
+    """
+    return 1 if n <= 1 else 1 << (int(n) - 1).bit_length()
+
+
+def _uniform(rng: np.random.Generator, half_width: float, shape: tuple[int, ...]) -> np.ndarray:
+    """Draw ``U(-half_width, half_width)`` as float32."""
+    u = rng.random(shape, dtype=np.float32)
+    return (u * np.float32(2.0) - np.float32(1.0)) * np.float32(half_width)
+
+
+def plasma_fractal(map_size: int, decay: float, rng: np.random.Generator) -> np.ndarray:
+    """Generate a square plasma-fractal height map in [0, 1].
+
+    Args:
+        map_size: Side in pixels; a power of two >= 2.
+        decay: ``wibbledecay``, the factor dividing the perturbation amplitude at
+            every finer level (> 0; larger means smoother).
+        rng: Source of the uniform perturbations (``rng.random(shape, dtype)``).
+
+    Returns:
+        A float32 array (map_size, map_size) with minimum 0 and maximum 1.
+
+    Example:
+        >>> m = plasma_fractal(32, 2.0, np.random.default_rng(0))
+        >>> m.shape, float(m.min()), float(m.max())
+        ((32, 32), 0.0, 1.0)
+
+    """
+    size = int(map_size)
+    if size < 2 or size & (size - 1):
+        raise ValueError(f"map_size must be a power of two >= 2, got {map_size}")
+    if decay <= 0:
+        raise ValueError(f"decay must be > 0, got {decay}")
+    grid = np.zeros((size, size), dtype=np.float32)
+    step = size
+    wibble = 100.0
+    while step >= 2:
+        half = step // 2
+        amp = wibble * wibble  # upstream: wibble * U(-wibble, wibble)
+        # Squares: centre = mean of the four corners + perturbation.
+        corners = grid[0:size:step, 0:size:step]
+        acc = corners + np.roll(corners, -1, axis=0)
+        acc += np.roll(acc, -1, axis=1)
+        grid[half:size:step, half:size:step] = acc / 4 + _uniform(rng, amp, acc.shape)
+        # Diamonds: edge midpoints from two corners and two square centres.
+        centres = grid[half:size:step, half:size:step]
+        corners = grid[0:size:step, 0:size:step]
+        lt = (centres + np.roll(centres, 1, axis=0)) + (corners + np.roll(corners, -1, axis=1))
+        grid[0:size:step, half:size:step] = lt / 4 + _uniform(rng, amp, lt.shape)
+        tt = (centres + np.roll(centres, 1, axis=1)) + (corners + np.roll(corners, -1, axis=0))
+        grid[half:size:step, 0:size:step] = tt / 4 + _uniform(rng, amp, tt.shape)
+        step = half
+        wibble /= decay
+    grid -= grid.min()
+    return grid / grid.max()
