@@ -236,3 +236,76 @@ def test_small_images_and_pseudo_depth(cifar10_test):
             out = apply(name, img, severity=5, preset="cifar32", rng=rng, depth=depth)
             assert out.shape == img.shape and out.dtype == np.uint8
             assert not np.array_equal(out, img), name
+
+
+# --- user-supplied depth networks (corruptions.depth_model) -------------------------------
+
+
+def test_depth_model_missing_runtime_names_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    from corruptions.depth_model import load_depth_model
+
+    model = tmp_path / "midas.onnx"
+    model.write_bytes(b"not a model")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import now raises ImportError
+    with pytest.raises(ImportError, match=r"benchsmith\[depth-onnx\]"):
+        load_depth_model(model, output="inverse_depth")
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(ImportError, match=r"benchsmith\[depth-torch\]"):
+        load_depth_model(model.rename(tmp_path / "midas.pt"), output="inverse_depth")
+
+
+def test_depth_model_refuses_bad_paths(tmp_path):
+    from corruptions.depth_model import load_depth_model
+
+    with pytest.raises(FileNotFoundError, match="never downloads"):
+        load_depth_model(tmp_path / "absent.onnx", output="depth")
+    bad = tmp_path / "weights.bin"
+    bad.write_bytes(b"x")
+    with pytest.raises(ValueError, match="unknown depth model type"):
+        load_depth_model(bad, output="depth")
+
+
+def test_inverse_depth_conversion_keeps_order_on_ground_truth(scene):
+    from scipy.stats import spearmanr
+
+    from corruptions.depth_model import inverse_depth_to_depth
+
+    _, depth, near, far = scene
+    d = inverse_depth_to_depth(1.0 / depth)  # GT disparity as a network's inverse depth
+    assert d.dtype == np.float32 and d.min() >= 1 / 128 - 1e-6 and d.max() <= 0.5
+    assert spearmanr(d.ravel(), depth.ravel()).statistic > 0.99
+
+
+def test_onnx_depth_model_real_inference(tmp_path, scene):
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper
+
+    from corruptions.depth_model import load_depth_model
+
+    # A tiny "network": depth = channel mean of the normalised input, (1, 1, h, w).
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["x", "axes"], ["y"], keepdims=1)],
+        "mean_depth",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 64, 96])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 64, 96])],
+        initializer=[helper.make_tensor("axes", TensorProto.INT64, [1], [1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    path = tmp_path / "mean_depth.onnx"
+    onnx.save(model, str(path))
+
+    net = load_depth_model(path, output="depth", input_size=(64, 96), mean=(0, 0, 0),
+                           std=(1, 1, 1))
+    img, _, _, _ = scene
+    got = net(img)
+    x = cv2.resize(img, (96, 64), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
+    want = cv2.resize(x.mean(axis=2), (224, 224), interpolation=cv2.INTER_LINEAR)
+    assert got.shape == (224, 224)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert net.method.startswith("onnx:mean_depth.onnx:sha256=")
+    out = apply("fog_3d", img, severity=3, preset="imagenet224", rng=None, depth=got)
+    assert out.shape == img.shape
