@@ -362,9 +362,14 @@ def elastic_transform(
         dx = _smoothed_noise((h, w), sigma, rng) * np.float32(alpha)
         dy = _smoothed_noise((h, w), sigma, rng) * np.float32(alpha)
         grid_y, grid_x = np.indices((h, w), dtype=np.float32)
-        x = cv2.remap(
-            x, grid_x + dx, grid_y + dy, cv2.INTER_LINEAR, borderMode=remap_border
-        ).reshape(h, w, c)
+        map_x, map_y = grid_x + dx, grid_y + dy
+        x = cv2.remap(x, map_x, map_y, cv2.INTER_LINEAR, borderMode=remap_border)
+        x = x.reshape(h, w, c)
+        if border == "constant":
+            # scipy's mode='constant' does not interpolate beyond the edge: any sample
+            # outside [0, n-1] is the fill value (OpenCV would blend it with the edge).
+            outside = (map_x < 0) | (map_x > w - 1) | (map_y < 0) | (map_y > h - 1)
+            x[outside] = 0.0
     return _like(x, image)
 
 

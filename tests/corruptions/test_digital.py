@@ -1,0 +1,307 @@
+"""Fidelity of the digital family against imagecorruptions 1.1.2, the upstream algorithms
+and the published tables.
+
+* Deterministic corruptions: max abs difference to imagecorruptions <= 2 levels,
+  every severity, on the 224x224 photographs.
+* elastic_transform is random. imagecorruptions ships a re-parameterised elastic
+  transform (no affine step, other constants), so the kernel is checked twice:
+  with that variant's constants against imagecorruptions (statistics of
+  ``output - input`` over the >= 100 crops within 5 %, absolute floors near
+  zero), and, for every preset table, draw for draw against a literal
+  scipy/skimage re-implementation of the upstream scripts' algorithm.
+* MNIST-C's gray variants are checked on real MNIST digits against literal
+  skimage formulations of google-research/mnist-c.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.ndimage import gaussian_filter, map_coordinates
+
+from corruptions import apply, derive_rng, get_registry
+from corruptions.digital import elastic_transform
+
+DETERMINISTIC = ("brightness", "contrast", "saturate", "jpeg_compression", "pixelate")
+SEVERITIES = (1, 2, 3, 4, 5)
+MAX_ABS_DIFF = 2
+REL_TOL = 0.05
+#: Absolute floors (gray levels, gray levels, fraction) for the statistics.
+FLOORS = (0.25, 0.25, 0.002)
+
+PUBLISHED = {
+    "brightness": {
+        "imagenet224": ((0.1,), (0.2,), (0.3,), (0.4,), (0.5,)),
+        "tiny64": ((0.1,), (0.2,), (0.3,), (0.4,), (0.5,)),
+        "cifar32": ((0.05,), (0.1,), (0.15,), (0.2,), (0.3,)),
+        "mnist28": ((0.1,), (0.2,), (0.3,), (0.4,), (0.5,)),
+    },
+    "contrast": {
+        "imagenet224": ((0.4,), (0.3,), (0.2,), (0.1,), (0.05,)),
+        "tiny64": ((0.4,), (0.3,), (0.2,), (0.1,), (0.05,)),
+        "cifar32": ((0.75,), (0.5,), (0.4,), (0.3,), (0.15,)),
+        "mnist28": ((0.4,), (0.3,), (0.2,), (0.1,), (0.05,)),
+    },
+    "saturate": {
+        "imagenet224": ((0.3, 0), (0.1, 0), (2, 0), (5, 0.1), (20, 0.2)),
+        "tiny64": ((0.3, 0), (0.1, 0), (2, 0), (5, 0.1), (30, 0.2)),
+        "cifar32": ((0.3, 0), (0.1, 0), (1.5, 0), (2, 0.1), (2.5, 0.2)),
+        "mnist28": ((0.3, 0), (0.1, 0), (2, 0), (5, 0.1), (20, 0.2)),
+    },
+    "jpeg_compression": {
+        "imagenet224": ((25,), (18,), (15,), (10,), (7,)),
+        "tiny64": ((65,), (58,), (50,), (40,), (25,)),
+        "cifar32": ((80,), (65,), (58,), (50,), (40,)),
+        "mnist28": ((25,), (18,), (15,), (10,), (7,)),
+    },
+    "pixelate": {
+        "imagenet224": ((0.6,), (0.5,), (0.4,), (0.3,), (0.25,)),
+        "tiny64": ((0.9,), (0.8,), (0.7,), (0.6,), (0.5,)),
+        "cifar32": ((0.95,), (0.9,), (0.85,), (0.75,), (0.65,)),
+        "mnist28": ((0.6,), (0.5,), (0.4,), (0.3,), (0.25,)),
+    },
+    "elastic_transform": {
+        "imagenet224": (
+            (244 * 2, 244 * 0.7, 244 * 0.1),
+            (244 * 2, 244 * 0.08, 244 * 0.2),
+            (244 * 0.05, 244 * 0.01, 244 * 0.02),
+            (244 * 0.07, 244 * 0.01, 244 * 0.02),
+            (244 * 0.12, 244 * 0.01, 244 * 0.02),
+        ),
+        "tiny64": (
+            (64 * 0, 64 * 0, 64 * 0.08),
+            (64 * 0.05, 64 * 0.3, 64 * 0.06),
+            (64 * 0.1, 64 * 0.08, 64 * 0.06),
+            (64 * 0.1, 64 * 0.03, 64 * 0.03),
+            (64 * 0.16, 64 * 0.03, 64 * 0.02),
+        ),
+        "cifar32": (
+            (32 * 0, 32 * 0, 32 * 0.08),
+            (32 * 0.05, 32 * 0.2, 32 * 0.07),
+            (32 * 0.08, 32 * 0.06, 32 * 0.06),
+            (32 * 0.1, 32 * 0.04, 32 * 0.05),
+            (32 * 0.1, 32 * 0.03, 32 * 0.03),
+        ),
+        "mnist28": (
+            (28 * 2, 28 * 0.7, 28 * 0.1),
+            (28 * 2, 28 * 0.08, 28 * 0.2),
+            (28 * 0.05, 28 * 0.01, 28 * 0.02),
+            (28 * 0.07, 28 * 0.01, 28 * 0.02),
+            (28 * 0.12, 28 * 0.01, 28 * 0.02),
+        ),
+    },
+}
+
+
+def _oracle():
+    path = Path(__file__).with_name("oracle.py")
+    spec = importlib.util.spec_from_file_location("benchsmith_test_oracle", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ORACLE = _oracle()
+
+
+def diff_stats(pairs: list) -> tuple[float, float, float, float]:
+    """Mean, std, fraction of non-zero values of ``out - inp`` over all pairs, and the
+    standard error of the mean."""
+    n, total, squares, changed = 0, 0.0, 0.0, 0
+    for out, inp in pairs:
+        d = out.astype(np.float64) - inp
+        n += d.size
+        total += d.sum()
+        squares += np.square(d).sum()
+        changed += np.count_nonzero(d)
+    mean = total / n
+    return mean, float(np.sqrt(squares / n - mean * mean)), changed / n, _sem(pairs)
+
+
+def _sem(pairs) -> float:
+    """Standard error of the mean difference, from the per-image means."""
+    per_image = [float(np.mean(out.astype(np.float64) - inp)) for out, inp in pairs]
+    return float(np.std(per_image, ddof=1) / np.sqrt(len(per_image)))
+
+
+def assert_stats_close(ours, ref, label: str) -> None:
+    """5 % relative, with absolute floors; the mean also gets 3 combined standard errors
+    (a geometric warp moves whole regions, so per-image mean differences are large)."""
+    sem = float(np.hypot(ours[3], ref[3]))
+    floors = (max(FLOORS[0], 3 * sem), FLOORS[1], FLOORS[2])
+    names = ("mean", "std", "changed")
+    for what, a, b, floor in zip(names, ours[:3], ref[:3], floors, strict=True):
+        assert abs(a - b) <= max(REL_TOL * abs(b), floor), (
+            f"{label}: {what} benchsmith {a:.4f} vs reference {b:.4f} (floor {floor:.3f})"
+        )
+
+
+def literal_elastic(image, alpha, sigma, jitter, border, rng):
+    """ImageNet-C / MNIST-C elastic transform, written the slow literal way (scipy)."""
+    x = np.atleast_3d(image).astype(np.float32) / 255.0
+    h, w, c = x.shape
+    centre = np.float32([h, w]) // 2
+    half = min(h, w) // 3
+    src = np.float32([centre + half, [centre[0] + half, centre[1] - half], centre - half])
+    dst = src + rng.uniform(-jitter, jitter, size=src.shape).astype(np.float32)
+    cv_border = cv2.BORDER_REFLECT_101 if border == "reflect" else cv2.BORDER_CONSTANT
+    x = cv2.warpAffine(x, cv2.getAffineTransform(src, dst), (w, h), borderMode=cv_border)
+    x = x.reshape(h, w, c)
+    fields = [
+        gaussian_filter(rng.uniform(-1, 1, (h, w)), sigma, mode="reflect", truncate=3) * alpha
+        for _ in range(2)
+    ]
+    dx, dy = (f.astype(np.float32) for f in fields)
+    rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    out = np.stack(
+        [
+            map_coordinates(x[..., k], [rows + dy, cols + dx], order=1, mode=border)
+            for k in range(c)
+        ],
+        axis=-1,
+    )
+    return np.uint8(np.clip(out, 0, 1) * 255).reshape(image.shape)
+
+
+@pytest.fixture(scope="module")
+def mnist_digits(shared_dir) -> np.ndarray:
+    """The first 200 MNIST test digits, (200, 28, 28) uint8, from the official IDX file."""
+    with gzip.open(shared_dir / "datasets/mnist/t10k-images-idx3-ubyte.gz", "rb") as f:
+        raw = f.read(16 + 200 * 28 * 28)
+    return np.frombuffer(raw, np.uint8, offset=16).reshape(200, 28, 28)
+
+
+@pytest.mark.parametrize("severity", SEVERITIES)
+@pytest.mark.parametrize("name", DETERMINISTIC)
+def test_deterministic_match_imagecorruptions(name, severity, photos224):
+    worst = 0
+    for photo in photos224:
+        ours = apply(name, photo, severity=severity, preset="imagenet224", rng=None,
+                     rounding="truncate")
+        ref = ORACLE.reference(name, photo, severity)
+        assert ours.shape == ref.shape == photo.shape
+        worst = max(worst, int(np.abs(ours.astype(int) - ref).max()))
+    assert worst <= MAX_ABS_DIFF, f"{name} s{severity}: max abs diff {worst}"
+
+
+@pytest.mark.parametrize("severity", SEVERITIES)
+def test_elastic_kernel_matches_imagecorruptions_variant(severity, photo_crops224):
+    """imagecorruptions: no affine; alpha = 250*k * 0.005*H (its uniform range), sigma = 0.01*H."""
+    assert len(photo_crops224) >= 100
+    side = 224
+    alpha = 250 * (0.05, 0.065, 0.085, 0.1, 0.12)[severity - 1] * 0.005 * side
+
+    def ours(i, crop):
+        rng = derive_rng(0, f"photo_crops224/{i}", "elastic_ic", severity)
+        out = elastic_transform(crop, alpha=alpha, sigma=0.01 * side, affine_jitter=0.0,
+                                border="reflect", rng=rng)
+        return np.uint8(np.clip(out, 0, 255))
+
+    pairs = [(ours(i, crop), crop) for i, crop in enumerate(photo_crops224)]
+    ref = [
+        (ORACLE.reference("elastic_transform", crop, severity, seed=i), crop)
+        for i, crop in enumerate(photo_crops224)
+    ]
+    label = f"elastic (imagecorruptions) s{severity}"
+    assert_stats_close(diff_stats(pairs), diff_stats(ref), label)
+
+
+def _resized(photos, side):
+    return [np.asarray(Image.fromarray(p).resize((side, side), Image.BILINEAR)) for p in photos]
+
+
+@pytest.mark.parametrize("severity", SEVERITIES)
+@pytest.mark.parametrize("preset", ("imagenet224", "tiny64", "cifar32", "mnist28"))
+def test_elastic_tables_match_upstream_algorithm_draw_for_draw(
+    preset, severity, photos224, mnist_digits
+):
+    """Same generator, same draw order: the kernel (OpenCV, folded Gaussian) against the
+    literal scipy/skimage algorithm of make_{imagenet,tinyimagenet,cifar}_c.py / MNIST-C."""
+    images = {
+        "imagenet224": photos224,
+        "tiny64": _resized(photos224, 64),
+        "cifar32": _resized(photos224, 32),
+        "mnist28": list(mnist_digits[:20]),
+    }[preset]
+    alpha, sigma, jitter = PUBLISHED["elastic_transform"][preset][severity - 1]
+    border = "constant" if preset == "mnist28" else "reflect"
+    worst = 0
+    for i, image in enumerate(images):
+        ours = apply("elastic_transform", image, severity=severity, preset=preset,
+                     rng=np.random.default_rng(i))
+        ref = literal_elastic(image, alpha, sigma, jitter, border, np.random.default_rng(i))
+        assert ours.shape == image.shape
+        worst = max(worst, int(np.abs(ours.astype(int) - ref).max()))
+    assert worst <= MAX_ABS_DIFF, f"elastic {preset} s{severity}: max abs diff {worst}"
+
+
+def _mnist_c_hsv(digit, op):
+    """MNIST-C's gray route: gray2rgb -> rgb2hsv -> op -> hsv2rgb -> rgb2gray, then uint8."""
+    from skimage import color
+
+    hsv = color.rgb2hsv(color.gray2rgb(digit / 255.0))
+    out = color.rgb2gray(color.hsv2rgb(op(hsv)))
+    return np.uint8(np.clip(out, 0, 1) * 255)
+
+
+@pytest.mark.parametrize("severity", SEVERITIES)
+def test_mnist_saturate_and_brightness_gray_variants(severity, mnist_digits):
+    a, b = PUBLISHED["saturate"]["mnist28"][severity - 1]
+    (delta,) = PUBLISHED["brightness"]["mnist28"][severity - 1]
+
+    def saturate_all(hsv):
+        return np.clip(hsv * a + b, 0, 1)  # MNIST-C scales H, S and V alike (quirk)
+
+    def brighten(hsv):
+        hsv[..., 2] = np.clip(hsv[..., 2] + delta, 0, 1)
+        return hsv
+
+    for name, op in (("saturate", saturate_all), ("brightness", brighten)):
+        worst = 0
+        for digit in mnist_digits[:50]:
+            ours = apply(name, digit, severity=severity, preset="mnist28", rng=None)
+            assert ours.shape == (28, 28)
+            worst = max(worst, int(np.abs(ours.astype(int) - _mnist_c_hsv(digit, op)).max()))
+        assert worst <= MAX_ABS_DIFF, f"{name} mnist28 s{severity}: max abs diff {worst}"
+
+
+def test_pixelate_upsample_column_matters_at_28(mnist_digits):
+    """At 28 px, BOX (MNIST-C) and NEAREST (imagecorruptions) upsampling differ for 0.6."""
+    from corruptions.digital import pixelate
+
+    box = [pixelate(d, factor=0.6, upsample="box") for d in mnist_digits[:20]]
+    near = [pixelate(d, factor=0.6, upsample="nearest") for d in mnist_digits[:20]]
+    assert any((a != b).any() for a, b in zip(box, near, strict=True))
+    table = get_registry()["pixelate"].tables["mnist28"]
+    assert {row[1] for row in table.rows} == {"box"}
+
+
+@pytest.mark.parametrize("preset", ("imagenet224", "tiny64", "cifar32", "mnist28"))
+def test_tables_equal_published_numbers(preset):
+    registry = get_registry()
+    for name, published in PUBLISHED.items():
+        table = registry[name].tables[preset]
+        width = len(published[preset][0])
+        assert tuple(row[:width] for row in table.rows) == published[preset], (name, preset)
+    elastic = registry["elastic_transform"].tables[preset]
+    assert elastic.fields == ("alpha", "sigma", "affine_jitter", "border")
+    assert elastic.pixel_fields == frozenset({"alpha", "sigma", "affine_jitter"})
+    assert {row[3] for row in elastic.rows} == {"constant" if preset == "mnist28" else "reflect"}
+    saturate = registry["saturate"].tables[preset]
+    assert {row[2] for row in saturate.rows} == {"hsv" if preset == "mnist28" else "s"}
+
+
+def test_suites():
+    registry = get_registry()
+    imagenet_c = set(registry.in_suite("imagenet_c"))
+    assert {"brightness", "contrast", "elastic_transform", "pixelate", "jpeg_compression"} <= (
+        imagenet_c
+    )
+    assert "saturate" in registry.in_suite("imagenet_c_extra")
+    assert "saturate" not in imagenet_c
