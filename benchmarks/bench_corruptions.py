@@ -1,0 +1,222 @@
+"""Time benchsmith's corruptions against imagecorruptions 1.1.2, single core, side by side.
+
+Usage::
+
+    python3 benchmarks/bench_corruptions.py [--shared ../shared] [--min-time 1.0]
+
+Times every registered corruption of the suites ``imagenet_c`` and
+``imagenet_c_extra`` at severity 3 on real 224x224 photographs (the RGB
+photographs bundled with scikit-image, shorter side resized to 256 and centre
+cropped, the ImageNet-C recipe) and on 32x32 CIFAR-10 test images (ours with
+the ``cifar32`` preset; imagecorruptions only has its ImageNet parameters), then
+the whole 15 x 5 benchmark suite at 224x224 (total time per image over all 15
+corruptions and 5 severities). Prints a markdown table and writes it to
+``benchmarks/results/corruptions.md`` (git-ignored).
+
+Everything runs on one core: the thread-count variables are set before numpy
+is imported and OpenCV is limited with ``cv2.setNumThreads(1)``.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+             "VECLIB_MAXIMUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import io  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from corruptions import apply, get_registry  # noqa: E402
+from corruptions.rng import derive_rng  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+PHOTO_NAMES = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field",
+               "immunohistochemistry", "retina", "motorcycle_left", "colorwheel")
+SUITES = ("imagenet_c", "imagenet_c_extra")
+
+
+def load_photos224() -> list[np.ndarray]:
+    """The scikit-image RGB photographs, shorter side 256 (bilinear), centre 224x224."""
+    import skimage.data
+    from PIL import Image
+
+    out = []
+    for name in PHOTO_NAMES:
+        img = skimage.data.stereo_motorcycle()[0] if name == "motorcycle_left" else getattr(
+            skimage.data, name)()
+        pil = Image.fromarray(img).convert("RGB")
+        s = 256 / min(pil.size)
+        pil = pil.resize((max(256, round(pil.size[0] * s)), max(256, round(pil.size[1] * s))),
+                         Image.BILINEAR)
+        arr = np.asarray(pil)
+        top, left = (arr.shape[0] - 224) // 2, (arr.shape[1] - 224) // 2
+        out.append(np.ascontiguousarray(arr[top : top + 224, left : left + 224]))
+    return out
+
+
+def load_cifar(shared: Path, n: int) -> list[np.ndarray]:
+    """The first ``n`` CIFAR-10 test images (decoded from the shared JPEG parquet)."""
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    path = shared / "datasets/cifar10/cifar10-test-jpeg-official-order.parquet"
+    if not path.is_file():
+        raise SystemExit(f"CIFAR-10 not found at {path}; pass --shared <shared folder>")
+    rows = pq.read_table(path, columns=["image"]).slice(0, n)["image"].to_pylist()
+    return [np.asarray(Image.open(io.BytesIO(r["bytes"])).convert("RGB")) for r in rows]
+
+
+def load_reference() -> Callable[[str, np.ndarray, int, int], np.ndarray] | None:
+    """imagecorruptions' ``corrupt`` with the two shims it needs on numpy 2 / skimage 0.26."""
+    try:
+        import imagecorruptions
+        from imagecorruptions import corruptions as icc
+    except ImportError:
+        return None
+    from skimage.filters import gaussian as _gaussian
+
+    def gaussian(image, sigma=1, multichannel=None, **kwargs):
+        if multichannel:
+            kwargs["channel_axis"] = -1
+        return _gaussian(image, sigma=sigma, **kwargs)
+
+    class _Numpy:
+        float_ = np.float64
+
+        def __getattr__(self, attr):
+            return getattr(np, attr)
+
+    if not getattr(icc, "_benchsmith_shimmed", False):
+        icc.gaussian = gaussian
+        icc.np = _Numpy()
+        icc._benchsmith_shimmed = True
+
+    def run(name: str, image: np.ndarray, severity: int, seed: int) -> np.ndarray:
+        np.random.seed(seed)  # noqa: NPY002 - the reference only knows the global RNG
+        return imagecorruptions.corrupt(image, corruption_name=name, severity=severity)
+
+    run.names = set(imagecorruptions.get_corruption_names("all"))  # type: ignore[attr-defined]
+    return run
+
+
+def per_image_seconds(fn: Callable[[int], object], n_images: int, min_time: float,
+                      max_calls: int) -> float:
+    """Mean wall time of ``fn(i)`` cycling over images, after one warm-up call."""
+    fn(0)
+    calls, start = 0, time.perf_counter()
+    while calls < max_calls and (calls < n_images or time.perf_counter() - start < min_time):
+        fn(calls % n_images)
+        calls += 1
+    return (time.perf_counter() - start) / calls
+
+
+def _ours(name: str, images: list[np.ndarray], severity: int, preset: str):
+    spec = get_registry()[name]
+
+    def run(i: int) -> np.ndarray:
+        rng = derive_rng(0, f"bench/{i}", name, severity) if spec.stochastic else None
+        return apply(name, images[i], severity=severity, preset=preset, rng=rng)
+
+    return run
+
+
+def _ref(reference, name: str, images: list[np.ndarray], severity: int):
+    return lambda i: reference(name, images[i], severity, i)
+
+
+def _rate(seconds: float | None) -> str:
+    return "-" if not seconds else f"{1.0 / seconds:,.1f}"
+
+
+def _ratio(ref: float | None, ours: float | None) -> str:
+    return "-" if not ref or not ours else f"{ref / ours:,.1f}x"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared",
+                        help="the shared/ folder holding datasets/cifar10 (default: ../shared)")
+    parser.add_argument("--severity", type=int, default=3)
+    parser.add_argument("--min-time", type=float, default=1.0,
+                        help="seconds per measurement (at least one pass over the images)")
+    parser.add_argument("--cifar-images", type=int, default=64)
+    parser.add_argument("--suite-images", type=int, default=3,
+                        help="224x224 photographs per (corruption, severity) in the suite total")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/corruptions.md")
+    args = parser.parse_args(argv)
+
+    cv2.setNumThreads(1)
+    warnings.filterwarnings("ignore")
+    photos = load_photos224()
+    cifar = load_cifar(args.shared, args.cifar_images)
+    reference = load_reference()
+    registry = get_registry()
+    names = [n for suite in SUITES for n in registry.in_suite(suite)]
+
+    lines = [
+        f"# Corruption speed, severity {args.severity}, single core",
+        "",
+        f"{platform.python_version()} on {platform.machine()}, numpy {np.__version__}, "
+        f"OpenCV {cv2.__version__}; reference: "
+        + ("imagecorruptions 1.1.2" if reference else "imagecorruptions not installed"),
+        f"224x224: {len(photos)} scikit-image photographs; 32x32: {len(cifar)} CIFAR-10 test "
+        "images (ours with preset cifar32, imagecorruptions with its ImageNet parameters).",
+        "",
+        "| corruption | suite | ref img/s 224 | ours img/s 224 | ratio 224 "
+        "| ref img/s 32 | ours img/s 32 | ratio 32 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    print("\n".join(lines), flush=True)
+    sev = args.severity
+    for name in names:
+        suite = "imagenet_c" if "imagenet_c" in registry[name].suites else "imagenet_c_extra"
+        has_ref = reference is not None and name in reference.names
+        row = [name, suite]
+        for images, preset in ((photos, "imagenet224"), (cifar, "cifar32")):
+            slow = name == "glass_blur" and images is photos
+            ref_s = per_image_seconds(_ref(reference, name, images, sev), len(images),
+                                      args.min_time, 3 if slow else 10**6) if has_ref else None
+            ours_s = per_image_seconds(_ours(name, images, sev, preset), len(images),
+                                       args.min_time, 10**6)
+            row += [_rate(ref_s), _rate(ours_s), _ratio(ref_s, ours_s)]
+        line = "| " + " | ".join(row) + " |"
+        lines.append(line)
+        print(line, flush=True)
+
+    if reference is not None:
+        bench = [n for n in registry.in_suite("imagenet_c") if n in reference.names]
+        subset = photos[: args.suite_images]
+        ref_total = ours_total = 0.0
+        for name in bench:
+            for s in (1, 2, 3, 4, 5):
+                ref_total += per_image_seconds(_ref(reference, name, subset, s), len(subset),
+                                               0.0, len(subset))
+                ours_total += per_image_seconds(_ours(name, subset, s, "imagenet224"),
+                                                len(subset), 0.0, len(subset))
+        tail = [
+            "",
+            f"Whole suite at 224x224 ({len(bench)} corruptions x 5 severities, "
+            f"{len(subset)} photographs each): reference {ref_total:.2f} s per image set, "
+            f"ours {ours_total:.3f} s; ratio {ref_total / ours_total:.1f}x.",
+        ]
+        lines += tail
+        print("\n".join(tail), flush=True)
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n")
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
