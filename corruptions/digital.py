@@ -321,7 +321,9 @@ def elastic_transform(
         sigma: Standard deviation of the smoothing Gaussian, pixels (>= 0).
         affine_jitter: Half-range of the control-point jitter, pixels (>= 0).
         border: ``"reflect"`` (ImageNet-C: ``BORDER_REFLECT_101`` for the affine,
-            scipy ``reflect`` for the elastic step) or ``"constant"`` (MNIST-C: zeros).
+            scipy ``reflect`` for the elastic step) or ``"constant"`` (MNIST-C: zeros;
+            as with scipy's ``mode='constant'``, samples falling outside the image
+            are 0, not blended with the edge).
         rng: Source of the jitter and the displacement noise.
 
     Returns:
