@@ -1,0 +1,470 @@
+"""Annotation importers: published re-annotation files -> ONE long votes table.
+
+Every importer returns a :class:`pyarrow.Table` with :data:`VOTE_SCHEMA`, one row
+per (annotator, sample, question):
+
+============ ================== ==========================================================
+column       type               meaning
+============ ================== ==========================================================
+sample_id    string             ``<source>/<split>/<key>`` of the judged row
+annotator    string             who voted (a rater id, a paper, a reviewer name)
+labels       list<int32>        the labels this vote marks *valid* (may be empty)
+offered      list<int32> | null the labels the vote judged; ``null`` = every class (the
+                                vote is a complete set of valid labels)
+verdict      string             the raw answer: set, yes, no, maybe, given, guessed, both,
+                                neither, mistake, valid, invalid, unsure, skip
+category     string | null      mistake category (fine_grained, fine_grained_oov,
+                                spurious_correlation, non_prototypical, ...)
+severity     string | null      mistake severity: major, minor, borderline
+model        string | null      the model whose prediction was judged
+given        int32 | null       the given label as the annotation file states it (checked)
+source       string             importer key (real, real_raters, imagenetv2, mturk, ...)
+raw          string | null      JSON of the original record fields, for provenance
+============ ================== ==========================================================
+
+The published files are positional or keyed by file name; they are converted to
+``sample_id`` here, once, and :func:`check_join` checks the join against the
+clean config (exact given-label checks where a file states the given label,
+statistical ones where it does not) before anything is aggregated.
+
+References:
+    Beyer et al., "Are we done with ImageNet?", 2020 (ReaL, ``real.json``, ``raters.npz``).
+    Northcutt, Athalye & Mueller, "Pervasive Label Errors in Test Sets", 2021 (MTurk votes).
+    Vasudevan et al., "When does dough become a bagel?", 2022 (mistake files).
+    Anzaku et al., "Re-assessing ImageNet", 2024 (ImageNetV2 refined multi-labels).
+
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.errors import SourceError
+
+__all__ = [
+    "VOTE_SCHEMA",
+    "CATEGORIES",
+    "SEVERITIES",
+    "IMPORTERS",
+    "JoinReport",
+    "votes_from_rows",
+    "concat_votes",
+    "import_real",
+    "import_real_raters",
+    "import_imagenetv2",
+    "import_mturk",
+    "import_mistakes",
+    "import_review",
+    "check_join",
+]
+
+VOTE_SCHEMA = pa.schema(
+    [
+        ("sample_id", pa.string()),
+        ("annotator", pa.string()),
+        ("labels", pa.list_(pa.int32())),
+        ("offered", pa.list_(pa.int32())),
+        ("verdict", pa.string()),
+        ("category", pa.string()),
+        ("severity", pa.string()),
+        ("model", pa.string()),
+        ("given", pa.int32()),
+        ("source", pa.string()),
+        ("raw", pa.string()),
+    ]
+)
+
+#: Mistake categories of Vasudevan et al. (2022); raw spellings in the files map here.
+CATEGORIES: dict[str, str] = {
+    "fine-grained error": "fine_grained",
+    "fine-grained with multilabel options": "fine_grained",
+    "fine-grained error with oov": "fine_grained_oov",
+    "fine-grained with oov": "fine_grained_oov",
+    "spurious correlation": "spurious_correlation",
+    "non-prototypical": "non_prototypical",
+}
+#: Severities; the paper folds ``borderline`` into ``minor`` in its analysis (kept raw here).
+SEVERITIES: tuple[str, ...] = ("major", "minor", "borderline")
+#: Verdicts that abstain (the vote carries no information on validity).
+ABSTAIN: frozenset[str] = frozenset({"maybe", "unsure", "skip"})
+
+
+def _read_json(path: str | Path) -> Any:
+    p = Path(path)
+    if not p.is_file():
+        raise SourceError(f"annotation file {p} not found")
+    try:
+        return json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"{p}: not valid JSON ({exc})") from exc
+
+
+def _stem(name: str) -> str:
+    return os.path.splitext(os.path.basename(str(name)))[0]
+
+
+def _sid(prefix: str, key: str) -> str:
+    return f"{prefix.rstrip('/')}/{key}"
+
+
+def votes_from_rows(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
+    """Build a votes table from dict rows (missing optional fields become null).
+
+    Example:
+        >>> t = votes_from_rows([{"sample_id": "a/b/1", "annotator": "x", "labels": [3],
+        ...                       "verdict": "set", "source": "review"}])
+        >>> t.num_rows, t["offered"][0].as_py()
+        (1, None)
+
+    """
+    cols: dict[str, list[Any]] = {n: [] for n in VOTE_SCHEMA.names}
+    for r in rows:
+        for n in VOTE_SCHEMA.names:
+            cols[n].append(r.get(n))
+    for n in ("sample_id", "annotator", "verdict", "source"):
+        if any(v is None for v in cols[n]):
+            raise SourceError(f"votes: column {n!r} must be set on every vote")
+    cols["labels"] = [list(v) if v is not None else [] for v in cols["labels"]]
+    return pa.Table.from_pydict(cols, schema=VOTE_SCHEMA)
+
+
+def _columnar(n: int, **cols: Any) -> pa.Table:
+    """Votes table from column arrays; unspecified nullable columns are all-null."""
+    arrays = []
+    for f in VOTE_SCHEMA:
+        v = cols.get(f.name)
+        if v is None:
+            arrays.append(pa.nulls(n, f.type))
+        elif isinstance(v, str):
+            arrays.append(pa.array([v] * n, f.type))
+        elif isinstance(v, pa.Array):
+            arrays.append(v.cast(f.type))
+        else:
+            arrays.append(pa.array(v, f.type))
+    return pa.Table.from_arrays(arrays, schema=VOTE_SCHEMA)
+
+
+def concat_votes(tables: Iterable[pa.Table]) -> pa.Table:
+    """Concatenate votes tables (an empty iterable gives an empty table)."""
+    tables = list(tables)
+    if not tables:
+        return VOTE_SCHEMA.empty_table()
+    return pa.concat_tables([t.select(VOTE_SCHEMA.names).cast(VOTE_SCHEMA) for t in tables])
+
+
+def import_real(path: str | Path, *, prefix: str) -> pa.Table:
+    """ImageNet ReaL ``real.json``: 50,000 lists of valid labels, in file-name order.
+
+    Args:
+        path: ``real.json``.
+        prefix: ``sample_id`` prefix of the validation split, e.g. ``imagenet/validation``.
+
+    Returns:
+        One complete-set vote (``offered`` null, verdict ``set``) per image, annotator
+        ``real``; an empty list is kept (no valid label).
+
+    """
+    data = _read_json(path)
+    if not isinstance(data, list) or not all(isinstance(x, list) for x in data):
+        raise SourceError(f"{path}: expected a JSON list of label lists (ReaL real.json)")
+    n = len(data)
+    ids = [_sid(prefix, f"ILSVRC2012_val_{i + 1:08d}") for i in range(n)]
+    labels = pa.array([[int(v) for v in x] for x in data], pa.list_(pa.int32()))
+    return _columnar(n, sample_id=ids, annotator="real", labels=labels, verdict="set",
+                     source="real")
+
+
+def import_real_raters(path: str | Path, *, prefix: str) -> pa.Table:
+    """ReaL raw rater answers ``raters.npz``: one vote per rater and (image, label) question.
+
+    ``tensor`` is (raters, questions, 3) one-hot over (no, maybe, yes); ``info`` holds the
+    (file name, label) of each question and ``ids`` the rater ids.
+
+    Returns:
+        Votes with ``offered = [label]``, ``labels = [label]`` for *yes*, ``[]`` otherwise,
+        verdict ``no``/``maybe``/``yes``; annotator ``real-rater-<id>``.
+
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise SourceError(f"annotation file {p} not found")
+    with np.load(p, allow_pickle=False) as z:
+        missing = {"tensor", "info", "ids"} - set(z.files)
+        if missing:
+            raise SourceError(f"{p}: missing arrays {sorted(missing)} (have {z.files})")
+        tensor, info, rater_ids = z["tensor"], z["info"], z["ids"]
+    if tensor.ndim != 3 or tensor.shape[2] != 3 or tensor.shape[1] != len(info):
+        raise SourceError(f"{p}: tensor {tensor.shape} does not match info {info.shape}")
+    r_idx, q_idx, a_idx = np.nonzero(tensor > 0)
+    order = np.lexsort((r_idx, q_idx))
+    r_idx, q_idx, a_idx = r_idx[order], q_idx[order], a_idx[order]
+    q_label = info[:, 1].astype(np.int32)
+    stems = np.array([_stem(f) for f in info[:, 0]], dtype=object)
+    lab = q_label[q_idx]
+    n = len(q_idx)
+    offered = pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), pa.array(lab))
+    yes = a_idx == 2
+    offsets = np.concatenate([[0], np.cumsum(yes)]).astype(np.int32)
+    labels = pa.ListArray.from_arrays(pa.array(offsets), pa.array(lab[yes]))
+    verdicts = np.array(["no", "maybe", "yes"], dtype=object)[a_idx]
+    annot = np.array([f"real-rater-{int(r)}" for r in rater_ids], dtype=object)[r_idx]
+    ids = [_sid(prefix, s) for s in stems[q_idx]]
+    return _columnar(n, sample_id=ids, annotator=list(annot), labels=labels, offered=offered,
+                     verdict=list(verdicts), source="real_raters")
+
+
+def import_imagenetv2(path: str | Path, *, prefix: str) -> pa.Table:
+    """ImageNetV2 refined multi-labels (Re-assessing ImageNet, 2024): file name -> label list.
+
+    Args:
+        path: ``imagenetv2_refined_labels.json`` (values are class indices as strings).
+        prefix: ``sample_id`` prefix of the ImageNetV2 split; the key is the file stem.
+
+    """
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise SourceError(f"{path}: expected a JSON object file name -> [labels]")
+    keys = sorted(data)
+    ids = [_sid(prefix, _stem(k)) for k in keys]
+    try:
+        labels = pa.array([[int(v) for v in data[k]] for k in keys], pa.list_(pa.int32()))
+    except (TypeError, ValueError) as exc:
+        raise SourceError(f"{path}: label lists must hold class indices ({exc})") from exc
+    return _columnar(len(keys), sample_id=ids, annotator="reassessing-imagenet-2024", labels=labels,
+                     verdict="set", source="imagenetv2")
+
+
+MTURK_SETS = {"given": "g", "guessed": "s", "both": "gs", "neither": ""}
+
+
+def import_mturk(path: str | Path, *, prefix: str, key_format: str) -> pa.Table:
+    """Import label-errors MTurk votes: 5 workers chose given/guessed/both/neither per candidate.
+
+    Workers are anonymous, so each vote's annotator is ``mturk`` (one pseudo-annotator per
+    answer, not a person: do not estimate per-worker quality from them).
+
+    Args:
+        path: ``<dataset>_mturk.json``.
+        prefix: ``sample_id`` prefix (``mnist/test``, ``imagenet/validation``).
+        key_format: Format of the key from the record's ``id``: ``"{id}"`` for MNIST/CIFAR
+            test indices, ``"ILSVRC2012_val_{id:08d}"`` for ImageNet file numbers.
+
+    Returns:
+        Votes with ``offered = [given, guessed]`` and the chosen subset as ``labels``;
+        ``given`` holds the file's given label (checked at the join).
+
+    """
+    data = _read_json(path)
+    if not isinstance(data, list):
+        raise SourceError(f"{path}: expected a JSON list of candidate records")
+    rows = []
+    for i, rec in enumerate(data):
+        try:
+            key = key_format.format(id=int(rec["id"]))
+            g, s = int(rec["given_original_label"]), int(rec["our_guessed_label"])
+            counts = rec["mturk"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SourceError(f"{path}: record {i} lacks id/given/guessed/mturk ({exc})") from exc
+        raw = json.dumps({k: rec[k] for k in ("id", "url") if k in rec})
+        for verdict, picks in MTURK_SETS.items():
+            for _ in range(int(counts.get(verdict, 0))):
+                chosen = [g] * ("g" in picks) + [s] * ("s" in picks)
+                rows.append({"sample_id": _sid(prefix, key), "annotator": "mturk", "labels": chosen,
+                             "offered": [g, s], "verdict": verdict, "given": g, "source": "mturk",
+                             "raw": raw})
+    return votes_from_rows(rows)
+
+
+def import_mistakes(path: str | Path, *, prefix: str, model: str) -> pa.Table:
+    """Dough-bagel mistake files: per mistaken image, the model's prediction, category, severity.
+
+    Args:
+        path: ``vit3b_mistakes.json`` / ``greedy_soups_mistakes.json``.
+        prefix: ``sample_id`` prefix of the ImageNet validation split.
+        model: Name of the model whose mistakes these are (``vit3b``, ``greedy_soups``).
+
+    Returns:
+        One vote per image: ``offered = [prediction]``, ``labels = []`` (the prediction is
+        not valid), verdict ``mistake``, normalised ``category`` and ``severity``; annotator
+        ``vasudevan2022``.
+
+    """
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise SourceError(f"{path}: expected a JSON object file name -> mistake record")
+    rows = []
+    for name in sorted(data):
+        rec = data[name]
+        try:
+            pred = int(rec["top_prediction"])
+            cat_raw, sev_raw = str(rec["failure category"]), str(rec["failure severity"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SourceError(f"{path}: record {name!r} lacks a field ({exc})") from exc
+        category = CATEGORIES.get(cat_raw.strip().lower())
+        severity = sev_raw.strip().lower()
+        if category is None or severity not in SEVERITIES:
+            raise SourceError(
+                f"{path}: record {name!r}: category {cat_raw!r} / severity {sev_raw!r} unknown; "
+                f"known categories {sorted(CATEGORIES)}, severities {list(SEVERITIES)}"
+            )
+        rows.append({"sample_id": _sid(prefix, _stem(name)), "annotator": "vasudevan2022",
+                     "labels": [], "offered": [pred], "verdict": "mistake", "category": category,
+                     "severity": severity, "model": model, "source": "mistakes",
+                     "raw": json.dumps({"failure category": cat_raw, "failure severity": sev_raw})})
+    return votes_from_rows(rows)
+
+
+REVIEW_FIELDS = ("sample_id", "annotator", "labels", "offered", "verdict", "category",
+                 "severity", "model", "given")
+
+
+def import_review(path: str | Path) -> tuple[pa.Table, int]:
+    """Import benchsmith review votes (JSON lines, appended and fsynced by the review page).
+
+    A later line by the same annotator on the same (sample, model) supersedes an earlier
+    one (the reviewer changed their mind). A torn last line (process killed mid-write)
+    is skipped and counted.
+
+    Returns:
+        ``(votes, skipped_lines)``.
+
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise SourceError(f"review votes file {p} not found")
+    latest: dict[tuple[str, str, str | None], dict[str, Any]] = {}
+    skipped = 0
+    lines = p.read_bytes().split(b"\n")
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            if i == len(lines) - 1:  # torn final write
+                skipped += 1
+                continue
+            raise SourceError(f"{p}: line {i + 1} is not JSON ({exc})") from exc
+        if not isinstance(rec, dict) or "sample_id" not in rec or "annotator" not in rec:
+            raise SourceError(f"{p}: line {i + 1} lacks sample_id/annotator")
+        row = {k: rec.get(k) for k in REVIEW_FIELDS}
+        row["source"] = "review"
+        row["verdict"] = row["verdict"] or "valid"
+        row["raw"] = json.dumps({k: rec[k] for k in ("time", "note") if k in rec}) or None
+        latest[(row["sample_id"], row["annotator"], row["model"])] = row
+    return votes_from_rows(latest.values()), skipped
+
+
+Importer = Callable[..., pa.Table]
+#: importer key -> (function, the options it takes)
+IMPORTERS: dict[str, tuple[Importer, tuple[str, ...]]] = {
+    "real": (import_real, ("prefix",)),
+    "real_raters": (import_real_raters, ("prefix",)),
+    "imagenetv2": (import_imagenetv2, ("prefix",)),
+    "mturk": (import_mturk, ("prefix", "key_format")),
+    "mistakes": (import_mistakes, ("prefix", "model")),
+    "review": (lambda path: import_review(path)[0], ()),
+}
+
+
+@dataclass
+class JoinReport:
+    """What the join of one votes table with the clean config found."""
+
+    source: str
+    votes: int
+    matched_votes: int
+    samples: int
+    matched_samples: int
+    unmatched_examples: list[str] = field(default_factory=list)
+    checks: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form for ``manifest.json``."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def check_join(
+    votes: pa.Table,
+    given: Mapping[str, int],
+    *,
+    source: str,
+    num_classes: int,
+    min_agreement: float,
+) -> tuple[pa.Table, JoinReport]:
+    """Keep the votes whose ``sample_id`` is in the clean config, and check the join.
+
+    Checks (each raises :class:`SourceError` naming the fix):
+
+    * at least one vote matches a clean ``sample_id`` (else the prefix is wrong);
+    * every label is in ``0..num_classes-1``;
+    * where the file states the given label (``given`` column) it equals the clean label;
+    * complete-set votes (``offered`` null, non-empty): the clean label is in the set for at
+      least ``min_agreement`` of them (a shuffled positional join gives ~1/num_classes).
+
+    Args:
+        votes: One importer's votes.
+        given: Clean ``sample_id`` -> given label.
+        source: Name for messages.
+        num_classes: Number of classes of the clean config.
+        min_agreement: Minimum fraction for the statistical check, in [0, 1].
+
+    Returns:
+        ``(matched votes, report)``; unmatched votes are dropped and counted.
+
+    """
+    sids = votes["sample_id"].to_pylist()
+    keep = np.fromiter((s in given for s in sids), bool, len(sids))
+    all_samples = set(sids)
+    report = JoinReport(source=source, votes=len(sids), matched_votes=int(keep.sum()),
+                        samples=len(all_samples), matched_samples=0)
+    report.unmatched_examples = sorted({s for s, k in zip(sids, keep, strict=True) if not k})[:5]
+    if len(sids) and not keep.any():
+        raise SourceError(
+            f"{source}: none of {len(all_samples)} annotated sample_ids is in the clean config "
+            f"(e.g. {sids[0]!r} vs clean {next(iter(given), '<empty>')!r}); fix the importer's "
+            "prefix/key_format"
+        )
+    matched = votes.filter(pa.array(keep))
+    report.matched_samples = len(set(matched["sample_id"].to_pylist()))
+    for col in ("labels", "offered"):
+        flat = pc.list_flatten(matched[col]).to_numpy(zero_copy_only=False)
+        bad = flat[(flat < 0) | (flat >= num_classes)] if flat.size else flat
+        if bad.size:
+            raise SourceError(
+                f"{source}: {col} hold class {int(bad[0])} outside 0..{num_classes - 1}")
+    m_sids = matched["sample_id"].to_pylist()
+    stated = matched["given"].to_pylist()
+    wrong = [(s, g, given[s]) for s, g in zip(m_sids, stated, strict=True) if g is not None
+             and g != given[s]]
+    if any(g is not None for g in stated):
+        report.checks["given_label_equal"] = 1.0 - len(wrong) / sum(g is not None for g in stated)
+    if wrong:
+        s, g, c = wrong[0]
+        raise SourceError(
+            f"{source}: {len(wrong)} votes state a given label that differs from the clean config "
+            f"(e.g. {s}: file {g}, clean {c}); the positional join is wrong"
+        )
+    offered_null = matched["offered"].is_null().to_numpy(zero_copy_only=False)
+    labels = matched["labels"].to_pylist()
+    hits = [given[s] in lab for s, lab, o in zip(m_sids, labels, offered_null, strict=True)
+            if o and lab]
+    if hits:
+        frac = float(np.mean(hits))
+        report.checks["given_in_set"] = frac
+        if frac < min_agreement:
+            raise SourceError(
+                f"{source}: the given label is in only {frac:.2%} of the imported label sets "
+                f"(< {min_agreement:.0%}); the rows are probably joined in the wrong order "
+                "(e.g. class-folder order vs file-name order)"
+            )
+    return matched, report

@@ -1,0 +1,221 @@
+"""The ``reannotate`` stage: votes -> ``labels`` config (label sets) + ``<name>-votes`` config.
+
+Output under ``--out``:
+
+* ``<config_name>/``: one row per clean row (or per voted row with ``unvoted: drop``):
+  ``sample_id``, ``label`` (given), ``labels`` (List(ClassLabel); empty = no valid
+  label), ``num_votes``, ``agreement`` (share of vote decisions that agree with the set);
+  ``manifest.json`` ``kind: labels`` with the rule, its parameters, per-source join
+  reports and counts.
+* ``<config_name>-votes/``: the raw votes, every imported vote that joined (kind ``votes``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import datasets
+import numpy as np
+
+from pipeline.errors import BenchsmithError
+from pipeline.manifest import Manifest
+from pipeline.reannotate.aggregate import aggregate
+from pipeline.reannotate.config import ReannotateSpec
+from pipeline.reannotate.importers import (
+    IMPORTERS,
+    VOTE_SCHEMA,
+    check_join,
+    concat_votes,
+    import_review,
+)
+from pipeline.reannotate.tables import class_names, find_configs, pick_config, read_config
+from pipeline.shards import shard_name, write_config_manifest, write_shard
+from pipeline.version import code_version
+
+__all__ = ["label_features", "vote_features", "reannotate", "main"]
+
+
+def label_features(names: list[str]) -> datasets.Features:
+    """Features of a ``labels`` config."""
+    return datasets.Features({
+        "sample_id": datasets.Value("string"),
+        "label": datasets.ClassLabel(names=names),
+        "labels": datasets.List(datasets.ClassLabel(names=names)),
+        "num_votes": datasets.Value("int32"),
+        "agreement": datasets.Value("float32"),
+    })
+
+
+def vote_features(names: list[str]) -> datasets.Features:
+    """Features of a votes config (the columns of :data:`VOTE_SCHEMA`)."""
+    cl = datasets.ClassLabel(names=names)
+    feats = {f.name: datasets.Value("string") for f in VOTE_SCHEMA}
+    feats.update({"labels": datasets.List(cl), "offered": datasets.List(cl),
+                  "given": datasets.Value("int32")})
+    return datasets.Features({f.name: feats[f.name] for f in VOTE_SCHEMA})
+
+
+def _pred_probs(path: str, ids: set[str], num_classes: int) -> dict[str, np.ndarray]:
+    from pipeline.reannotate.tables import read_predictions
+
+    t = read_predictions(path, num_classes)
+    if t["probs"].null_count:
+        raise BenchsmithError(f"{path}: pred_probs needs a probs column on every row")
+    out = {s: np.asarray(p, np.float32) for s, p in zip(
+        t["sample_id"].to_pylist(), t["probs"].to_pylist(), strict=True) if s in ids}
+    return out
+
+
+def reannotate(
+    spec: ReannotateSpec,
+    clean_roots: list[Path],
+    out: Path,
+    *,
+    extra_votes: list[Path] | None = None,
+    benchmark: str = "",
+) -> dict[str, Any]:
+    """Import, join, aggregate and write the labels and votes configs.
+
+    Args:
+        spec: The validated ``reannotate`` section.
+        clean_roots: Folders holding the clean config.
+        out: Output folder.
+        extra_votes: Review vote files (JSON lines) added to the manifest's sources.
+        benchmark: Benchmark name for the manifests.
+
+    Returns:
+        The labels config's ``manifest.json`` content.
+
+    """
+    configs = find_configs(clean_roots)
+    cname, cdir, cmeta = pick_config(configs, "clean", spec.clean_config)
+    names = class_names(cmeta)
+    clean = read_config(cdir, ["sample_id", "label", "split"])
+    sids = clean["sample_id"].to_pylist()
+    given = dict(zip(sids, clean["label"].to_pylist(), strict=True))
+    if len(given) != len(sids):
+        raise BenchsmithError(f"{cdir}: duplicate sample_ids; run `benchsmith validate`")
+    tables, reports = [], []
+    sources = [(s.importer, s.path, s.options) for s in spec.sources]
+    sources += [("review", str(p), {}) for p in extra_votes or []]
+    skipped_lines = 0
+    for importer, path, options in sources:
+        if importer == "review":
+            votes, skipped = import_review(path)
+            skipped_lines += skipped
+        else:
+            votes = IMPORTERS[importer][0](path, **options)
+        matched, rep = check_join(votes, given, source=f"{importer}:{path}",
+                                  num_classes=len(names), min_agreement=spec.min_agreement)
+        tables.append(matched)
+        reports.append(rep.as_dict())
+    votes = concat_votes(tables)
+    probs = (_pred_probs(spec.pred_probs, set(votes["sample_id"].to_pylist()), len(names))
+             if spec.pred_probs else None)
+    agg = aggregate(votes, given, rule=spec.rule, threshold=spec.threshold, pred_probs=probs,
+                    sample_order=sids)
+    rows: dict[str, list[Any]] = {k: [] for k in ("sample_id", "label", "labels", "num_votes",
+                                                  "agreement", "split")}
+    for s, lab, split in zip(sids, clean["label"].to_pylist(), clean["split"].to_pylist(),
+                             strict=True):
+        voted = s in agg.labels
+        if not voted and spec.unvoted == "drop":
+            continue
+        rows["sample_id"].append(s)
+        rows["label"].append(lab)
+        rows["labels"].append(agg.labels[s] if voted else [lab])
+        rows["num_votes"].append(agg.num_votes.get(s, 0))
+        rows["agreement"].append(agg.agreement.get(s, float("nan")))
+        rows["split"].append(split)
+    feats = label_features(names)
+    ldir = Path(out) / spec.config_name
+    shards = _write_by_split(ldir, rows, feats)
+    sets = [x for x, n in zip(rows["labels"], rows["num_votes"], strict=True) if n]
+    counts = {
+        "rows": len(rows["sample_id"]),
+        "voted_rows": len(sets),
+        "empty_sets": sum(1 for x in sets if not x),
+        "multi_label": sum(1 for x in sets if len(x) > 1),
+        "given_not_valid": sum(1 for s, x, n in zip(rows["sample_id"], rows["labels"],
+                                                    rows["num_votes"], strict=True)
+                               if n and given[s] not in x),
+        "votes": votes.num_rows,
+        "review_lines_skipped": skipped_lines,
+    }
+    vdir = Path(out) / f"{spec.config_name}-votes"
+    vcols = {c: votes[c].to_pylist() for c in VOTE_SCHEMA.names}
+    vcols["split"] = ["votes"] * votes.num_rows
+    vshards = _write_by_split(vdir, vcols, vote_features(names))
+    rule_text = (f"majority vote (a label is valid when more than {spec.threshold:.0%} of the "
+                 "votes that judged it marked it valid)" if spec.rule == "majority" else
+                 "cleanlab multi-annotator consensus (CROWDLAB) over (sample, class) questions"
+                 + (" with model pred_probs" if probs is not None
+                    else ", majority without pred_probs"))
+    src_text = ", ".join(sorted({f"{i}" for i, _, _ in sources}))
+    common = {"benchmark": benchmark, "clean_config": cname, "code_version": code_version()}
+    write_config_manifest(vdir, config=vdir.name, features=vote_features(names), shards=vshards,
+                          extra={**common, "kind": "votes", "description": (
+                              f"Raw annotation votes ({votes.num_rows}) behind `{spec.config_name}`"
+                              f", one row per annotator and question, from: {src_text}.")})
+    return write_config_manifest(ldir, config=ldir.name, features=feats, shards=shards, extra={
+        **common,
+        "kind": "labels",
+        "rule": spec.rule,
+        "params": {"threshold": spec.threshold, "pred_probs": spec.pred_probs,
+                   "unvoted": spec.unvoted, "min_agreement": spec.min_agreement},
+        "sources": [{"importer": i, "path": p, "options": o} for i, p, o in sources],
+        "joins": reports,
+        "counts": counts,
+        "votes_config": vdir.name,
+        "description": (
+            f"ReaL-style sets of valid labels for `{cname}` ({counts['voted_rows']} re-annotated "
+            f"rows: {counts['multi_label']} multi-label, {counts['empty_sets']} with no valid "
+            f"label, {counts['given_not_valid']} whose given label is not valid), aggregated by "
+            f"{rule_text} from {src_text}; rows without votes keep their given label. Raw votes "
+            f"are in `{vdir.name}`."),
+    })
+
+
+def _write_by_split(cdir: Path, cols: dict[str, list[Any]], feats: datasets.Features) -> list[dict]:
+    splits = cols.pop("split")
+    records = []
+    for split in sorted(set(splits)) or ["votes"]:
+        idx = [i for i, s in enumerate(splits) if s == split]
+        part = {k: [v[i] for i in idx] for k, v in cols.items()}
+        name = shard_name(split, 0, 1)
+        sha = write_shard(cdir / name, part, feats)
+        records.append({"split": split, "file": name, "num_rows": len(idx), "sha256": sha,
+                        "rejects": []})
+    if cdir.is_dir():
+        keep = {r["file"] for r in records}
+        for p in cdir.glob("*.parquet"):
+            if p.name not in keep:
+                p.unlink()
+    return records
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``benchsmith reannotate``: aggregate annotation votes into multi-label sets."""
+    from pipeline.manifest import load_manifest
+    from pipeline.pull import add_common_args
+
+    parser = argparse.ArgumentParser(prog="benchsmith reannotate", description=main.__doc__)
+    add_common_args(parser)
+    parser.add_argument("--clean", required=True, action="append", type=Path,
+                        help="folder holding the clean config (e.g. data/pulled); repeatable")
+    parser.add_argument("--out", required=True, type=Path,
+                        help="output folder, e.g. data/reannotate")
+    parser.add_argument("--votes", action="append", type=Path, default=[],
+                        help="extra review votes file (JSON lines from `benchsmith review`)")
+    args = parser.parse_args(argv)
+    manifest: Manifest = load_manifest(args.manifest, args.overrides, seed=args.seed)
+    spec = manifest.sections.get("reannotate")
+    if spec is None:
+        raise BenchsmithError(f"{manifest.path} has no reannotate section")
+    m = reannotate(spec, args.clean, args.out, extra_votes=args.votes, benchmark=manifest.name)
+    print(f"reannotate {m['config']}: {m['counts']}")
+    return 0
+
+
