@@ -104,8 +104,8 @@ def row_group_rows(columns: Mapping[str, Sequence[Any]]) -> int:
     """Rows per row group so that a group holds about 32 MiB of image bytes (>= 100 rows)."""
     images = columns.get("image", [])
     n = len(images)
-    if n == 0:
-        return 1
+    if n == 0:  # no image column (labels, votes, slices): one group of all rows
+        return max(1, max((len(v) for v in columns.values()), default=1))
     total = sum(len(x["bytes"]) if isinstance(x, dict) else 0 for x in images)
     per_row = max(1, total // n)
     return max(100, min(n, ROW_GROUP_BYTES // per_row))
