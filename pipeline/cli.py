@@ -22,6 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "publish": ("pipeline.publish", "assemble configs + dataset card into a loadable benchmark folder"),
     "validate": ("pipeline.validate", "check a published benchmark (schema, checksums, counts, images)"),
     "build": ("pipeline.build", "pull -> corrupt -> publish -> validate in one go"),
+    "reannotate": ("pipeline.reannotate.stage", "import annotation votes and aggregate label sets"),
+    "slices": ("pipeline.slices", "write slice configs (major, multi_label, label_error, clean)"),
+    "review": ("pipeline.review.app", "local web page to review audit candidates / model mistakes"),
+    "score": ("pipeline.score", "top-1, ReaL, per-slice accuracy, mCE and ECE of predictions"),
 }
 
 
