@@ -337,7 +337,7 @@ SPECS: tuple[ShiftSpec, ...] = (
         knob=_KNOB,
         kernel=latent_overlap,
         training=latent_overlap_training,
-        params={"mode": "rotate", "components": 16, "decoder_noise": False},
+        params={"mode": "extend", "components": 16, "decoder_noise": False},
         param_doc={
             **_DOC,
             "decoder_noise": "add PPCA's isotropic pixel noise (bool); false "
@@ -358,7 +358,7 @@ SPECS: tuple[ShiftSpec, ...] = (
         knob=_KNOB,
         kernel=latent_select,
         training=latent_select_training,
-        params={"mode": "rotate", "components": 16},
+        params={"mode": "extend", "components": 16},
         param_doc=_DOC,
         reference="Friedman & Chowers, Control+Shift, arXiv:2409.07940 (2024); Tipping & Bishop, "
         "PPCA, JRSS-B 61(3) 1999",
