@@ -258,44 +258,47 @@ def measure_shift(
     Returns:
         ``outside_support``, ``mmd2``, ``mmd_p_value``, ``mmd_bandwidth``,
         ``c2st_auc``, ``probe_accuracy``, ``probe_accuracy_train_cv`` (the probe's
-        accuracy on held-out training rows, the no-shift baseline), row counts
-        and the settings.
+        accuracy on the held-out training half, the no-shift baseline), row counts
+        and the settings. The feature space and the probe are fitted on a random
+        half of the training rows; every comparison uses the other half.
 
     """
     n_tr, n_te = len(train_images), len(test_images)
-    half = np.zeros(n_tr, dtype=bool)
-    half[rng.permutation(n_tr)[: n_tr // 2]] = True
+    if n_tr < 4:
+        raise ValueError(f"measure_shift needs at least 4 training rows, got {n_tr}")
+    # Sample splitting: the feature space and the probe are fitted on one half of the training
+    # set, the two-sample measures compare the *other* half with the shifted set. Fitting PCA on
+    # the very rows a test then compares makes them non-exchangeable with fresh rows (their
+    # projected variance is inflated) and the permutation test rejects at intensity 0.
+    order = rng.permutation(n_tr)
+    fit_rows, held_rows = np.sort(order[: n_tr // 2]), np.sort(order[n_tr // 2 :])
     space = fit_feature_space(
-        train_images, dim=dim, num_classes=num_classes, label_weight=label_weight
+        train_images[fit_rows], dim=dim, num_classes=num_classes, label_weight=label_weight
     )
-    tr = space.transform(train_images, train_labels)
+    held = space.transform(train_images[held_rows], train_labels[held_rows])
     te = space.transform(test_images, test_labels)
-    tr_s = tr[rng.permutation(n_tr)[:max_rows]]
+    held_s = held[rng.permutation(len(held))[:max_rows]]
     te_s = te[rng.permutation(n_te)[:max_rows]]
-    mmd = mmd_test(tr_s, te_s, permutations=permutations, rng=rng)
-    # baseline probe accuracy: train on one half of the training set, test on the other
-    base_space = fit_feature_space(
-        train_images[half], dim=dim, num_classes=num_classes, label_weight=0.0
-    )
+    mmd = mmd_test(held_s, te_s, permutations=permutations, rng=rng)
+    fit_x, fit_y = train_images[fit_rows], train_labels[fit_rows]
     return {
-        "outside_support": outside_support(tr, te, k=neighbors, quantile=quantile),
+        "outside_support": outside_support(held, te, k=neighbors, quantile=quantile),
         "mmd2": mmd["mmd2"],
         "mmd_p_value": mmd["p_value"],
         "mmd_bandwidth": mmd["bandwidth"],
-        "c2st_auc": c2st_auc(tr_s, te_s, folds=folds, neighbors=neighbors, rng=rng),
-        "probe_accuracy": probe_accuracy(
-            space, train_images, train_labels, test_images, test_labels
-        ),
+        "c2st_auc": c2st_auc(held_s, te_s, folds=folds, neighbors=neighbors, rng=rng),
+        "probe_accuracy": probe_accuracy(space, fit_x, fit_y, test_images, test_labels),
         "probe_accuracy_train_cv": probe_accuracy(
-            base_space,
-            train_images[half],
-            train_labels[half],
-            train_images[~half],
-            train_labels[~half],
+            space, fit_x, fit_y, train_images[held_rows], train_labels[held_rows]
         ),
-        "rows": {"train": int(n_tr), "shifted": int(n_te), "two_sample": int(min(max_rows, n_te))},
+        "rows": {
+            "train_fit": len(fit_rows),
+            "train_held_out": len(held_rows),
+            "shifted": int(n_te),
+            "two_sample": int(min(max_rows, n_te, len(held_rows))),
+        },
         "settings": {
-            "feature": f"PPCA posterior mean, {dim} dims, fitted on the training set",
+            "feature": f"PPCA posterior mean, {dim} dims, fitted on half the training set",
             "label_weight": label_weight,
             "neighbors": neighbors,
             "quantile": quantile,
