@@ -330,9 +330,12 @@ REVIEW_FIELDS = ("sample_id", "annotator", "labels", "offered", "verdict", "cate
 def import_review(path: str | Path) -> tuple[pa.Table, int]:
     """Import benchsmith review votes (JSON lines, appended and fsynced by the review page).
 
-    A later line by the same annotator on the same (sample, model) supersedes an earlier
-    one (the reviewer changed their mind). A torn last line (process killed mid-write)
-    is skipped and counted.
+    Lines written by one save of the review page share a ``save`` id; a later save by the
+    same annotator on the same sample supersedes all lines of earlier ones (the reviewer
+    changed their mind). Lines without ``save`` supersede per (sample, annotator, model).
+    A torn line (the process was killed mid-write; the review page ends it with a newline
+    when it restarts) is not JSON: it is skipped and counted, and the count is recorded in
+    the labels config's manifest.
 
     Returns:
         ``(votes, skipped_lines)``.
@@ -341,7 +344,8 @@ def import_review(path: str | Path) -> tuple[pa.Table, int]:
     p = Path(path)
     if not p.is_file():
         raise SourceError(f"review votes file {p} not found")
-    latest: dict[tuple[str, str, str | None], dict[str, Any]] = {}
+    latest: dict[tuple[str, str], dict[str | None, dict[str, Any]]] = {}
+    last_save: dict[tuple[str, str], Any] = {}
     skipped = 0
     lines = p.read_bytes().split(b"\n")
     for i, line in enumerate(lines):
@@ -349,19 +353,22 @@ def import_review(path: str | Path) -> tuple[pa.Table, int]:
             continue
         try:
             rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            if i == len(lines) - 1:  # torn final write
-                skipped += 1
-                continue
-            raise SourceError(f"{p}: line {i + 1} is not JSON ({exc})") from exc
+        except json.JSONDecodeError:
+            skipped += 1  # a torn write
+            continue
         if not isinstance(rec, dict) or "sample_id" not in rec or "annotator" not in rec:
             raise SourceError(f"{p}: line {i + 1} lacks sample_id/annotator")
         row = {k: rec.get(k) for k in REVIEW_FIELDS}
         row["source"] = "review"
         row["verdict"] = row["verdict"] or "valid"
-        row["raw"] = json.dumps({k: rec[k] for k in ("time", "note") if k in rec}) or None
-        latest[(row["sample_id"], row["annotator"], row["model"])] = row
-    return votes_from_rows(latest.values()), skipped
+        row["raw"] = json.dumps({k: rec[k] for k in ("time", "save", "note") if k in rec})
+        key = (row["sample_id"], row["annotator"])
+        save = rec.get("save")
+        if save is not None and last_save.get(key) != save:
+            last_save[key] = save
+            latest[key] = {}
+        latest.setdefault(key, {})[row["model"]] = row
+    return votes_from_rows(r for rows in latest.values() for r in rows.values()), skipped
 
 
 Importer = Callable[..., pa.Table]

@@ -212,7 +212,10 @@ def test_review_votes_torn_line_and_supersede(tmp_path: Path) -> None:
     assert skipped == 1 and votes.num_rows == 2
     assert votes["labels"].to_pylist() == [[2], []]
     p.write_text('{"broken\n' + json.dumps(lines[0]) + "\n")
-    with pytest.raises(SourceError, match="line 1"):
+    votes, skipped = import_review(p)
+    assert skipped == 1 and votes.num_rows == 1
+    p.write_text(json.dumps({"annotator": "x"}) + "\n")
+    with pytest.raises(SourceError, match="line 1 lacks sample_id"):
         import_review(p)
 
 

@@ -1,0 +1,301 @@
+"""``benchsmith review <build dir>``: review audit candidates and model mistakes in a browser.
+
+A stdlib :class:`http.server.ThreadingHTTPServer` on 127.0.0.1 serves one page
+(:mod:`pipeline.review.page`) that shows the items one by one: image, given label,
+model predictions and candidate labels. The reviewer marks valid labels, the
+mistake category and severity with the keyboard; each verdict is appended to the
+votes file (JSON lines) with a single ``write`` on an ``O_APPEND`` descriptor
+followed by ``fsync``, so a killed process loses at most the line being written
+(the importer skips a torn last line). The votes file is an input of
+``benchsmith reannotate`` (``--votes``).
+
+Items come from the build's configs:
+
+* ``audit``: rows of the ``audit`` config flagged in ``--audit-column``; a
+  ``suggested_label`` column, when present, becomes a candidate;
+* ``mistake``: rows where a model in ``--predictions`` predicted a label outside the
+  row's valid set (the ``labels`` config) or, without one, other than the given label.
+
+Per saved item the file gets one line with the valid-label set (``offered`` = the
+candidates shown) and, for every model whose prediction was not marked valid, one
+``mistake`` line with that model, the category and severity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import BenchsmithError
+from pipeline.reannotate.importers import SEVERITIES, import_review
+from pipeline.reannotate.tables import (
+    class_names,
+    find_configs,
+    pick_config,
+    read_config,
+    read_predictions,
+)
+from pipeline.review.page import PAGE
+
+__all__ = ["Item", "ReviewQueue", "VotesFile", "build_queue", "make_server", "main"]
+
+CATEGORIES = ("fine_grained", "fine_grained_oov", "spurious_correlation", "non_prototypical")
+
+
+@dataclass
+class Item:
+    """One thing to review."""
+
+    index: int
+    sample_id: str
+    kind: str  # audit | mistake
+    given: int
+    predictions: list[tuple[str, int]]
+    candidates: list[tuple[int, str]]  # (label, why shown)
+    image: bytes = field(repr=False, default=b"")
+
+
+@dataclass
+class ReviewQueue:
+    """Items plus the class names."""
+
+    items: list[Item]
+    names: list[str]
+
+
+class VotesFile:
+    """Append-only JSON-lines votes file, each append one ``write`` + ``fsync``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self.count = 0
+        if self.path.is_file() and self.path.stat().st_size:
+            with open(self.path, "rb") as fh:
+                data = fh.read()
+            if not data.endswith(b"\n"):  # a torn line from a killed run: end it
+                self._append(b"\n")
+
+    def _append(self, data: bytes) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def append(self, records: list[dict[str, Any]]) -> None:
+        """Append records as JSON lines, durably (returns after fsync)."""
+        data = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records).encode()
+        with self._lock:
+            self._append(data)
+            self.count += len(records)
+
+
+def build_queue(
+    roots: list[Path],
+    *,
+    predictions: Path | None,
+    audit_column: str | None,
+    limit: int | None = None,
+) -> ReviewQueue:
+    """Collect the audit candidates and model mistakes of a build.
+
+    Args:
+        roots: Build folder(s).
+        predictions: Predictions Parquet (model mistakes), or None.
+        audit_column: Boolean column of the audit config that flags candidates, or None to
+            skip audit candidates.
+        limit: At most this many items (in build order), or None.
+
+    Returns:
+        The queue; audit candidates first, then mistakes, each in clean-row order.
+
+    """
+    configs = find_configs(roots)
+    cname, cdir, cmeta = pick_config(configs, "clean")
+    names = class_names(cmeta)
+    clean = read_config(cdir, ["sample_id", "label", "image"])
+    sids = clean["sample_id"].to_pylist()
+    labels = clean["label"].to_pylist()
+    row = {s: i for i, s in enumerate(sids)}
+    sets: dict[str, list[int]] = {}
+    label_cfgs = [n for n, (_, m) in configs.items() if m.get("kind") == "labels"]
+    if len(label_cfgs) == 1:
+        t = read_config(configs[label_cfgs[0]][0], ["sample_id", "labels"])
+        sets = dict(zip(t["sample_id"].to_pylist(), t["labels"].to_pylist(), strict=True))
+    preds: dict[str, list[tuple[str, int]]] = {}
+    if predictions is not None:
+        p = read_predictions(predictions, len(names))
+        for s, m, y, c in zip(p["sample_id"].to_pylist(), p["model"].to_pylist(),
+                              p["prediction"].to_pylist(), p["config"].to_pylist(), strict=True):
+            if c in (None, cname) and s in row:
+                preds.setdefault(s, []).append((m, int(y)))
+    order: list[tuple[str, str, list[tuple[int, str]]]] = []
+    if audit_column:
+        _, adir, _ = pick_config(configs, "audit")
+        at = read_config(adir)
+        if audit_column not in at.column_names:
+            raise BenchsmithError(f"audit config has no column {audit_column!r}; "
+                                  f"columns: {at.column_names}")
+        sugg = (at["suggested_label"].to_pylist() if "suggested_label" in at.column_names
+                else [None] * at.num_rows)
+        for s, flag, g in zip(at["sample_id"].to_pylist(), at[audit_column].to_pylist(), sugg,
+                              strict=True):
+            if flag and s in row:
+                order.append((s, "audit", [(int(g), "suggested")] if g is not None else []))
+    in_audit = {s for s, _, _ in order}
+    for s in sids:
+        valid = sets.get(s, [labels[row[s]]])
+        if s not in in_audit and any(y not in valid for _, y in preds.get(s, [])):
+            order.append((s, "mistake", []))
+    images = clean["image"]
+    items = []
+    for s, kind, extra in order[:limit]:
+        i = row[s]
+        cands: list[tuple[int, str]] = [(labels[i], "given")]
+        cands += [(y, m) for m, y in preds.get(s, [])]
+        cands += [(y, "ReaL set") for y in sets.get(s, [])]
+        cands += extra
+        uniq: dict[int, str] = {}
+        for y, why in cands:
+            uniq[y] = f"{uniq[y]}, {why}" if y in uniq else why
+        items.append(Item(index=len(items), sample_id=s, kind=kind, given=labels[i],
+                          predictions=preds.get(s, []), candidates=list(uniq.items()),
+                          image=images[i].as_py()["bytes"]))
+    return ReviewQueue(items=items, names=names)
+
+
+def vote_records(item: Item, body: dict[str, Any], annotator: str) -> list[dict[str, Any]]:
+    """Votes-file records for one saved item (see the module docstring).
+
+    Raises:
+        ValueError: A label not shown, or an unknown category, severity or verdict.
+
+    """
+    shown = [y for y, _ in item.candidates]
+    valid = sorted({int(y) for y in body.get("valid") or []})
+    if any(y not in shown for y in valid):
+        raise ValueError(f"valid labels {valid} must be among the candidates {shown}")
+    category, severity = body.get("category"), body.get("severity")
+    if category is not None and category not in CATEGORIES:
+        raise ValueError(f"category {category!r} not in {list(CATEGORIES)}")
+    if severity is not None and severity not in SEVERITIES:
+        raise ValueError(f"severity {severity!r} not in {list(SEVERITIES)}")
+    verdict = body.get("verdict", "valid")
+    if verdict not in ("valid", "unsure"):
+        raise ValueError(f"verdict {verdict!r} not in ['valid', 'unsure']")
+    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    base = {"sample_id": item.sample_id, "annotator": annotator, "given": item.given,
+            "time": now, "save": f"{time.time_ns():x}-{item.index}"}
+    out = [{**base, "labels": valid, "offered": shown, "verdict": verdict, "model": None,
+            "category": None, "severity": None}]
+    if verdict == "valid":
+        for model, y in item.predictions:
+            if y not in valid:
+                out.append({**base, "labels": [], "offered": [y], "verdict": "mistake",
+                            "model": model, "category": category, "severity": severity})
+    return out
+
+
+def make_server(
+    queue: ReviewQueue, votes: VotesFile, *, annotator: str, port: int = 0
+) -> ThreadingHTTPServer:
+    """Return an HTTP server on 127.0.0.1 (``port=0`` picks a free port) serving the review page."""
+    reviewed: set[str] = set()
+    if votes.path.is_file():
+        v, _ = import_review(votes.path)
+        reviewed = {s for s, a in zip(v["sample_id"].to_pylist(), v["annotator"].to_pylist(),
+                                      strict=True) if a == annotator}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:  # keep the terminal quiet
+            return
+
+        def _send(self, code: int, body: bytes, ctype: str) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _json(self, code: int, obj: Any) -> None:
+            self._send(code, json.dumps(obj).encode(), "application/json")
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server API
+            if self.path in ("/", "/index.html"):
+                self._send(200, PAGE.encode(), "text/html; charset=utf-8")
+            elif self.path == "/api/items":
+                n = queue.names
+                self._json(200, {"annotator": annotator, "votes": str(votes.path), "items": [
+                    {"index": it.index, "sample_id": it.sample_id, "kind": it.kind,
+                     "given": it.given, "given_name": n[it.given],
+                     "reviewed": it.sample_id in reviewed,
+                     "predictions": [{"model": m, "label": y, "name": n[y]}
+                                     for m, y in it.predictions],
+                     "candidates": [{"label": y, "name": n[y], "why": w}
+                                    for y, w in it.candidates]}
+                    for it in queue.items]})
+            elif self.path.startswith("/image/"):
+                try:
+                    it = queue.items[int(self.path.rsplit("/", 1)[1])]
+                except (ValueError, IndexError):
+                    self._json(404, {"error": "no such item"})
+                    return
+                ctype = "image/png" if it.image[:4] == b"\x89PNG" else "image/jpeg"
+                self._send(200, it.image, ctype)
+            else:
+                self._json(404, {"error": f"no route {self.path}"})
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server API
+            if self.path != "/api/vote":
+                self._json(404, {"error": f"no route {self.path}"})
+                return
+            try:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                item = queue.items[int(body["index"])]
+                records = vote_records(item, body, annotator)
+            except (ValueError, KeyError, IndexError, TypeError) as exc:
+                self._json(400, {"error": str(exc)})
+                return
+            votes.append(records)
+            reviewed.add(item.sample_id)
+            self._json(200, {"lines": len(records), "total": votes.count})
+
+    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``benchsmith review``: serve the review page for a build on 127.0.0.1."""
+    parser = argparse.ArgumentParser(prog="benchsmith review", description=main.__doc__)
+    parser.add_argument("build", nargs="+", type=Path, help="build folder(s) holding the configs")
+    parser.add_argument("--votes", required=True, type=Path, help="votes file (JSON lines)")
+    parser.add_argument("--annotator", required=True, help="your name, recorded on every vote")
+    parser.add_argument("--predictions", type=Path, default=None,
+                        help="predictions Parquet: review the models' mistakes")
+    parser.add_argument("--audit-column", default=None,
+                        help="boolean column of the audit config flagging candidates")
+    parser.add_argument("--limit", type=int, default=None, help="at most this many items")
+    parser.add_argument("--port", type=int, default=0, help="port (0 = a free one)")
+    args = parser.parse_args(argv)
+    queue = build_queue(args.build, predictions=args.predictions,
+                        audit_column=args.audit_column, limit=args.limit)
+    server = make_server(queue, VotesFile(args.votes), annotator=args.annotator, port=args.port)
+    print(f"reviewing {len(queue.items)} items at http://127.0.0.1:{server.server_address[1]}/ "
+          f"(votes -> {args.votes}); Ctrl-C to stop", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
