@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pull": ("pipeline.pull", "read a manifest's sources into clean Parquet shards"),
     "corrupt": ("pipeline.corrupt", "apply the manifest's corruption suites to the clean shards"),
     "shift": ("pipeline.shift", "build controllable distribution shifts with the shift measured"),
+    "audit": ("pipeline.audit.stage", "flag likely label errors, duplicates, outliers (cleanlab)"),
     "publish": ("pipeline.publish", "assemble configs + dataset card into a loadable benchmark folder"),
     "validate": ("pipeline.validate", "check a published benchmark (schema, checksums, counts, images)"),
     "build": ("pipeline.build", "pull -> corrupt -> publish -> validate in one go"),

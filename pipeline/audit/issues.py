@@ -1,0 +1,220 @@
+"""Label issues, quality scores, near-duplicates and outliers of an audited split.
+
+* :func:`label_issues` — cleanlab's :func:`~cleanlab.filter.find_label_issues`
+  mask (method ``filter_by``), a label-quality score per row (method ``rank_by``),
+  the review rank (lowest score first, ties broken by ``sample_id``), the
+  suggested label (argmax of the predicted probabilities, the paper's "guessed"
+  label) and cleanlab's estimated number of issues.
+* :func:`neighbour_issues` — exact k-nearest neighbours (cosine distance) on
+  feature vectors: near-duplicates with cleanlab Datalab's rule (nearest-neighbour
+  distance below ``threshold`` x the median one), outliers with Datalab's rule
+  (mean k-NN distance above ``Q3 + (1/threshold - 1) IQR``), plus exact pixel
+  duplicates by content hash.
+* :func:`nearest_per_class` — for evidence, each row's nearest example of every class.
+
+Reference:
+    C. G. Northcutt, A. Athalye, J. Mueller. Pervasive Label Errors in Test Sets
+    Destabilize Machine Learning Benchmarks. NeurIPS Datasets and Benchmarks, 2021.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "label_issues",
+    "review_order",
+    "pixel_hashes",
+    "knn",
+    "neighbour_issues",
+    "nearest_per_class",
+]
+
+
+def review_order(scores: np.ndarray, sample_ids: Sequence[str]) -> np.ndarray:
+    """Row indices by ascending score, ties broken by ``sample_id`` (order-independent)."""
+    ids = np.asarray(sample_ids, dtype=object)
+    return np.lexsort((ids, np.asarray(scores, dtype=np.float64)))
+
+
+def label_issues(
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    sample_ids: Sequence[str],
+    *,
+    filter_by: str,
+    rank_by: str,
+    candidates: int | None,
+) -> dict[str, Any]:
+    """Score every row and flag label issues.
+
+    Args:
+        labels: int (N,) given labels.
+        pred_probs: float32 (N, C) out-of-sample predicted probabilities.
+        sample_ids: Row ids (tie-breaking of the rank).
+        filter_by: ``cleanlab.filter.find_label_issues`` method.
+        rank_by: ``cleanlab.rank.get_label_quality_scores`` method.
+        candidates: Review-queue size K, or ``None`` for cleanlab's estimated issue count.
+
+    Returns:
+        Dict with ``quality`` (float32, lower = more likely wrong), ``rank`` (int32, 1 = first
+        to review), ``label_issue`` (bool, cleanlab mask), ``review_candidate`` (bool, rank <= K),
+        ``suggested_label`` (int64), ``num_issues_estimated`` (int), ``k`` (int).
+
+    """
+    from cleanlab.count import num_label_issues
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    labels = np.asarray(labels, dtype=np.int64)
+    probs = np.asarray(pred_probs, dtype=np.float32)
+    quality = get_label_quality_scores(labels, probs, method=rank_by).astype(np.float32)
+    order = review_order(quality, sample_ids)
+    rank = np.empty(len(labels), dtype=np.int32)
+    rank[order] = np.arange(1, len(labels) + 1, dtype=np.int32)
+    mask = np.asarray(find_label_issues(labels, probs, filter_by=filter_by), dtype=bool)
+    estimated = int(num_label_issues(labels, probs))
+    k = int(candidates) if candidates is not None else estimated
+    return {
+        "quality": quality,
+        "rank": rank,
+        "label_issue": mask,
+        "review_candidate": rank <= k,
+        "suggested_label": probs.argmax(axis=1).astype(np.int64),
+        "num_issues_estimated": estimated,
+        "k": k,
+    }
+
+
+def pixel_hashes(images: Sequence[np.ndarray]) -> list[str]:
+    """sha1 of each image's shape and pixel bytes (exact-duplicate key)."""
+    return [
+        hashlib.sha1(str(np.shape(im)).encode() + np.ascontiguousarray(im).tobytes()).hexdigest()
+        for im in images
+    ]
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / (np.linalg.norm(x, axis=1, keepdims=True) + np.float32(1e-12))
+
+
+def knn(features: np.ndarray, k: int, *, block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k nearest neighbours by cosine distance, excluding the row itself.
+
+    Args:
+        features: float (N, D).
+        k: Neighbours per row (clipped to N - 1).
+        block: Rows per distance block (bounds memory, not results).
+
+    Returns:
+        ``(index, distance)``: int64 and float32 (N, k), nearest first; ties by lower index.
+
+    """
+    u = _unit(features)
+    n = len(u)
+    k = max(0, min(k, n - 1))
+    idx = np.empty((n, k), dtype=np.int64)
+    dist = np.empty((n, k), dtype=np.float32)
+    for s in range(0, n, block):
+        d = np.float32(1.0) - u[s : s + block] @ u.T
+        np.maximum(d, 0, out=d)
+        rows = np.arange(s, min(n, s + block))
+        d[rows - s, rows] = np.inf
+        if k < n - 1:
+            part = np.argpartition(d, k - 1, axis=1)[:, :k]
+        else:
+            part = np.argsort(d, axis=1)[:, :k]
+        pd = np.take_along_axis(d, part, axis=1)
+        o = np.lexsort((part, pd), axis=1)
+        idx[s : s + block] = np.take_along_axis(part, o, axis=1)
+        dist[s : s + block] = np.take_along_axis(pd, o, axis=1)
+    return idx, dist
+
+
+def neighbour_issues(
+    features: np.ndarray,
+    sample_ids: Sequence[str],
+    hashes: Sequence[str],
+    *,
+    k: int,
+    duplicate_threshold: float,
+    outlier_threshold: float,
+) -> dict[str, Any]:
+    """Near/exact duplicates and outliers from exact k-NN.
+
+    Args:
+        features: float (N, D) feature vectors.
+        sample_ids: Row ids.
+        hashes: :func:`pixel_hashes` of the rows.
+        k: Neighbours for the outlier score.
+        duplicate_threshold: Near duplicate when NN distance < threshold x median NN distance.
+        outlier_threshold: In 0..1; outlier when mean k-NN distance > Q3 + (1/t - 1) IQR.
+
+    Returns:
+        Dict with ``exact_duplicate``, ``near_duplicate``, ``outlier`` (bool), ``duplicate_of``
+        (str, the partner's sample_id or ""), ``outlier_score`` (float32 mean k-NN distance),
+        ``nn_index`` (int64 (N, k)), ``median_nn_distance`` and ``outlier_cutoff`` (float).
+
+    """
+    n = len(sample_ids)
+    idx, dist = knn(features, k)
+    nn = dist[:, 0] if k else np.zeros(n, dtype=np.float32)
+    median = max(float(np.median(nn)), 1e-12)
+    near = nn < duplicate_threshold * median
+    partner = ["" for _ in range(n)]
+    for i in np.flatnonzero(near):
+        partner[i] = sample_ids[int(idx[i, 0])]
+    groups: dict[str, list[int]] = {}
+    for i, h in enumerate(hashes):
+        groups.setdefault(h, []).append(i)
+    exact = np.zeros(n, dtype=bool)
+    for rows in groups.values():
+        if len(rows) > 1:
+            for r in rows:
+                exact[r] = True
+                partner[r] = min(sample_ids[x] for x in rows if x != r)
+    avg = dist.mean(axis=1).astype(np.float32) if k else np.zeros(n, dtype=np.float32)
+    q1, q3 = np.percentile(avg, [25, 75])
+    scale = 1.0 / outlier_threshold - 1.0 if outlier_threshold > 0 else np.inf
+    cutoff = float(q3 + scale * (q3 - q1))
+    return {
+        "exact_duplicate": exact,
+        "near_duplicate": near | exact,
+        "outlier": avg > cutoff,
+        "duplicate_of": partner,
+        "outlier_score": avg,
+        "nn_index": idx,
+        "median_nn_distance": median,
+        "outlier_cutoff": cutoff,
+    }
+
+
+def nearest_per_class(features: np.ndarray, labels: np.ndarray, rows: Sequence[int],
+                      n_classes: int) -> np.ndarray:
+    """For each of ``rows``, the nearest other row (cosine) of every given class.
+
+    Returns:
+        int64 (len(rows), n_classes); -1 where a class has no other row.
+
+    """
+    u = _unit(features)
+    labels = np.asarray(labels)
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.full((len(rows), n_classes), -1, dtype=np.int64)
+    if not len(rows):
+        return out
+    d = np.float32(1.0) - u[rows] @ u.T
+    d[np.arange(len(rows)), rows] = np.inf
+    for c in range(n_classes):
+        members = np.flatnonzero(labels == c)
+        if members.size:
+            sub = d[:, members]
+            best = sub.argmin(axis=1)
+            ok = np.isfinite(sub[np.arange(len(rows)), best])
+            out[ok, c] = members[best[ok]]
+    return out

@@ -1,0 +1,351 @@
+"""The ``audit`` stage: score every label of a clean config and flag likely errors.
+
+Reads a clean config folder (``benchsmith pull`` output), obtains out-of-sample
+predicted probabilities (:mod:`pipeline.audit.probs`), finds label issues,
+near-duplicates and outliers (:mod:`pipeline.audit.issues`) and writes:
+
+* ``<out>/<config>/``: shards ``{split}-00000-of-00001.parquet`` keyed by
+  ``sample_id`` (given and suggested label, float32 quality score and
+  probabilities, rank, issue flags) and ``manifest.json`` (``kind: audit``);
+* ``<out>/metrics.json`` (for ``dvc metrics show``) and ``<out>/report.html``
+  (the reviewers' evidence), paths overridable.
+
+Rows are processed in ``sample_id`` order, so results do not depend on shard
+layout, worker count or scheduler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import datasets
+import numpy as np
+
+from pipeline.audit.config import AuditSpec
+from pipeline.errors import ManifestError, SourceError
+
+__all__ = ["AUDIT_COLUMNS", "audit_features", "load_clean", "run_audit", "main"]
+
+AUDIT_COLUMNS = (
+    "sample_id", "split", "label", "suggested_label", "quality", "rank", "label_issue",
+    "review_candidate", "exact_duplicate", "near_duplicate", "duplicate_of", "outlier",
+    "outlier_score", "pred_probs",
+)
+MAX_NEIGHBOUR_CLASSES = 20
+
+
+def audit_features(class_names: list[str]) -> datasets.Features:
+    """Features of the audit table."""
+    return datasets.Features({
+        "sample_id": datasets.Value("string"),
+        "split": datasets.Value("string"),
+        "label": datasets.ClassLabel(names=class_names),
+        "suggested_label": datasets.ClassLabel(names=class_names),
+        "quality": datasets.Value("float32"),
+        "rank": datasets.Value("int32"),
+        "label_issue": datasets.Value("bool"),
+        "review_candidate": datasets.Value("bool"),
+        "exact_duplicate": datasets.Value("bool"),
+        "near_duplicate": datasets.Value("bool"),
+        "duplicate_of": datasets.Value("string"),
+        "outlier": datasets.Value("bool"),
+        "outlier_score": datasets.Value("float32"),
+        "pred_probs": datasets.List(datasets.Value("float32")),
+    })
+
+
+def load_clean(config_dir: Path) -> dict[str, Any]:
+    """Read a clean config: ids, splits, labels, decoded images and PNG bytes, sorted by sample_id.
+
+    Raises:
+        SourceError: No shards, or duplicate sample ids.
+
+    """
+    from pipeline.shards import list_shards, read_shard
+    from pipeline.sources.hf import decode_image
+
+    shards = [p for paths in list_shards(config_dir).values() for p in paths]
+    if not shards:
+        raise SourceError(f"{config_dir}: no shards; run `benchsmith pull` first")
+    ids: list[str] = []
+    splits: list[str] = []
+    labels: list[int] = []
+    pngs: list[bytes] = []
+    names: list[str] = []
+    for path in shards:
+        table, feats = read_shard(path, ["sample_id", "split", "label", "image"])
+        names = list(feats["label"].names)
+        ids += table["sample_id"].to_pylist()
+        splits += table["split"].to_pylist()
+        labels += table["label"].to_pylist()
+        pngs += [d["bytes"] for d in table["image"].to_pylist()]
+    if len(set(ids)) != len(ids):
+        raise SourceError(f"{config_dir}: sample_id is not unique; re-pull the config")
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    pngs = [pngs[i] for i in order]
+    return {
+        "sample_ids": [ids[i] for i in order],
+        "splits": [splits[i] for i in order],
+        "labels": np.asarray([labels[i] for i in order], dtype=np.int64),
+        "pngs": pngs,
+        "images": [decode_image(b, what=f"{config_dir} image") for b in pngs],
+        "class_names": names,
+    }
+
+
+def _stack(images: list[np.ndarray], where: str) -> np.ndarray:
+    shapes = {im.shape for im in images}
+    if len(shapes) != 1:
+        raise SourceError(
+            f"{where}: the built-in featurizers need images of one size, found "
+            f"{sorted(shapes)[:4]}; "
+            "use audit.probs.route: embeddings (or file) for mixed sizes"
+        )
+    return np.stack(images)
+
+
+def run_audit(
+    clean_dir: Path,
+    out_dir: Path,
+    spec: AuditSpec,
+    *,
+    seed: int,
+    config_name: str = "audit",
+    probs_path: str | None = None,
+    metrics_path: Path | None = None,
+    report_path: Path | None = None,
+    scheduler: str = "threads",
+    workers: int = 2,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Audit one clean config; return the metrics written to ``metrics.json``.
+
+    Args:
+        clean_dir: The clean config folder (shards + manifest.json).
+        out_dir: Stage output folder; the config goes to ``out_dir / config_name``.
+        spec: The manifest's ``audit`` section.
+        seed: Manifest seed (featurizer draws, fold assignment).
+        config_name: Output config name.
+        probs_path: Overrides ``spec.probs.path``.
+        metrics_path: Defaults to ``out_dir / "metrics.json"``.
+        report_path: Defaults to ``out_dir / "report.html"``.
+        scheduler: dask scheduler for the folds.
+        workers: Parallel folds.
+        progress: Show progress bars.
+
+    """
+    from pipeline.audit.features import featurize
+    from pipeline.audit.issues import (
+        label_issues,
+        nearest_per_class,
+        neighbour_issues,
+        pixel_hashes,
+    )
+    from pipeline.audit.probs import (
+        check_pred_probs,
+        cross_val_pred_probs,
+        load_keyed_array,
+        whiten,
+    )
+    from pipeline.audit.report import ReportRow, write_report
+    from pipeline.shards import (
+        atomic_write_json,
+        read_config_manifest,
+        shard_name,
+        write_config_manifest,
+        write_shard,
+    )
+    from pipeline.version import code_version
+
+    t0 = time.perf_counter()
+    clean_dir, out_dir = Path(clean_dir), Path(out_dir)
+    clean_manifest = read_config_manifest(clean_dir)
+    data = load_clean(clean_dir)
+    ids, labels, names = data["sample_ids"], data["labels"], data["class_names"]
+    n_classes = len(names)
+    ps = spec.probs
+    path = probs_path or ps.path
+    timings: dict[str, float] = {"load_s": time.perf_counter() - t0}
+
+    t = time.perf_counter()
+    if ps.route == "embeddings":
+        if path is None:
+            raise ManifestError("audit.probs.route embeddings needs audit.probs.path or --probs")
+        raw = load_keyed_array(path, ids, "embedding").astype(np.float32)
+    else:
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA0D17, len(ps.featurizer)]))
+        raw = featurize(ps.featurizer, _stack(data["images"], str(clean_dir)), rng=rng,
+                        **ps.featurizer_params)
+        if ps.featurizer == "random_conv":
+            raw = np.sqrt(raw)  # variance-stabilise the pooled activations
+    x = whiten(raw, ps.pca_dims)
+    timings["features_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    if ps.route == "file":
+        if path is None:
+            raise ManifestError("audit.probs.route file needs audit.probs.path or --probs")
+        probs = check_pred_probs(load_keyed_array(path, ids, "pred_probs"), n_classes,
+                                 where=str(path))
+    else:
+        probs = cross_val_pred_probs(x, labels, ids, n_classes=n_classes, folds=ps.folds, C=ps.C,
+                                     seed=seed, scheduler=scheduler, workers=workers,
+                                     progress=progress)
+    timings["probs_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    li = label_issues(labels, probs, ids, filter_by=spec.filter_by, rank_by=spec.rank_by,
+                      candidates=spec.candidates)
+    nb = neighbour_issues(x, ids, pixel_hashes(data["images"]), k=spec.outlier_k,
+                          duplicate_threshold=spec.duplicate_threshold,
+                          outlier_threshold=spec.outlier_threshold)
+    timings["issues_s"] = time.perf_counter() - t
+
+    # The audit table, one shard per split.
+    t = time.perf_counter()
+    features = audit_features(names)
+    cfg_dir = out_dir / config_name
+    cfg_dir.mkdir(parents=True, exist_ok=True)
+    for old in cfg_dir.glob("*.parquet"):
+        old.unlink()
+    splits = np.asarray(data["splits"], dtype=object)
+    records = []
+    for split in sorted(set(data["splits"])):
+        rows = np.flatnonzero(splits == split)
+        cols = {
+            "sample_id": [ids[i] for i in rows],
+            "split": [split] * len(rows),
+            "label": labels[rows].tolist(),
+            "suggested_label": li["suggested_label"][rows].tolist(),
+            "quality": li["quality"][rows],
+            "rank": li["rank"][rows],
+            "label_issue": li["label_issue"][rows],
+            "review_candidate": li["review_candidate"][rows],
+            "exact_duplicate": nb["exact_duplicate"][rows],
+            "near_duplicate": nb["near_duplicate"][rows],
+            "duplicate_of": [nb["duplicate_of"][i] for i in rows],
+            "outlier": nb["outlier"][rows],
+            "outlier_score": nb["outlier_score"][rows],
+            "pred_probs": list(probs[rows]),
+        }
+        name = shard_name(split, 0, 1)
+        sha = write_shard(cfg_dir / name, cols, features)
+        records.append({"split": split, "file": name, "num_rows": len(rows), "sha256": sha,
+                        "rejects": []})
+
+    flagged = li["review_candidate"] | li["label_issue"]
+    metrics = {
+        "num_rows": len(ids),
+        "num_classes": n_classes,
+        "route": ps.route,
+        "heldout_accuracy": float((probs.argmax(axis=1) == labels).mean()),
+        "num_label_issues": int(li["label_issue"].sum()),
+        "num_issues_estimated": li["num_issues_estimated"],
+        "issue_rate": float(li["label_issue"].mean()),
+        "num_review_candidates": int(li["review_candidate"].sum()),
+        "num_exact_duplicates": int(nb["exact_duplicate"].sum()),
+        "num_near_duplicates": int(nb["near_duplicate"].sum()),
+        "num_outliers": int(nb["outlier"].sum()),
+    }
+    method = spec.to_dict()
+    if probs_path:
+        method["probs"]["path"] = probs_path
+    description = (
+        f"Label audit of {clean_manifest.get('config', clean_dir.name)} "
+        f"({len(ids)} rows): out-of-sample predicted probabilities ({ps.route} route"
+        + (f", {ps.featurizer} features + {ps.folds}-fold logistic regression"
+           if ps.route != "file" else "")
+        + f"), cleanlab find_label_issues(filter_by={spec.filter_by}) flags "
+        f"{metrics['num_label_issues']} rows (cleanlab estimates {li['num_issues_estimated']}); "
+        f"rows ranked by {spec.rank_by} (rank 1 = review first); the top {li['k']} are review "
+        f"candidates. Flags are machine suggestions, not verified errors."
+    )
+
+    # Evidence report.
+    shown = [int(i) for i in np.argsort(li["rank"]) if flagged[i] or nb["near_duplicate"][i]
+             or nb["outlier"][i]][: spec.report_max_rows]
+    near = nearest_per_class(x, labels, shown, n_classes)
+    report_rows = []
+    for j, i in enumerate(shown):
+        cls = list(range(n_classes))
+        if n_classes > MAX_NEIGHBOUR_CLASSES:
+            cls = sorted({int(labels[i]), int(li["suggested_label"][i])})
+        flags = tuple(f for f, on in (
+            ("label_issue", li["label_issue"][i]), ("review_candidate", li["review_candidate"][i]),
+            ("exact_duplicate", nb["exact_duplicate"][i]),
+            ("near_duplicate", nb["near_duplicate"][i]), ("outlier", nb["outlier"][i]),
+        ) if on)
+        if nb["duplicate_of"][i]:
+            flags += (f"duplicate_of={nb['duplicate_of'][i]}",)
+        report_rows.append(ReportRow(
+            sample_id=ids[i], png=data["pngs"][i], given=names[labels[i]],
+            suggested=names[li["suggested_label"][i]], quality=float(li["quality"][i]),
+            rank=int(li["rank"][i]), flags=flags,
+            neighbours=tuple((names[c], ids[near[j, c]], data["pngs"][near[j, c]])
+                             for c in cls if near[j, c] >= 0),
+        ))
+    report_path = Path(report_path) if report_path else out_dir / "report.html"
+    write_report(report_path, report_rows, title=f"Label audit: {config_name}",
+                 summary={**metrics, "method": method, "rows shown": len(report_rows)})
+    timings["write_s"] = time.perf_counter() - t
+    timings["total_s"] = time.perf_counter() - t0
+    metrics["seconds"] = {k: round(v, 3) for k, v in timings.items()}
+
+    write_config_manifest(
+        cfg_dir, config=config_name, features=features, shards=records,
+        extra={
+            "kind": "audit",
+            "description": description,
+            "input": {"config": clean_manifest.get("config", clean_dir.name),
+                      "splits": clean_manifest.get("splits", {})},
+            "method": method,
+            "metrics": {k: v for k, v in metrics.items() if k != "seconds"},
+            "duplicates": {"median_nn_distance": nb["median_nn_distance"], "metric": "cosine"},
+            "outliers": {"cutoff": nb["outlier_cutoff"], "score": "mean cosine distance to k-NN"},
+            "seed": seed,
+            "code_version": code_version(),
+        },
+    )
+    atomic_write_json(Path(metrics_path) if metrics_path else out_dir / "metrics.json", metrics)
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``benchsmith audit``: find likely label errors, duplicates and outliers in a clean config."""
+    from pipeline.manifest import load_manifest
+    from pipeline.pull import add_common_args
+
+    parser = argparse.ArgumentParser(prog="benchsmith audit", description=main.__doc__)
+    add_common_args(parser)
+    parser.add_argument("--clean", required=True,
+                        help="clean config folder, e.g. data/pulled/clean")
+    parser.add_argument("--out", required=True, help="output folder, e.g. data/audit")
+    parser.add_argument("--config-name", default="audit", help="output config name")
+    parser.add_argument("--probs", default=None, help="predicted probabilities / embeddings file "
+                        "(overrides audit.probs.path)")
+    parser.add_argument("--metrics", default=None, help="metrics JSON (default <out>/metrics.json)")
+    parser.add_argument("--report", default=None, help="HTML report (default <out>/report.html)")
+    args = parser.parse_args(argv)
+    manifest = load_manifest(args.manifest, args.overrides, seed=args.seed)
+    spec = manifest.sections.get("audit")
+    if spec is None:
+        raise ManifestError(
+            f"{args.manifest}: no `audit:` section; add one (see pipeline.audit.config)"
+        )
+    metrics = run_audit(
+        Path(args.clean), Path(args.out), spec, seed=manifest.seed, config_name=args.config_name,
+        probs_path=args.probs, metrics_path=Path(args.metrics) if args.metrics else None,
+        report_path=Path(args.report) if args.report else None, scheduler=args.scheduler,
+        workers=args.workers, progress=not args.no_progress,
+    )
+    print(
+        f"audited {metrics['num_rows']} rows: {metrics['num_label_issues']} label issues "
+        f"(estimated {metrics['num_issues_estimated']}), {metrics['num_review_candidates']} review "
+        f"candidates, {metrics['num_near_duplicates']} near-duplicates, {metrics['num_outliers']} "
+        f"outliers; held-out accuracy {metrics['heldout_accuracy']:.4f} "
+        f"in {metrics['seconds']['total_s']:.1f} s"
+    )
+    return 0
