@@ -297,8 +297,8 @@ def split_rows(sample_ids: list[str], seed: int, fraction: float) -> np.ndarray:
     linear, so its low bits follow the digits of sequential keys.
 
     Example:
-        >>> split_rows(["a/test/0", "a/test/1"], 0, 0.5).tolist()
-        [True, False]
+        >>> split_rows(["a/test/0", "a/test/1", "a/test/2", "a/test/3"], 0, 0.5).tolist()
+        [False, False, False, True]
 
     """
     cut = int(fraction * 2**64)
