@@ -19,11 +19,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import cv2
 import datasets
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from PIL import Image
 
 from pipeline.download import file_digest
 from pipeline.schema import arrow_schema, features_from_arrow
@@ -64,18 +64,26 @@ def shard_name(split: str, index: int, count: int) -> str:
 def encode_png(image: np.ndarray) -> bytes:
     """Encode uint8 gray (H, W)/(H, W, 1), RGB or RGBA pixels as PNG bytes (deterministic).
 
+    OpenCV's encoder (zlib level 6) is about twice as fast as Pillow's for the
+    small images benchmarks are made of; the bytes depend only on the pixels and
+    the OpenCV build.
+
     Args:
         image: uint8 array.
 
     Returns:
-        PNG file bytes (zlib level 6, no ancillary chunks).
+        PNG file bytes.
     """
     arr = np.asarray(image)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG", compress_level=6)
-    return buf.getvalue()
+    if arr.ndim == 3:
+        code = cv2.COLOR_RGB2BGR if arr.shape[2] == 3 else cv2.COLOR_RGBA2BGRA
+        arr = cv2.cvtColor(np.ascontiguousarray(arr), code)
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr), [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    if not ok:
+        raise ValueError(f"PNG encoding failed for an array of shape {arr.shape} {arr.dtype}")
+    return buf.tobytes()
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -30,6 +31,7 @@ from pipeline.sources.base import Example, Rejected, Source
 
 __all__ = ["decode_image", "HubSource", "ParquetSource", "ImageFolderSource"]
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
 
@@ -39,9 +41,18 @@ def decode_image(data: bytes | None, *, path: str | None = None, what: str = "im
     Palette, 16-bit and alpha modes are converted: ``L``/``1``/``I;16`` stay
     single-channel (8-bit), everything else becomes ``RGB``.
 
+    PNG bytes take an OpenCV fast path (gray, RGB and 16-bit gray); every other
+    format goes through Pillow, so JPEG pixels are exactly what ``datasets`` users get.
+
     Raises:
         SourceError: The bytes do not decode; the message names ``what``.
     """
+    if data is not None and data[:8] == PNG_SIGNATURE:
+        arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if arr is not None and arr.ndim == 2 and arr.dtype == np.uint8:
+            return arr
+        if arr is not None and arr.ndim == 3 and arr.shape[2] == 3 and arr.dtype == np.uint8:
+            return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
     try:
         with Image.open(io.BytesIO(data) if data is not None else path) as img:
             img.load()
