@@ -216,3 +216,19 @@ def test_cli_errors_are_clear(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert "unknown key(s) ['limt']" in err and "limit:" in err
     assert main(["frobnicate"]) == 2
+
+
+def test_hub_source_reads_a_dataset_repo_offline(built: Path, monkeypatch) -> None:
+    """The `hf` source goes through datasets.load_dataset; a local dataset repo stands in for the Hub."""
+    from pipeline.sources import Example, make_source
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    src = make_source("hf", {"repo_id": str(built), "config": "rotate_2", "split_names": ["train"]})
+    assert src.num_rows("train") == 300 and src.class_names()[3] == "3"
+    rows = [r for r in src.read("train", 10, 13) if isinstance(r, Example)]
+    assert [r.key for r in rows] == ["10", "11", "12"] and rows[0].image.shape == (8, 8)
+    bad = make_source("hf", {"repo_id": str(built), "config": "rotate_2", "split_names": ["train"],
+                             "label_column": "fine_label"})
+    with pytest.raises(Exception, match="no column 'fine_label'"):
+        bad.num_rows("train")
