@@ -67,7 +67,7 @@ def procedural_texture(index: int) -> np.ndarray:
     The texture is a sum of (a) a smooth plasma-fractal haze and (b) ice
     needles: sparse bright seeds smeared by motion blur along a few random
     directions, combined by maximum, tinted blue-white. It is calibrated to the
-    mean (about 170) and standard deviation (about 35) of the upstream
+    mean (about 165) and standard deviation (about 30) of the upstream
     photographs, so per-severity statistics are close, but it is not the
     ImageNet-C texture and results made with it are not comparable pixel-wise.
 
@@ -95,7 +95,7 @@ def _procedural(index: int) -> np.ndarray:
         needles = np.maximum(needles, streak)
     needles = cv2.GaussianBlur(needles, (3, 3), 0.7)
     needles /= max(float(needles.max()), 1e-6)
-    value = 95.0 + 80.0 * haze + 150.0 * np.sqrt(needles)
+    value = 70.0 + 120.0 * haze + 150.0 * np.sqrt(needles)
     tint = np.array([0.93, 0.97, 1.0], dtype=np.float32)  # R, G, B: cold blue-white
     out = np.clip(value[..., None] * tint, 0, 255).astype(np.uint8)
     out.setflags(write=False)
