@@ -218,14 +218,16 @@ def write_slices(
     if labels_cfg:
         lname, ldir, lmeta = pick_config(configs, "labels", labels_cfg[0] if len(labels_cfg) == 1
                                          else None)
-        t = read_config(ldir, ["sample_id", "labels", "num_votes"])
+        t = read_config(ldir, ["sample_id", "labels", "num_votes", "votes"])
         sets = {s: (lab, n) for s, lab, n in zip(t["sample_id"].to_pylist(),
                                                  t["labels"].to_pylist(),
                                                  t["num_votes"].to_pylist(), strict=True)}
-        vname = lmeta.get("votes_config")
-        if vname in configs:
-            vt = read_config(configs[vname][0], ["sample_id", "model", "verdict", "severity"])
-            votes = {c: vt[c].to_pylist() for c in vt.column_names}
+        votes = {"sample_id": [], "model": [], "verdict": [], "severity": []}
+        for s, vs in zip(t["sample_id"].to_pylist(), t["votes"].to_pylist(), strict=True):
+            for v in vs:
+                votes["sample_id"].append(s)
+                for c in ("model", "verdict", "severity"):
+                    votes[c].append(v[c])
     rows["labels"] = [sets[s][0] if s in sets else None for s in rows["sample_id"]]
     rows["num_votes"] = [sets[s][1] if s in sets else 0 for s in rows["sample_id"]]
     audit = None

@@ -1,13 +1,12 @@
-"""The ``reannotate`` stage: votes -> ``labels`` config (label sets) + ``<name>-votes`` config.
+"""The ``reannotate`` stage: votes -> a ``labels`` config with the raw votes beside the sets.
 
-Output under ``--out``:
-
-* ``<config_name>/``: one row per clean row (or per voted row with ``unvoted: drop``):
-  ``sample_id``, ``label`` (given), ``labels`` (List(ClassLabel); empty = no valid
-  label), ``num_votes``, ``agreement`` (share of vote decisions that agree with the set);
-  ``manifest.json`` ``kind: labels`` with the rule, its parameters, per-source join
-  reports and counts.
-* ``<config_name>-votes/``: the raw votes, every imported vote that joined (kind ``votes``).
+Output: ``<out>/<config_name>/``, one row per clean row (or per voted row with
+``unvoted: drop``): ``sample_id``, ``label`` (given), ``labels`` (List(ClassLabel);
+empty = no valid label), ``num_votes``, ``agreement`` (share of vote decisions that
+agree with the set) and ``votes``: the raw votes of the row (every imported vote that
+joined; the columns of :data:`~pipeline.reannotate.importers.VOTE_SCHEMA` but
+``sample_id``). ``manifest.json`` has ``kind: labels``, the rule, its parameters,
+per-source join reports and counts.
 """
 
 from __future__ import annotations
@@ -34,27 +33,30 @@ from pipeline.reannotate.tables import class_names, find_configs, pick_config, r
 from pipeline.shards import shard_name, write_config_manifest, write_shard
 from pipeline.version import code_version
 
-__all__ = ["label_features", "vote_features", "reannotate", "main"]
+__all__ = ["label_features", "reannotate", "main"]
+
+
+VOTE_FIELDS = tuple(n for n in VOTE_SCHEMA.names if n != "sample_id")
 
 
 def label_features(names: list[str]) -> datasets.Features:
-    """Features of a ``labels`` config."""
+    """Return the features of a ``labels`` config.
+
+    Class indices inside ``votes`` are plain int32, not ClassLabel: ``offered`` is null for
+    complete-set votes.
+    """
+    vote = {n: datasets.Value("string") for n in VOTE_FIELDS}
+    vote.update({"labels": datasets.List(datasets.Value("int32")),
+                 "offered": datasets.List(datasets.Value("int32")),
+                 "given": datasets.Value("int32")})
     return datasets.Features({
         "sample_id": datasets.Value("string"),
         "label": datasets.ClassLabel(names=names),
         "labels": datasets.List(datasets.ClassLabel(names=names)),
         "num_votes": datasets.Value("int32"),
         "agreement": datasets.Value("float32"),
+        "votes": datasets.List({n: vote[n] for n in VOTE_FIELDS}),
     })
-
-
-def vote_features(names: list[str]) -> datasets.Features:
-    """Features of a votes config (the columns of :data:`VOTE_SCHEMA`)."""
-    cl = datasets.ClassLabel(names=names)
-    feats = {f.name: datasets.Value("string") for f in VOTE_SCHEMA}
-    feats.update({"labels": datasets.List(cl), "offered": datasets.List(cl),
-                  "given": datasets.Value("int32")})
-    return datasets.Features({f.name: feats[f.name] for f in VOTE_SCHEMA})
 
 
 def _pred_probs(path: str, ids: set[str], num_classes: int) -> dict[str, np.ndarray]:
@@ -116,8 +118,12 @@ def reannotate(
              if spec.pred_probs else None)
     agg = aggregate(votes, given, rule=spec.rule, threshold=spec.threshold, pred_probs=probs,
                     sample_order=sids)
+    by_sample: dict[str, list[dict[str, Any]]] = {}
+    vcols = {c: votes[c].to_pylist() for c in VOTE_SCHEMA.names}
+    for i, s in enumerate(vcols["sample_id"]):
+        by_sample.setdefault(s, []).append({n: vcols[n][i] for n in VOTE_FIELDS})
     rows: dict[str, list[Any]] = {k: [] for k in ("sample_id", "label", "labels", "num_votes",
-                                                  "agreement", "split")}
+                                                  "agreement", "votes", "split")}
     for s, lab, split in zip(sids, clean["label"].to_pylist(), clean["split"].to_pylist(),
                              strict=True):
         voted = s in agg.labels
@@ -128,6 +134,7 @@ def reannotate(
         rows["labels"].append(agg.labels[s] if voted else [lab])
         rows["num_votes"].append(agg.num_votes.get(s, 0))
         rows["agreement"].append(agg.agreement.get(s, float("nan")))
+        rows["votes"].append(by_sample.get(s, []))
         rows["split"].append(split)
     feats = label_features(names)
     ldir = Path(out) / spec.config_name
@@ -144,23 +151,16 @@ def reannotate(
         "votes": votes.num_rows,
         "review_lines_skipped": skipped_lines,
     }
-    vdir = Path(out) / f"{spec.config_name}-votes"
-    vcols = {c: votes[c].to_pylist() for c in VOTE_SCHEMA.names}
-    vcols["split"] = ["votes"] * votes.num_rows
-    vshards = _write_by_split(vdir, vcols, vote_features(names))
     rule_text = (f"majority vote (a label is valid when more than {spec.threshold:.0%} of the "
                  "votes that judged it marked it valid)" if spec.rule == "majority" else
                  "cleanlab multi-annotator consensus (CROWDLAB) over (sample, class) questions"
                  + (" with model pred_probs" if probs is not None
                     else ", majority without pred_probs"))
     src_text = ", ".join(sorted({f"{i}" for i, _, _ in sources}))
-    common = {"benchmark": benchmark, "clean_config": cname, "code_version": code_version()}
-    write_config_manifest(vdir, config=vdir.name, features=vote_features(names), shards=vshards,
-                          extra={**common, "kind": "votes", "description": (
-                              f"Raw annotation votes ({votes.num_rows}) behind `{spec.config_name}`"
-                              f", one row per annotator and question, from: {src_text}.")})
     return write_config_manifest(ldir, config=ldir.name, features=feats, shards=shards, extra={
-        **common,
+        "benchmark": benchmark,
+        "clean_config": cname,
+        "code_version": code_version(),
         "kind": "labels",
         "rule": spec.rule,
         "params": {"threshold": spec.threshold, "pred_probs": spec.pred_probs,
@@ -168,13 +168,12 @@ def reannotate(
         "sources": [{"importer": i, "path": p, "options": o} for i, p, o in sources],
         "joins": reports,
         "counts": counts,
-        "votes_config": vdir.name,
         "description": (
             f"ReaL-style sets of valid labels for `{cname}` ({counts['voted_rows']} re-annotated "
             f"rows: {counts['multi_label']} multi-label, {counts['empty_sets']} with no valid "
             f"label, {counts['given_not_valid']} whose given label is not valid), aggregated by "
-            f"{rule_text} from {src_text}; rows without votes keep their given label. Raw votes "
-            f"are in `{vdir.name}`."),
+            f"{rule_text} from {src_text}; rows without votes keep their given label; each "
+            "row keeps its raw votes (annotator, labels, verdict, category, severity, source)."),
     })
 
 

@@ -293,7 +293,11 @@ def test_stage_writes_loadable_labels_and_votes(ref: Path, imagenet_given, tmp_p
     row = ds[1]
     assert row["sample_id"] == f"{PREFIX}/ILSVRC2012_val_00000002"
     assert sorted(row["labels"]) == [795, 970] and row["num_votes"] == 1
-    votes = datasets.load_dataset(
-        "parquet", data_files=str(tmp_path / "out/labels-votes/*.parquet"), split="train")
-    assert votes.num_rows == 50000 + 378 + 1
-    assert set(votes["source"]) == {"real", "mistakes", "review"}
+    assert [v["source"] for v in row["votes"]] == ["real"]
+    first = ds[0]["votes"]  # image 1: ReaL's empty set and the reviewer's vote, kept raw
+    assert [(v["source"], v["labels"], v["offered"]) for v in first] == [
+        ("real", [], None), ("review", [65, 58], None)]
+    n_votes = sum(len(v) for v in ds["votes"])
+    assert n_votes == 50000 + 378 + 1 == sum(ds["num_votes"])
+    mistakes = [v for vs in ds["votes"] for v in vs if v["source"] == "mistakes"]
+    assert {v["model"] for v in mistakes} == {"vit3b"} and len(mistakes) == 378
