@@ -123,8 +123,14 @@ def label_shift(
     )
 
 
-def _pooled_model(reference: ShiftData, components: int) -> PPCA:
-    return fit_ppca(as_vectors(reference.images), components)
+#: The pooled PPCA is fitted on at most this many reference rows (a seed-derived subset): its
+#: cost grows as rows x pixels x min(rows, pixels), and 32 components need far fewer rows.
+POOLED_FIT_ROWS = 1500
+
+
+def _pooled_model(reference: ShiftData, components: int, rand: ShiftRandom) -> PPCA:
+    rows = np.sort(rand.fixed("pooled-fit-rows").permutation(len(reference))[:POOLED_FIT_ROWS])
+    return fit_ppca(as_vectors(reference.images[rows]), components)
 
 
 def selection_scores(model: PPCA, images: np.ndarray, *, score: str) -> np.ndarray:
@@ -162,7 +168,8 @@ def covariate_selection(
     """Biased selection of pool rows with weights ``exp(knob * beta_max * s)``.
 
     Args:
-        reference: Rows the pooled PPCA and the score standardisation are fitted on.
+        reference: Rows the pooled PPCA (a seed-derived subset of at most
+            :data:`POOLED_FIT_ROWS`) and the score standardisation are fitted on.
         pool: Candidate rows (at least ``size``).
         knob: Inverse temperature as a share of ``beta_max``, in [0, 1].
         size: Rows in the shifted set.
@@ -179,7 +186,7 @@ def covariate_selection(
         raise ValueError(f"covariate_selection: pool has {len(pool)} rows, size is {size}")
     if not beta_max > 0:
         raise ValueError(f"beta_max must be > 0, got {beta_max}")
-    model = _pooled_model(reference, components)
+    model = _pooled_model(reference, components, rand)
     ref_s = selection_scores(model, reference.images, score=score)
     s = (selection_scores(model, pool.images, score=score) - ref_s.mean()) / ref_s.std()
     beta = knob * beta_max
