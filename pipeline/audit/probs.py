@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from pipeline.errors import SourceError
 from pipeline.parallel import run_tasks
@@ -92,10 +93,20 @@ def whiten(features: np.ndarray, dims: int) -> np.ndarray:
     x = np.asarray(features, dtype=np.float32)
     x = x - x.mean(axis=0)
     x /= x.std(axis=0) + np.float32(1e-6)
-    k = min(dims, *x.shape)
-    _, s, vt = np.linalg.svd(x, full_matrices=False)
-    scale = s[:k] / np.sqrt(max(len(x), 1))
-    return ((x @ vt[:k].T) / (scale + np.float32(1e-6))).astype(np.float32)
+    n, d = x.shape
+    k = min(dims, n, d)
+    small = d <= n  # eigenvectors of the D x D covariance, else via the N x N Gram matrix
+    gram = (x.T @ x if small else x @ x.T).astype(np.float64) / max(n, 1)
+    with threadpool_limits(1, user_api="blas"):  # threaded eigh is far slower on busy CPUs
+        evals, evecs = np.linalg.eigh(gram)
+    if small:
+        top = np.argsort(evals)[::-1][:k]
+        proj = x @ evecs[:, top].astype(np.float32)
+    else:
+        top = np.argsort(evals)[::-1][:k]
+        proj = (evecs[:, top] * np.sqrt(np.maximum(evals[top], 0) * max(n, 1))).astype(np.float32)
+    scale = np.sqrt(np.maximum(evals[top], 0)).astype(np.float32)
+    return (proj / (scale + np.float32(1e-6))).astype(np.float32)
 
 
 def fit_predict_fold(
@@ -120,9 +131,11 @@ def fit_predict_fold(
 
     train, test = folds != k, folds == k
     clf = LogisticRegression(C=C, max_iter=500, tol=1e-4)
-    clf.fit(features[train], labels[train])
+    with threadpool_limits(1, user_api="blas"):  # folds are the parallelism
+        clf.fit(features[train], labels[train])
+        proba = clf.predict_proba(features[test])
     out = np.zeros((int(test.sum()), n_classes), dtype=np.float32)
-    out[:, clf.classes_] = clf.predict_proba(features[test]).astype(np.float32)
+    out[:, clf.classes_] = proba.astype(np.float32)
     return out / out.sum(axis=1, keepdims=True)
 
 
@@ -160,8 +173,9 @@ def cross_val_pred_probs(
     labels = np.asarray(labels, dtype=np.int64)
     fid = fold_ids(sample_ids, labels, folds=folds, seed=seed)
     tasks = [(features, labels, fid, k, n_classes, C) for k in range(folds)]
-    parts = run_tasks(fit_predict_fold, tasks, scheduler=scheduler, workers=workers,
-                      desc="audit folds", progress=progress)
+    with threadpool_limits(1, user_api="blas"):
+        parts = run_tasks(fit_predict_fold, tasks, scheduler=scheduler, workers=workers,
+                          desc="audit folds", progress=progress)
     out = np.empty((len(labels), n_classes), dtype=np.float32)
     for k, part in enumerate(parts):
         out[fid == k] = part
