@@ -461,8 +461,13 @@ def shift(
     scheduler: str = "threads",
     workers: int = 2,
     progress: bool = True,
+    metrics_path: Path | None = None,
+    plot_path: Path | None = None,
 ) -> dict[str, Any]:
     """Run the ``shift`` section of ``manifest`` on the clean data under ``inp``.
+
+    ``metrics_path`` / ``plot_path`` default to ``out/shift_metrics.json`` and
+    ``out/shift_plot.png`` (give paths outside ``out`` when DVC tracks ``out``).
 
     Returns:
         ``{"configs": {config name: manifest dict}, "metrics": {entry name: [...]}}``.
@@ -599,8 +604,8 @@ def shift(
                     },
                 }
             )
-    atomic_write_json(Path(out) / "shift_metrics.json", metrics)
-    atomic_write_bytes(Path(out) / "shift_plot.png", draw_plot(metrics))
+    atomic_write_json(Path(metrics_path or Path(out) / "shift_metrics.json"), metrics)
+    atomic_write_bytes(Path(plot_path or Path(out) / "shift_plot.png"), draw_plot(metrics))
     return {"configs": written, "metrics": metrics}
 
 
@@ -681,6 +686,18 @@ def main(argv: list[str] | None = None) -> int:
     add_common_args(parser)
     parser.add_argument("--in", dest="inp", required=True, help="pull output, e.g. data/pulled")
     parser.add_argument("--out", required=True, help="output folder, e.g. data/shift")
+    parser.add_argument(
+        "--metrics",
+        type=Path,
+        default=None,
+        help="measured-shift JSON (default <out>/shift_metrics.json)",
+    )
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        help="measured shift vs knob PNG (default <out>/shift_plot.png)",
+    )
     args = parser.parse_args(argv)
     manifest = load_manifest(args.manifest, args.overrides, seed=args.seed)
     res = shift(
@@ -690,6 +707,8 @@ def main(argv: list[str] | None = None) -> int:
         scheduler=args.scheduler,
         workers=args.workers,
         progress=not args.no_progress,
+        metrics_path=args.metrics,
+        plot_path=args.plot,
     )
     for name, points in res["metrics"].items():
         curve = ", ".join(
@@ -697,5 +716,5 @@ def main(argv: list[str] | None = None) -> int:
             for p in points
         )
         print(f"shift {name}: {curve}")
-    print(f"wrote {len(res['configs'])} configs, {Path(args.out) / 'shift_plot.png'}")
+    print(f"wrote {len(res['configs'])} configs, {args.plot or Path(args.out) / 'shift_plot.png'}")
     return 0

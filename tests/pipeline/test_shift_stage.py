@@ -47,9 +47,9 @@ def pulled(shared_dir: Path, tmp_path_factory) -> Path:
     return out
 
 
-def _run(shared: Path, pulled: Path, out: Path) -> int:
+def _run(shared: Path, pulled: Path, out: Path, *extra: str) -> int:
     args = ["--manifest", str(REPO / "manifests/mnist_shift.yaml"), "--in", str(pulled),
-            "--out", str(out), "--scheduler", "sync", "--no-progress"]
+            "--out", str(out), "--scheduler", "sync", "--no-progress", *extra]
     for item in [_opts(shared), *SMALL]:
         args += ["--set", item]
     return main(args)
@@ -95,7 +95,10 @@ def test_stage_writes_measured_configs_and_plot(shared_dir, pulled, tmp_path):
         assert len(np.unique(np.asarray(plot.convert("RGB")).reshape(-1, 3), axis=0)) > 4
     # a second run in a fresh folder writes byte-identical shards (no order/scheduler effects)
     with threadpool_limits(1):
-        assert _run(shared_dir, pulled, tmp_path / "b") == 0
+        assert _run(shared_dir, pulled, tmp_path / "b", "--metrics", str(tmp_path / "m.json"),
+                    "--plot", str(tmp_path / "p.png")) == 0
+    assert json.loads((tmp_path / "m.json").read_text()) == metrics
+    assert (tmp_path / "p.png").read_bytes() == (out / "shift_plot.png").read_bytes()
     for name in expected:
         a = read_config_manifest(out / name)["splits"]
         b = read_config_manifest(tmp_path / "b" / name)["splits"]
