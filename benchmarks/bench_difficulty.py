@@ -134,7 +134,7 @@ def patched_imagecorruptions(icc, name: str, values: list) -> Callable | None:
         return None
     source = textwrap.dedent(inspect.getsource(func))
     patched, count = re.subn(
-        r"\bc = \[.*?\]\[severity - 1\]", "c = __cifar_c__[severity - 1]", source, count=1,
+        r"\bc = \[.*?\]\[\s*severity - 1\]", "c = __cifar_c__[severity - 1]", source, count=1,
         flags=re.S,
     )
     if count != 1:
