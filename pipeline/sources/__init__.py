@@ -52,6 +52,7 @@ SOURCES: Mapping[str, SourceEntry] = MappingProxyType(
                 "image_column": "image column (default image)",
                 "label_column": "ClassLabel column (default label)",
                 "split_names": "the splits the dataset has",
+                "key_from": "sample key: index (row number) or path (image file stem, e.g. ILSVRC2012_val_00000001)",
             },
             frozenset({"repo_id"}),
         ),

@@ -200,6 +200,7 @@ class HubSource(Source):
     image_column: str = "image"
     label_column: str = "label"
     split_names: list[str] = field(default_factory=lambda: ["train", "validation", "test"])
+    key_from: str = "index"
     key: str = "hf"
 
     @lru_cache(maxsize=4)  # noqa: B019
@@ -244,12 +245,22 @@ class HubSource(Source):
         for j, row in enumerate(batch):
             i = start + j
             img = row[self.image_column]
+            key = str(i)
+            if self.key_from == "path":
+                if not img.get("path"):
+                    raise SourceError(
+                        f"{self.repo_id} {split} row {i}: key_from is 'path' but the image has no "
+                        "file name; use key_from: index"
+                    )
+                key = Path(img["path"]).stem
+            elif self.key_from != "index":
+                raise SourceError(f"key_from must be 'index' or 'path', got {self.key_from!r}")
             try:
                 pixels = decode_image(img.get("bytes"), path=img.get("path"), what=f"{self.repo_id} {split} row {i}")
             except SourceError as exc:
-                yield Rejected(str(i), str(exc))
+                yield Rejected(key, str(exc))
                 continue
-            yield Example(str(i), pixels, int(row[self.label_column]))
+            yield Example(key, pixels, int(row[self.label_column]))
 
     def describe(self) -> dict[str, str]:
         return {
