@@ -61,7 +61,7 @@ AUDIT_KEYS = {
 }
 PROBS_KEYS = {
     "route": f"one of {', '.join(ROUTES)}",
-    "path": "npz/Parquet keyed by sample_id (file and embeddings routes)",
+    "path": "npz/Parquet keyed by sample_id (file/embeddings routes; or `audit --probs`)",
     "featurizer": f"builtin featurizer: {', '.join(FEATURIZER_PARAMS)}",
     "featurizer_params": "mapping of featurizer parameters",
     "pca_dims": "PCA-whitened dimensions fed to the classifier (int >= 1)",
@@ -128,8 +128,6 @@ def _parse_probs(data: Any, where: str) -> ProbsSpec:
     d = check_keys(data, where, PROBS_KEYS, {"route"})
     route = _choice(d["route"], f"{where}.route", ROUTES)
     path = d.get("path")
-    if route in ("file", "embeddings") and not isinstance(path, str):
-        raise ManifestError(f"{where}.path: route {route!r} needs a file path (npz or Parquet)")
     if path is not None and not isinstance(path, str):
         raise ManifestError(f"{where}.path: expected a string, got {path!r}")
     featurizer = _choice(d.get("featurizer", "random_conv"), f"{where}.featurizer",

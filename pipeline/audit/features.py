@@ -192,12 +192,9 @@ def pca_pixel_features(
         float32 (N, components).
 
     """
-    x = to_float_nhwc(images).reshape(len(images), -1)
-    x = x - x.mean(axis=0)
-    k = min(components, *x.shape)
-    _, s, vt = np.linalg.svd(x, full_matrices=False)
-    scale = s[:k] / np.sqrt(max(len(x) - 1, 1))
-    return ((x @ vt[:k].T) / (scale + 1e-6)).astype(np.float32)
+    from pipeline.audit.probs import whiten
+
+    return whiten(to_float_nhwc(images).reshape(len(images), -1), components, standardize=False)
 
 
 #: featurizer name -> function(images, *, rng, **params) -> float32 (N, D)

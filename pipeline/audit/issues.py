@@ -76,7 +76,7 @@ def label_issues(
     order = review_order(quality, sample_ids)
     rank = np.empty(len(labels), dtype=np.int32)
     rank[order] = np.arange(1, len(labels) + 1, dtype=np.int32)
-    mask = np.asarray(find_label_issues(labels, probs, filter_by=filter_by), dtype=bool)
+    mask = np.asarray(find_label_issues(labels, probs, filter_by=filter_by, n_jobs=1), dtype=bool)
     estimated = int(num_label_issues(labels, probs))
     k = int(candidates) if candidates is not None else estimated
     return {

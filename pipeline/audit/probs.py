@@ -77,7 +77,7 @@ def fold_ids(sample_ids: Sequence[str], labels: np.ndarray, *, folds: int, seed:
     return out
 
 
-def whiten(features: np.ndarray, dims: int) -> np.ndarray:
+def whiten(features: np.ndarray, dims: int, *, standardize: bool = True) -> np.ndarray:
     """Standardise columns, then project on the top ``dims`` principal axes, whitened.
 
     Label-free (it may see every row without leaking labels into the folds).
@@ -85,6 +85,7 @@ def whiten(features: np.ndarray, dims: int) -> np.ndarray:
     Args:
         features: float (N, D).
         dims: Output dimensions (clipped to min(N, D)).
+        standardize: Scale every column to unit variance before the PCA.
 
     Returns:
         float32 (N, min(dims, N, D)) with unit variance per column.
@@ -92,7 +93,8 @@ def whiten(features: np.ndarray, dims: int) -> np.ndarray:
     """
     x = np.asarray(features, dtype=np.float32)
     x = x - x.mean(axis=0)
-    x /= x.std(axis=0) + np.float32(1e-6)
+    if standardize:
+        x /= x.std(axis=0) + np.float32(1e-6)
     n, d = x.shape
     k = min(dims, n, d)
     small = d <= n  # eigenvectors of the D x D covariance, else via the N x N Gram matrix

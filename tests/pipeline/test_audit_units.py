@@ -56,7 +56,7 @@ def test_section_defaults_and_manifest_integration():
 @pytest.mark.parametrize("data, needle", [
     ({"probs": {"route": "builtin"}, "bogus": 1}, "allowed keys are"),
     ({"probs": {"route": "gpu"}}, "'gpu' is not one of ['builtin', 'file', 'embeddings']"),
-    ({"probs": {"route": "file"}}, "needs a file path"),
+    ({"probs": {"route": "file", "path": 3}}, "path: expected a string"),
     ({"probs": {"route": "builtin"}, "filter_by": "x"}, str(list(FILTER_BY))),
     ({"probs": {"route": "builtin", "featurizer": "hog", "featurizer_params": {"filters": 3}}},
      "allowed: ['cell', 'orientations']"),
