@@ -33,7 +33,7 @@ from pipeline.shards import (
 from pipeline.sources import Rejected, make_source
 from pipeline.version import code_version
 
-__all__ = ["pull", "pull_shard", "image_signature", "main"]
+__all__ = ["pull", "pull_shard", "image_signature", "add_common_args", "skip_stage", "main"]
 
 
 def image_signature(image: Any) -> str:
@@ -218,6 +218,23 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                         help="sync | threads | processes | local | tcp://host:port")
     parser.add_argument("--workers", type=int, default=2, help="workers for local schedulers")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("--optional", action="store_true",
+                        help="if the manifest lacks this stage's section, write an empty output "
+                        "with a note and exit 0 (how dvc.yaml runs stages a manifest may not use)")
+
+
+def skip_stage(out: Path, stage: str, manifest_path: str) -> int:
+    """Write the marker of a stage the manifest does not use and return exit status 0.
+
+    DVC needs every stage's outputs to exist, so ``--optional`` stages leave
+    ``<out>/stage.json`` saying why they did nothing.
+    """
+    from pipeline.shards import atomic_write_json
+
+    note = f"{manifest_path} has no `{stage}:` section; nothing to do"
+    atomic_write_json(Path(out) / "stage.json", {"stage": stage, "skipped": note, "configs": []})
+    print(f"{stage}: {note}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -291,7 +291,7 @@ def write_slices(
 def main(argv: list[str] | None = None) -> int:
     """``benchsmith slices``: write the manifest's slices as config folders."""
     from pipeline.manifest import load_manifest
-    from pipeline.pull import add_common_args
+    from pipeline.pull import add_common_args, skip_stage
 
     parser = argparse.ArgumentParser(prog="benchsmith slices", description=main.__doc__)
     add_common_args(parser)
@@ -302,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     manifest = load_manifest(args.manifest, args.overrides, seed=args.seed)
     specs = manifest.sections.get("slices")
     if not specs:
+        if args.optional:
+            return skip_stage(args.out, "slices", manifest.path)
         raise BenchsmithError(f"{manifest.path} has no slices section")
     res = write_slices(specs, args.inputs, args.out, benchmark=manifest.name)
     for name, m in res.items():

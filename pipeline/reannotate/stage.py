@@ -198,7 +198,7 @@ def _write_by_split(cdir: Path, cols: dict[str, list[Any]], feats: datasets.Feat
 def main(argv: list[str] | None = None) -> int:
     """``benchsmith reannotate``: aggregate annotation votes into multi-label sets."""
     from pipeline.manifest import load_manifest
-    from pipeline.pull import add_common_args
+    from pipeline.pull import add_common_args, skip_stage
 
     parser = argparse.ArgumentParser(prog="benchsmith reannotate", description=main.__doc__)
     add_common_args(parser)
@@ -212,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     manifest: Manifest = load_manifest(args.manifest, args.overrides, seed=args.seed)
     spec = manifest.sections.get("reannotate")
     if spec is None:
+        if args.optional:
+            return skip_stage(args.out, "reannotate", manifest.path)
         raise BenchsmithError(f"{manifest.path} has no reannotate section")
     m = reannotate(spec, args.clean, args.out, extra_votes=args.votes, benchmark=manifest.name)
     print(f"reannotate {m['config']}: {m['counts']}")
