@@ -33,7 +33,7 @@ from pipeline.shards import (
 from pipeline.sources import Rejected, make_source
 from pipeline.version import code_version
 
-__all__ = ["pull", "pull_shard", "image_signature", "add_common_args", "skip_stage", "main"]
+__all__ = ["pull", "pull_shard", "image_signature", "add_common_args", "skip_stage", "skip_outputs", "main"]
 
 
 def image_signature(image: Any) -> str:
@@ -221,6 +221,37 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--optional", action="store_true",
                         help="if the manifest lacks this stage's section, write an empty output "
                         "with a note and exit 0 (how dvc.yaml runs stages a manifest may not use)")
+
+
+def skip_outputs(
+    stage: str,
+    manifest_path: str,
+    *,
+    json_paths: list[Path | None] = (),  # type: ignore[assignment]
+    png_paths: list[Path | None] = (),  # type: ignore[assignment]
+    html_paths: list[Path | None] = (),  # type: ignore[assignment]
+) -> None:
+    """Write the side outputs (metrics, plot, report) of a skipped ``--optional`` stage.
+
+    Each says, in its own format, that the manifest has no section for the stage.
+    """
+    from PIL import Image, ImageDraw
+
+    from pipeline.shards import atomic_write_bytes, atomic_write_json
+
+    note = f"{manifest_path} has no `{stage}:` section; nothing to do"
+    for p in json_paths:
+        if p is not None:
+            atomic_write_json(Path(p), {"stage": stage, "skipped": note})
+    for p in html_paths:
+        if p is not None:
+            atomic_write_bytes(Path(p), f"<!doctype html><title>{stage}</title><p>{note}</p>\n".encode())
+    for p in png_paths:
+        if p is not None:
+            img = Image.new("RGB", (8 * len(note) + 16, 32), "white")
+            ImageDraw.Draw(img).text((8, 10), note, fill="black")
+            Path(p).parent.mkdir(parents=True, exist_ok=True)
+            img.save(p)
 
 
 def skip_stage(out: Path, stage: str, manifest_path: str) -> int:
