@@ -104,6 +104,12 @@ def test_missing_section_is_a_clear_error(tmp_path, shared_dir, capsys):
                                  "sources": [{"source": "digits", "splits": ["train"]}]}))
     rc = cli_main(["audit", "--manifest", str(m), "--clean", str(tmp_path), "--out", str(tmp_path)])
     assert rc == 2 and "no `audit:` section" in capsys.readouterr().err
+    out = tmp_path / "skipped"
+    assert cli_main(["audit", "--manifest", str(m), "--clean", str(tmp_path), "--out", str(out),
+                     "--optional"]) == 0
+    assert json.loads((out / "stage.json").read_text())["configs"] == []
+    assert json.loads((out / "metrics.json").read_text()) == {"skipped": True}
+    assert (out / "report.html").is_file()
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (Debian: apt-get install "
