@@ -96,6 +96,21 @@ def test_builtin_route_small_subset(tmp_path, shared_dir):
     cli_main(["audit", "--manifest", str(m), "--clean", str(tmp_path / "pulled/clean"),
               "--out", str(out2), "--scheduler", "sync", "--no-progress"])
     assert read_shard(list_shards(out2 / "audit")["test"][0])[0].equals(table)
+    # Embeddings route: user vectors keyed by sample_id (here: HOG of the same images, shuffled).
+    from pipeline.audit.features import featurize
+    from pipeline.audit.stage import load_clean
+
+    data = load_clean(tmp_path / "pulled/clean")
+    emb = featurize("hog", np.stack(data["images"]), rng=np.random.default_rng(0), cell=7)
+    order = np.random.default_rng(0).permutation(len(emb))
+    np.savez(tmp_path / "emb.npz", sample_id=np.asarray(data["sample_ids"])[order],
+             embedding=emb[order])
+    out3 = tmp_path / "audit3"
+    assert cli_main(["audit", "--manifest", str(m), "--clean", str(tmp_path / "pulled/clean"),
+                     "--out", str(out3), "--probs", str(tmp_path / "emb.npz"),
+                     "--set", "audit.probs.route=embeddings", "--no-progress"]) == 0
+    m3 = json.loads((out3 / "metrics.json").read_text())
+    assert m3["route"] == "embeddings" and m3["heldout_accuracy"] > 0.85
 
 
 def test_missing_section_is_a_clear_error(tmp_path, shared_dir, capsys):
