@@ -155,7 +155,9 @@ class CorruptionSpec:
     needs: frozenset[str] = frozenset()
     suites: frozenset[str] = frozenset()
     reference: str = ""
-    param_hook: Callable[[dict[str, Any]], dict[str, Any]] | None = field(default=None, compare=False)
+    param_hook: Callable[[dict[str, Any]], dict[str, Any]] | None = field(
+        default=None, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not self.tables:

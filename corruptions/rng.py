@@ -60,7 +60,9 @@ def derive_seed_sequence(
     )
 
 
-def derive_rng(root_seed: int, sample_id: str, operation: str, severity: int) -> np.random.Generator:
+def derive_rng(
+    root_seed: int, sample_id: str, operation: str, severity: int
+) -> np.random.Generator:
     """Return the generator for one (sample, operation, severity) draw.
 
     Args:

@@ -18,15 +18,28 @@ import yaml
 __all__ = ["render_card", "HF_LICENSES"]
 
 #: License ids the Hub knows; anything else is written as ``other``.
-HF_LICENSES = {"mit", "apache-2.0", "cc-by-4.0", "cc-by-sa-3.0", "cc-by-sa-4.0", "cc-by-nc-sa-4.0", "unknown"}
+HF_LICENSES = {
+    "mit",
+    "apache-2.0",
+    "cc-by-4.0",
+    "cc-by-sa-3.0",
+    "cc-by-sa-4.0",
+    "cc-by-nc-sa-4.0",
+    "unknown",
+}
 
 
 def _dataset_info(config: str, manifest: Mapping[str, Any]) -> dict[str, Any]:
     features = datasets.Features.from_dict(manifest["features"])
     splits = datasets.SplitDict(
-        {s: datasets.SplitInfo(s, num_examples=v["num_rows"]) for s, v in manifest["splits"].items()}
+        {
+            s: datasets.SplitInfo(s, num_examples=v["num_rows"])
+            for s, v in manifest["splits"].items()
+        }
     )
-    return datasets.DatasetInfo(features=features, config_name=config, splits=splits)._to_yaml_dict()
+    return datasets.DatasetInfo(
+        features=features, config_name=config, splits=splits
+    )._to_yaml_dict()
 
 
 def render_card(
@@ -91,13 +104,20 @@ def render_card(
     lines += ["## Configs", "", "| config | kind | rows | description |", "|---|---|---|---|"]
     for config, m in configs.items():
         rows = ", ".join(f"{s}: {v['num_rows']}" for s, v in m["splits"].items())
-        desc = str(m.get("description") or m.get("source", {}).get("description", "")).replace("|", "\\|")
+        desc = str(m.get("description") or m.get("source", {}).get("description", "")).replace(
+            "|", "\\|"
+        )
         lines.append(f"| `{config}` | {m.get('kind', '')} | {rows} | {desc} |")
     lines.append("")
-    rejects = {c: m["rejects"]["count"] for c, m in configs.items() if m.get("rejects", {}).get("count")}
+    rejects = {
+        c: m["rejects"]["count"] for c, m in configs.items() if m.get("rejects", {}).get("count")
+    }
     if rejects:
         lines += ["## Rejected rows", ""]
-        lines += [f"- `{c}`: {n} rows quarantined (reasons in `{c}/manifest.json`)" for c, n in rejects.items()]
+        lines += [
+            f"- `{c}`: {n} rows quarantined (reasons in `{c}/manifest.json`)"
+            for c, n in rejects.items()
+        ]
         lines.append("")
     lines += ["## Sources and citations", ""]
     for src in sources.values():

@@ -21,8 +21,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "corrupt": ("pipeline.corrupt", "apply the manifest's corruption suites to the clean shards"),
     "shift": ("pipeline.shift", "build controllable distribution shifts with the shift measured"),
     "audit": ("pipeline.audit.stage", "flag likely label errors, duplicates, outliers (cleanlab)"),
-    "publish": ("pipeline.publish", "assemble configs + dataset card into a loadable benchmark folder"),
-    "validate": ("pipeline.validate", "check a published benchmark (schema, checksums, counts, images)"),
+    "publish": (
+        "pipeline.publish",
+        "assemble configs + dataset card into a loadable benchmark folder",
+    ),
+    "validate": (
+        "pipeline.validate",
+        "check a published benchmark (schema, checksums, counts, images)",
+    ),
     "build": ("pipeline.build", "pull -> corrupt -> publish -> validate in one go"),
     "reannotate": ("pipeline.reannotate.stage", "import annotation votes and aggregate label sets"),
     "slices": ("pipeline.slices", "write slice configs (major, multi_label, label_error, clean)"),

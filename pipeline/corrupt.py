@@ -263,7 +263,12 @@ def _remove_stale_configs(out: Path, keep: set[str]) -> None:
     import shutil
 
     for d in out.iterdir():
-        if d.is_dir() and not d.name.startswith(".") and d.name not in keep and (d / "manifest.json").exists():
+        if (
+            d.is_dir()
+            and not d.name.startswith(".")
+            and d.name not in keep
+            and (d / "manifest.json").exists()
+        ):
             shutil.rmtree(d)
 
 

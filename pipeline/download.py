@@ -94,15 +94,18 @@ def fetch(
         return target
     if not download:
         raise SourceError(
-            f"{filename} is not in {local_dir or target.parent}; set `path:` to a directory holding "
-            "it, or `download: true`"
+            f"{filename} is not in {local_dir or target.parent}; set `path:` to a directory "
+            "holding it, or `download: true`"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     errors = []
     for base in urls:
         tmp = target.with_name(f".{filename}.{os.getpid()}.part")
         try:
-            with urllib.request.urlopen(base + filename, timeout=60) as resp, open(tmp, "wb") as out:
+            with (
+                urllib.request.urlopen(base + filename, timeout=60) as resp,
+                open(tmp, "wb") as out,
+            ):
                 while block := resp.read(1 << 20):
                     out.write(block)
             verify(tmp, md5)

@@ -54,7 +54,9 @@ __all__ = [
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 
 
-def check_keys(data: Any, where: str, allowed: Mapping[str, str], required: set[str] | None = None) -> dict:
+def check_keys(
+    data: Any, where: str, allowed: Mapping[str, str], required: set[str] | None = None
+) -> dict:
     """Check that ``data`` is a mapping with only ``allowed`` keys and all ``required`` ones.
 
     Args:
@@ -159,7 +161,10 @@ class Manifest:
     raw: Mapping[str, Any]
 
     def clean_config(self, source: SourceSpec) -> str:
-        """Config name of a source's clean data: ``clean``, or ``<name>-clean`` with several sources."""
+        """Return the config name of a source's clean data.
+
+        That is ``clean``, or ``<name>-clean`` when the manifest has several sources.
+        """
         return "clean" if len(self.sources) == 1 else f"{source.name}-clean"
 
 
@@ -216,7 +221,9 @@ def _section_validator(key: str) -> Callable[[Any, str], Any]:
 
 def _severities(value: Any, where: str) -> tuple[int, ...]:
     if not isinstance(value, list) or not value:
-        raise ManifestError(f"{where}: expected a non-empty list of severities in 1..5, got {value!r}")
+        raise ManifestError(
+            f"{where}: expected a non-empty list of severities in 1..5, got {value!r}"
+        )
     for v in value:
         if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 5:
             raise ManifestError(f"{where}: severity {v!r} is not an integer in 1..5")
@@ -250,14 +257,17 @@ def _parse_corrupt(data: Any, where: str) -> CorruptSpec:
             corr = {n: sev for n in names}
         else:
             if "severities" in s:
-                raise ManifestError(f"{w}: 'severities' goes with 'suite'; list them per corruption")
+                raise ManifestError(
+                    f"{w}: 'severities' goes with 'suite'; list them per corruption"
+                )
             if not isinstance(s["corruptions"], dict) or not s["corruptions"]:
                 raise ManifestError(f"{w}.corruptions: expected a mapping name -> [severities]")
             corr = {}
             for name, sev in s["corruptions"].items():
                 if name not in registry:
                     raise ManifestError(
-                        f"{w}.corruptions: unknown corruption {name!r}; valid: {', '.join(sorted(registry))}"
+                        f"{w}.corruptions: unknown corruption {name!r}; "
+                        f"valid: {', '.join(sorted(registry))}"
                     )
                 corr[name] = _severities(sev, f"{w}.corruptions.{name}")
         template = _str(s.get("config_name", "{corruption}_{severity}"), f"{w}.config_name")
@@ -293,7 +303,11 @@ def parse_manifest(data: Any, *, path: str = "<manifest>") -> Manifest:
         w = f"{path}: sources[{i}]"
         s = check_keys(s, w, SOURCE_KEYS, {"source", "splits"})
         splits = s["splits"]
-        if not isinstance(splits, list) or not splits or not all(isinstance(x, str) for x in splits):
+        if (
+            not isinstance(splits, list)
+            or not splits
+            or not all(isinstance(x, str) for x in splits)
+        ):
             raise ManifestError(f"{w}.splits: expected a non-empty list of split names")
         options = s.get("options") or {}
         make_source(_str(s["source"], f"{w}.source"), options, where=w)  # validates options
@@ -356,7 +370,9 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
-def load_manifest(path: str | Path, overrides: list[str] | None = None, *, seed: int | None = None) -> Manifest:
+def load_manifest(
+    path: str | Path, overrides: list[str] | None = None, *, seed: int | None = None
+) -> Manifest:
     """Read, override and validate a manifest file.
 
     Args:

@@ -66,7 +66,9 @@ def run_tasks(
         bar = tqdm(total=len(tasks), desc=desc, disable=not progress, unit="task")
 
         class _Progress(Callback):
-            def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+            def _posttask(
+                self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any
+            ) -> None:
                 if isinstance(key, tuple) or str(key).startswith(fn.__name__):
                     bar.update(1)
 

@@ -41,7 +41,9 @@ def find_configs(inputs: list[Path]) -> dict[str, Path]:
     for root in inputs:
         root = Path(root)
         if not root.is_dir():
-            raise BenchsmithError(f"publish input {root} is not a folder; run the stage that writes it")
+            raise BenchsmithError(
+                f"publish input {root} is not a folder; run the stage that writes it"
+            )
         for m in sorted(root.rglob("manifest.json")):
             if any(part.startswith(".") for part in m.relative_to(root).parts):
                 continue
@@ -61,7 +63,11 @@ def _copy_atomic(src: Path, dst: Path) -> None:
 def contact_sheet_rows(
     configs: dict[str, dict[str, Any]], folders: dict[str, Path], n_samples: int = 3
 ) -> tuple[list[tuple[str, list[np.ndarray]]], list[str]]:
-    """Rows (one per corruption) of cells (one per severity), each a strip of ``n_samples`` images."""
+    """Return contact-sheet rows and column labels.
+
+    Rows are one per corruption, with cells one per severity, each a strip of ``n_samples``
+    images; the column labels are ``severity <n>``.
+    """
     grid: dict[str, dict[int, np.ndarray]] = {}
     for config, m in configs.items():
         if m.get("kind") != "corruption":

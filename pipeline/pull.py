@@ -33,12 +33,24 @@ from pipeline.shards import (
 from pipeline.sources import Rejected, make_source
 from pipeline.version import code_version
 
-__all__ = ["pull", "pull_shard", "image_signature", "add_common_args", "skip_stage", "skip_outputs", "main"]
+__all__ = [
+    "pull",
+    "pull_shard",
+    "image_signature",
+    "add_common_args",
+    "skip_stage",
+    "skip_outputs",
+    "main",
+]
 
 
 def image_signature(image: Any) -> str:
     """``"<mode> <width>x<height>"`` of a uint8 array as PNG will store it (``L`` or ``RGB``)."""
-    mode = "L" if image.ndim == 2 or image.shape[2] == 1 else ("RGBA" if image.shape[2] == 4 else "RGB")
+    mode = (
+        "L"
+        if image.ndim == 2 or image.shape[2] == 1
+        else ("RGBA" if image.shape[2] == 4 else "RGB")
+    )
     return f"{mode} {image.shape[1]}x{image.shape[0]}"
 
 
@@ -50,7 +62,8 @@ def preprocess_image(image: np.ndarray, spec: dict[str, int]) -> np.ndarray:
         spec: ``{"resize_shorter": px, "center_crop": px}``; either may be absent.
 
     Example:
-        >>> preprocess_image(np.zeros((300, 400, 3), np.uint8), {"resize_shorter": 256, "center_crop": 224}).shape
+        >>> spec = {"resize_shorter": 256, "center_crop": 224}
+        >>> preprocess_image(np.zeros((300, 400, 3), np.uint8), spec).shape
         (224, 224, 3)
     """
     from PIL import Image
@@ -94,7 +107,9 @@ def pull_shard(
     if done is not None:
         return done
     src = make_source(source, options)
-    cols: dict[str, list[Any]] = {c: [] for c in ("sample_id", "image", "label", "source", "split", "key")}
+    cols: dict[str, list[Any]] = {
+        c: [] for c in ("sample_id", "image", "label", "source", "split", "key")
+    }
     rejects: list[dict[str, str]] = []
     signatures: set[str] = set()
     for item in src.read(split, start, stop):
@@ -124,7 +139,9 @@ def pull_shard(
     return record
 
 
-def _plan(spec: SourceSpec, manifest: Manifest, out: Path, shard_size: int) -> tuple[list[tuple], Any]:
+def _plan(
+    spec: SourceSpec, manifest: Manifest, out: Path, shard_size: int
+) -> tuple[list[tuple], Any]:
     src = make_source(spec.source, spec.options, where=f"{manifest.path}: source {spec.name}")
     names = src.class_names()
     features = build_features(names)
@@ -245,7 +262,9 @@ def skip_outputs(
             atomic_write_json(Path(p), {"stage": stage, "skipped": note})
     for p in html_paths:
         if p is not None:
-            atomic_write_bytes(Path(p), f"<!doctype html><title>{stage}</title><p>{note}</p>\n".encode())
+            atomic_write_bytes(
+                Path(p), f"<!doctype html><title>{stage}</title><p>{note}</p>\n".encode()
+            )
     for p in png_paths:
         if p is not None:
             img = Image.new("RGB", (8 * len(note) + 16, 32), "white")

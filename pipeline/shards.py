@@ -11,7 +11,6 @@ shards whose fingerprint and checksum still match (a crashed stage resumes).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
@@ -119,7 +118,9 @@ def row_group_rows(columns: Mapping[str, Sequence[Any]]) -> int:
     return max(100, min(n, ROW_GROUP_BYTES // per_row))
 
 
-def write_shard(path: Path, columns: Mapping[str, Sequence[Any]], features: datasets.Features) -> str:
+def write_shard(
+    path: Path, columns: Mapping[str, Sequence[Any]], features: datasets.Features
+) -> str:
     """Write one shard atomically and return its sha256.
 
     Args:
@@ -150,7 +151,9 @@ def write_shard(path: Path, columns: Mapping[str, Sequence[Any]], features: data
     return file_digest(path, "sha256")
 
 
-def read_shard(path: Path, columns: Sequence[str] | None = None) -> tuple[pa.Table, datasets.Features]:
+def read_shard(
+    path: Path, columns: Sequence[str] | None = None
+) -> tuple[pa.Table, datasets.Features]:
     """Read a shard (optionally some columns) and its embedded features."""
     pf = pq.ParquetFile(path)
     features = features_from_arrow(pf.schema_arrow)
@@ -239,5 +242,7 @@ def read_config_manifest(config_dir: Path) -> dict[str, Any]:
     """Read a config folder's ``manifest.json`` (clear error when missing)."""
     path = Path(config_dir) / MANIFEST
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; the stage that writes it did not finish: rerun it")
+        raise FileNotFoundError(
+            f"{path} is missing; the stage that writes it did not finish: rerun it"
+        )
     return json.loads(path.read_text())

@@ -30,11 +30,11 @@ import datasets
 import pyarrow.parquet as pq
 
 from pipeline.download import file_digest
+from pipeline.errors import SourceError
 from pipeline.parallel import run_tasks
 from pipeline.schema import build_features, features_from_arrow
 from pipeline.shards import SHARD_RE
 from pipeline.sources.hf import decode_image
-from pipeline.errors import SourceError
 
 __all__ = ["Problem", "Report", "validate", "check_shard", "main"]
 
@@ -85,14 +85,19 @@ class Report:
         for config in self.configs:
             probs = [p for p in self.problems if p.config == config]
             body = "".join(
-                f'<failure message="{escape(p.check, {chr(34): "&quot;"})}">{escape(str(p))}</failure>'
+                f'<failure message="{escape(p.check, {chr(34): "&quot;"})}">'
+                f"{escape(str(p))}</failure>"
                 for p in probs
             )
-            cases.append(f'<testcase classname="benchsmith.validate" name="{escape(config)}">{body}</testcase>')
+            cases.append(
+                f'<testcase classname="benchsmith.validate" name="{escape(config)}">'
+                f"{body}</testcase>"
+            )
         failures = sum(1 for c in self.configs if any(p.config == c for p in self.problems))
         return (
             '<?xml version="1.0" encoding="utf-8"?>\n'
-            f'<testsuite name="benchsmith-validate" tests="{len(self.configs)}" failures="{failures}">'
+            f'<testsuite name="benchsmith-validate" tests="{len(self.configs)}" '
+            f'failures="{failures}">'
             + "".join(cases)
             + "</testsuite>\n"
         )
@@ -122,7 +127,11 @@ def check_shard(
     checks = 1
     sha = file_digest(Path(path), "sha256")
     if sha != expected_sha:
-        problems.append(Problem("checksum", config, f"sha256 {sha[:16]}... != manifest {expected_sha[:16]}...", name))
+        problems.append(
+            Problem(
+                "checksum", config, f"sha256 {sha[:16]}... != manifest {expected_sha[:16]}...", name
+            )
+        )
     try:
         pf = pq.ParquetFile(path)
         table = pf.read()
@@ -133,22 +142,36 @@ def check_shard(
     declared = datasets.Features.from_dict(features)
     checks += 2
     if shard_features != declared:
-        problems.append(Problem("schema", config, "embedded features differ from manifest.json", name))
+        problems.append(
+            Problem("schema", config, "embedded features differ from manifest.json", name)
+        )
     if table.num_rows != expected_rows:
-        problems.append(Problem("count", config, f"{table.num_rows} rows, manifest says {expected_rows}", name))
+        problems.append(
+            Problem("count", config, f"{table.num_rows} rows, manifest says {expected_rows}", name)
+        )
     ids = table["sample_id"].to_pylist() if "sample_id" in table.column_names else []
     for col, feat in declared.items():
         if isinstance(feat, datasets.ClassLabel):
             checks += 1
             for i, v in enumerate(table[col].to_pylist()):
                 if v is None or not 0 <= v < feat.num_classes:
-                    problems.append(Problem("label-range", config, f"{col}={v!r} outside 0..{feat.num_classes - 1}", name, i))
+                    problems.append(
+                        Problem(
+                            "label-range",
+                            config,
+                            f"{col}={v!r} outside 0..{feat.num_classes - 1}",
+                            name,
+                            i,
+                        )
+                    )
         elif isinstance(feat, datasets.List) and isinstance(feat.feature, datasets.ClassLabel):
             checks += 1
             n = feat.feature.num_classes
             for i, vs in enumerate(table[col].to_pylist()):
                 if vs is None or any(v is None or not 0 <= v < n for v in vs):
-                    problems.append(Problem("label-range", config, f"{col}={vs!r} outside 0..{n - 1}", name, i))
+                    problems.append(
+                        Problem("label-range", config, f"{col}={vs!r} outside 0..{n - 1}", name, i)
+                    )
         elif isinstance(feat, datasets.Image) and col == "image":
             checks += 1
             allowed = set(images)
@@ -161,7 +184,15 @@ def check_shard(
                 mode = "L" if arr.ndim == 2 else "RGB"
                 sig = f"{mode} {arr.shape[1]}x{arr.shape[0]}"
                 if allowed and sig not in allowed:
-                    problems.append(Problem("image-size", config, f"image is {sig}, declared {sorted(allowed)}", name, i))
+                    problems.append(
+                        Problem(
+                            "image-size",
+                            config,
+                            f"image is {sig}, declared {sorted(allowed)}",
+                            name,
+                            i,
+                        )
+                    )
     return {"problems": problems, "ids": ids, "checks": checks}
 
 
@@ -176,7 +207,9 @@ def _expected_features(meta: dict[str, Any]) -> datasets.Features | None:
     )
 
 
-def validate(root: Path, *, scheduler: str = "threads", workers: int = 2, progress: bool = False) -> Report:
+def validate(
+    root: Path, *, scheduler: str = "threads", workers: int = 2, progress: bool = False
+) -> Report:
     """Validate a published benchmark folder (or a folder of config folders)."""
     root = Path(root)
     report = Report(str(root))
@@ -185,7 +218,9 @@ def validate(root: Path, *, scheduler: str = "threads", workers: int = 2, progre
         try:
             metas[m.parent.name] = json.loads(m.read_text())
         except json.JSONDecodeError as exc:
-            report.problems.append(Problem("manifest", m.parent.name, f"manifest.json is not JSON: {exc}"))
+            report.problems.append(
+                Problem("manifest", m.parent.name, f"manifest.json is not JSON: {exc}")
+            )
     if not metas:
         report.problems.append(Problem("layout", str(root), "no config folders with manifest.json"))
         return report
@@ -195,11 +230,16 @@ def validate(root: Path, *, scheduler: str = "threads", workers: int = 2, progre
             report.problems.append(Problem("layout", c, "listed in benchmark.json but missing"))
     tasks = []
     for config, meta in metas.items():
-        report.configs[config] = {"kind": meta.get("kind"), "rows": {s: v["num_rows"] for s, v in meta["splits"].items()}}
+        report.configs[config] = {
+            "kind": meta.get("kind"),
+            "rows": {s: v["num_rows"] for s, v in meta["splits"].items()},
+        }
         expected = _expected_features(meta)
         report.checks_run += 1
         if expected is not None and expected != datasets.Features.from_dict(meta["features"]):
-            report.problems.append(Problem("schema", config, "features differ from the benchsmith schema"))
+            report.problems.append(
+                Problem("schema", config, "features differ from the benchsmith schema")
+            )
         images = meta.get("images") or metas.get(meta.get("clean_config", ""), {}).get("images", [])
         listed = set()
         for split, info in meta["splits"].items():
@@ -209,16 +249,30 @@ def validate(root: Path, *, scheduler: str = "threads", workers: int = 2, progre
                 total += s["num_rows"]
                 path = root / config / s["file"]
                 if not path.is_file():
-                    report.problems.append(Problem("layout", config, "shard listed in manifest.json is missing", s["file"]))
+                    report.problems.append(
+                        Problem(
+                            "layout", config, "shard listed in manifest.json is missing", s["file"]
+                        )
+                    )
                     continue
-                tasks.append((config, str(path), s["sha256"], s["num_rows"], meta["features"], images))
+                tasks.append(
+                    (config, str(path), s["sha256"], s["num_rows"], meta["features"], images)
+                )
             if total != info["num_rows"]:
-                report.problems.append(Problem("count", config, f"split {split}: shards sum to {total}, manifest says {info['num_rows']}"))
+                report.problems.append(
+                    Problem(
+                        "count",
+                        config,
+                        f"split {split}: shards sum to {total}, manifest says {info['num_rows']}",
+                    )
+                )
         for p in (root / config).glob("*.parquet"):
             if p.name not in listed:
                 kind = "not in manifest.json" if SHARD_RE.match(p.name) else "unexpected file"
                 report.problems.append(Problem("layout", config, kind, p.name))
-    results = run_tasks(check_shard, tasks, scheduler=scheduler, workers=workers, desc="validate", progress=progress)
+    results = run_tasks(
+        check_shard, tasks, scheduler=scheduler, workers=workers, desc="validate", progress=progress
+    )
     ids: dict[str, set[str]] = {}
     for task, res in zip(tasks, results, strict=True):
         config = task[0]
@@ -227,20 +281,34 @@ def validate(root: Path, *, scheduler: str = "threads", workers: int = 2, progre
         seen = ids.setdefault(config, set())
         for i, sid in enumerate(res["ids"]):
             if sid in seen:
-                report.problems.append(Problem("unique-id", config, f"sample_id {sid!r} appears twice", Path(task[1]).name, i))
+                report.problems.append(
+                    Problem(
+                        "unique-id",
+                        config,
+                        f"sample_id {sid!r} appears twice",
+                        Path(task[1]).name,
+                        i,
+                    )
+                )
             seen.add(sid)
     for config, meta in metas.items():
         parent = meta.get("clean_config")
         if parent:
             report.checks_run += 1
             if parent not in ids:
-                report.problems.append(Problem("ids", config, f"clean config {parent!r} is not in this folder"))
+                report.problems.append(
+                    Problem("ids", config, f"clean config {parent!r} is not in this folder")
+                )
             elif not ids.get(config, set()) <= ids[parent]:
                 extra = sorted(ids[config] - ids[parent])[:3]
-                report.problems.append(Problem("ids", config, f"sample_ids not in {parent}: {extra}..."))
+                report.problems.append(
+                    Problem("ids", config, f"sample_ids not in {parent}: {extra}...")
+                )
             elif meta.get("kind") == "corruption" and ids[config] != ids[parent]:
                 missing = sorted(ids[parent] - ids[config])[:3]
-                report.problems.append(Problem("ids", config, f"rows of {parent} missing: {missing}..."))
+                report.problems.append(
+                    Problem("ids", config, f"rows of {parent} missing: {missing}...")
+                )
     return report
 
 

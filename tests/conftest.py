@@ -98,6 +98,9 @@ def cifar10_test(shared_dir: Path) -> tuple[np.ndarray, np.ndarray]:
 
     table = pq.read_table(shared_dir / "datasets/cifar10/cifar10-test-jpeg-official-order.parquet")
     images = np.stack(
-        [np.asarray(Image.open(io.BytesIO(d["bytes"])).convert("RGB")) for d in table["image"].to_pylist()]
+        [
+            np.asarray(Image.open(io.BytesIO(d["bytes"])).convert("RGB"))
+            for d in table["image"].to_pylist()
+        ]
     )
     return images, np.asarray(table["label"].to_numpy(), dtype=np.int64)

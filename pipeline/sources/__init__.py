@@ -33,7 +33,10 @@ class SourceEntry:
     required: frozenset[str] = frozenset()
 
 
-_LOCAL = {"path": "directory with the official files (or the archive)", "download": "fetch the official files if not local (bool)"}
+_LOCAL = {
+    "path": "directory with the official files (or the archive)",
+    "download": "fetch the official files if not local (bool)",
+}
 
 SOURCES: Mapping[str, SourceEntry] = MappingProxyType(
     {
@@ -52,7 +55,8 @@ SOURCES: Mapping[str, SourceEntry] = MappingProxyType(
                 "image_column": "image column (default image)",
                 "label_column": "ClassLabel column (default label)",
                 "split_names": "the splits the dataset has",
-                "key_from": "sample key: index (row number) or path (image file stem, e.g. ILSVRC2012_val_00000001)",
+                "key_from": "sample key: index (row number) or path (image file stem, "
+                "e.g. ILSVRC2012_val_00000001)",
             },
             frozenset({"repo_id"}),
         ),
@@ -67,14 +71,17 @@ SOURCES: Mapping[str, SourceEntry] = MappingProxyType(
             frozenset({"files"}),
         ),
         "imagefolder": SourceEntry(
-            hf.ImageFolderSource, {"root": "root/<class>/<file> or root/<split>/<class>/<file>"},
+            hf.ImageFolderSource,
+            {"root": "root/<class>/<file> or root/<split>/<class>/<file>"},
             frozenset({"root"}),
         ),
     }
 )
 
 
-def make_source(name: str, options: Mapping[str, Any] | None = None, *, where: str = "source") -> Source:
+def make_source(
+    name: str, options: Mapping[str, Any] | None = None, *, where: str = "source"
+) -> Source:
     """Build a source from its registry key and options.
 
     Args:
@@ -86,13 +93,17 @@ def make_source(name: str, options: Mapping[str, Any] | None = None, *, where: s
         ManifestError: Unknown source, unknown option or missing required option.
     """
     if name not in SOURCES:
-        raise ManifestError(f"{where}: unknown source {name!r}; valid: {', '.join(sorted(SOURCES))}")
+        raise ManifestError(
+            f"{where}: unknown source {name!r}; valid: {', '.join(sorted(SOURCES))}"
+        )
     entry = SOURCES[name]
     opts = dict(options or {})
     unknown = sorted(set(opts) - set(entry.options))
     if unknown:
         allowed = ", ".join(sorted(entry.options)) or "(none)"
-        raise ManifestError(f"{where}: source {name!r} has no option(s) {unknown}; allowed: {allowed}")
+        raise ManifestError(
+            f"{where}: source {name!r} has no option(s) {unknown}; allowed: {allowed}"
+        )
     missing = sorted(entry.required - set(opts))
     if missing:
         raise ManifestError(f"{where}: source {name!r} needs option(s) {missing}")

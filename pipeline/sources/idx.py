@@ -83,7 +83,9 @@ def read_idx(path: Path) -> np.ndarray:
     except (OSError, EOFError) as exc:
         raise SourceError(f"{path}: cannot read ({exc}); re-download the file") from exc
     if len(raw) < 4 or raw[0:2] != b"\x00\x00":
-        raise SourceError(f"{path}: not an IDX file (bad magic); expected the official MNIST format")
+        raise SourceError(
+            f"{path}: not an IDX file (bad magic); expected the official MNIST format"
+        )
     dtype_code, ndim = raw[2], raw[3]
     if dtype_code != 0x08:
         raise SourceError(f"{path}: IDX dtype 0x{dtype_code:02x} unsupported (only uint8, 0x08)")
@@ -111,9 +113,11 @@ class IdxSource(Source):
     meta: dict = field(default_factory=dict, repr=False)
 
     def class_names(self) -> list[str]:
+        """See :meth:`Source.class_names`."""
         return list(self.names)
 
     def splits(self) -> list[str]:
+        """See :meth:`Source.splits`."""
         return list(self.files)
 
     def _arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -125,14 +129,17 @@ class IdxSource(Source):
         labels = read_idx(fetch(lab_name, md5=lab_md5, **kw))
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
             raise SourceError(
-                f"{self.key}/{split}: images {images.shape} and labels {labels.shape} do not pair up"
+                f"{self.key}/{split}: images {images.shape} and labels {labels.shape} "
+                "do not pair up"
             )
         return images, labels
 
     def num_rows(self, split: str) -> int:
+        """See :meth:`Source.num_rows`."""
         return len(self._arrays(split)[1])
 
     def read(self, split: str, start: int, stop: int) -> Iterator[Example | Rejected]:
+        """See :meth:`Source.read`."""
         images, labels = self._arrays(split)
         for i in range(start, min(stop, len(labels))):
             label = int(labels[i])
@@ -142,11 +149,12 @@ class IdxSource(Source):
             yield Example(str(i), np.array(images[i]), label)
 
     def describe(self) -> dict[str, str]:
+        """See :meth:`Source.describe`."""
         return dict(self.meta)
 
 
 def mnist(*, path: str | None = None, download: bool = False) -> IdxSource:
-    """The MNIST digits (60,000 train / 10,000 test, 28x28 grayscale)."""
+    """Return the MNIST digits source (60,000 train / 10,000 test, 28x28 grayscale)."""
     return IdxSource(
         key="mnist",
         files=MNIST_FILES,

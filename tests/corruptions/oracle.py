@@ -19,7 +19,9 @@ import pytest
 
 
 def _load():
-    ic = pytest.importorskip("imagecorruptions", reason="pip install --no-deps imagecorruptions==1.1.2")
+    pytest.importorskip(
+        "imagecorruptions", reason="pip install --no-deps imagecorruptions==1.1.2"
+    )
     from imagecorruptions import corruptions as icc
     from skimage.filters import gaussian as _gaussian
 
@@ -47,7 +49,7 @@ def reference(name: str, image: np.ndarray, severity: int, seed: int = 0) -> np.
 
     Returns the uint8 result (imagecorruptions truncates with ``np.uint8``).
     """
-    icc = _load()
+    _load()
     import imagecorruptions
 
     np.random.seed(seed)  # noqa: NPY002 - the oracle only knows the global RNG

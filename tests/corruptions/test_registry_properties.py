@@ -44,7 +44,9 @@ def images(photos224) -> dict[str, np.ndarray]:
     out = {"mnist28": load_mnist5k()[0][0]}
     for preset, side in PRESETS.items():
         if preset != "mnist28":
-            out[preset] = np.asarray(Image.fromarray(photos224[1]).resize((side, side), Image.BILINEAR))
+            out[preset] = np.asarray(
+                Image.fromarray(photos224[1]).resize((side, side), Image.BILINEAR)
+            )
     return out
 
 
@@ -145,7 +147,10 @@ def test_every_table_has_five_named_rows_and_a_source() -> None:
     for name, spec in REGISTRY.items():
         for preset, table in spec.tables.items():
             assert len(table.rows) == 5 and table.source, (name, preset)
-            assert all(re.fullmatch(r"[a-z_][a-z0-9_]*", f) for f in table.fields), (name, table.fields)
+            assert all(re.fullmatch(r"[a-z_][a-z0-9_]*", f) for f in table.fields), (
+                name,
+                table.fields,
+            )
 
 
 def test_every_corruption_has_its_own_test() -> None:

@@ -68,7 +68,9 @@ def test_load_dataset_offline(built: Path) -> None:
     )
     env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
            "HF_DATASETS_CACHE": str(built.parent / "hfcache")}
-    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    res = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     info = json.loads(res.stdout.strip().splitlines()[-1])
     assert info["n"] == 300 and info["names"] == [str(i) for i in range(10)]
     assert info["mode"] == "L" and info["size"] == [8, 8] and info["sev"] == 2
@@ -211,7 +213,9 @@ def test_cli_errors_are_clear(tmp_path: Path, capsys) -> None:
     from pipeline.cli import main
 
     bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump({**SMALL, "sources": [{"source": "digits", "splits": ["train"], "limt": 3}]}))
+    bad.write_text(
+        yaml.safe_dump({**SMALL, "sources": [{"source": "digits", "splits": ["train"], "limt": 3}]})
+    )
     assert main(["pull", "--manifest", str(bad), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "unknown key(s) ['limt']" in err and "limit:" in err
@@ -219,7 +223,10 @@ def test_cli_errors_are_clear(tmp_path: Path, capsys) -> None:
 
 
 def test_hub_source_reads_a_dataset_repo_offline(built: Path, monkeypatch) -> None:
-    """The `hf` source goes through datasets.load_dataset; a local dataset repo stands in for the Hub."""
+    """The `hf` source goes through datasets.load_dataset.
+
+    A local dataset repo stands in for the Hub.
+    """
     from pipeline.sources import Example, make_source
 
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")

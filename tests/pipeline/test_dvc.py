@@ -32,7 +32,9 @@ def _run(cmd: list[str], cwd: Path) -> str:
            "GIT_COMMITTER_EMAIL": "t@t"}
     res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if res.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}")
+        raise AssertionError(
+            f"{' '.join(cmd)} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}"
+        )
     return res.stdout + res.stderr
 
 
@@ -65,9 +67,21 @@ def _ran(log: str) -> set[str]:
 
 def test_repro_builds_then_is_a_noop_then_reruns_one_family(project: Path) -> None:
     first = _run(["dvc", "repro"], project)
-    assert {"pull", "corrupt@noise", "corrupt@digital", "corrupt@geometric", "publish", "validate"} <= _ran(first)
+    assert {
+        "pull",
+        "corrupt@noise",
+        "corrupt@digital",
+        "corrupt@geometric",
+        "publish",
+        "validate",
+    } <= _ran(first)
     metrics = json.loads((project / "reports/validate.json").read_text())
-    assert metrics["ok"] and set(metrics["configs"]) == {"clean", "gaussian_noise_1", "contrast_2", "rotate_2"}
+    assert metrics["ok"] and set(metrics["configs"]) == {
+        "clean",
+        "gaussian_noise_1",
+        "contrast_2",
+        "rotate_2",
+    }
     assert (project / "build/ci-small/README.md").is_file()
 
     second = _run(["dvc", "repro"], project)

@@ -22,7 +22,9 @@ MNIST_TEST_HISTOGRAM = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]  
 
 
 def _labels(src, split):
-    return np.array([e.label for e in src.read(split, 0, src.num_rows(split)) if isinstance(e, Example)])
+    return np.array(
+        [e.label for e in src.read(split, 0, src.num_rows(split)) if isinstance(e, Example)]
+    )
 
 
 def test_mnist_test_from_shared_matches_official_histogram(shared_dir: Path) -> None:
@@ -54,7 +56,9 @@ def test_checksum_mismatch_names_file(tmp_path: Path, shared_dir: Path) -> None:
     data[-5] ^= 0xFF
     (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(bytes(data))
     src = make_source("mnist", {"path": str(tmp_path)})
-    with pytest.raises(ChecksumError, match=r"t10k-labels-idx1-ubyte\.gz: md5 .* published ec29112d"):
+    with pytest.raises(
+        ChecksumError, match=r"t10k-labels-idx1-ubyte\.gz: md5 .* published ec29112d"
+    ):
         src.num_rows("test")
 
 
@@ -126,7 +130,9 @@ def test_crafted_pickle_is_refused() -> None:
         def __reduce__(self):
             return (print, ("pwned",))
 
-    with pytest.raises(SourceError, match=r"refusing to unpickle global (__builtin__|builtins)\.print"):
+    with pytest.raises(
+        SourceError, match=r"refusing to unpickle global (__builtin__|builtins)\.print"
+    ):
         safe_load(pickle.dumps({b"data": Evil()}, protocol=2), name="test_batch")
 
 
@@ -137,7 +143,9 @@ def test_truncated_official_batch_is_refused(shared_dir: Path) -> None:
 
 
 def test_parquet_source_reads_hf_layout(shared_dir: Path) -> None:
-    src = make_source("parquet", {"files": {"test": str(shared_dir / "datasets/cifar10/*.parquet")}})
+    src = make_source(
+        "parquet", {"files": {"test": str(shared_dir / "datasets/cifar10/*.parquet")}}
+    )
     assert src.num_rows("test") == 10_000 and len(src.class_names()) == 10
 
 
@@ -180,5 +188,7 @@ def test_idx_parser_refuses_truncated_file(tmp_path: Path, shared_dir: Path) -> 
 
 
 def test_shared_parquet_is_hf_layout(shared_dir: Path) -> None:
-    schema = pq.read_schema(shared_dir / "datasets/cifar10/cifar10-test-jpeg-official-order.parquet")
+    schema = pq.read_schema(
+        shared_dir / "datasets/cifar10/cifar10-test-jpeg-official-order.parquet"
+    )
     assert b"huggingface" in (schema.metadata or {})
