@@ -634,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     manifest = load_manifest(args.manifest, args.overrides, seed=args.seed)
     if manifest.sections.get("shift") is None and args.optional:
-        from pipeline.pull import skip_stage, skip_outputs
+        from pipeline.pull import skip_outputs, skip_stage
 
         skip_outputs("shift", manifest.path, json_paths=[args.metrics], png_paths=[args.plot])
         return skip_stage(Path(args.out), "shift", manifest.path)

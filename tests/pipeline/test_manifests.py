@@ -19,9 +19,24 @@ from pipeline.validate import validate
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = sorted((REPO / "manifests").glob("*.yaml"))
-MNIST_C = ["identity", "shot_noise", "impulse_noise", "glass_blur", "motion_blur", "shear", "scale",
-           "rotate", "brightness", "translate", "stripe", "fog", "spatter", "dotted_line", "zigzag",
-           "canny_edges"]
+MNIST_C = [
+    "identity",
+    "shot_noise",
+    "impulse_noise",
+    "glass_blur",
+    "motion_blur",
+    "shear",
+    "scale",
+    "rotate",
+    "brightness",
+    "translate",
+    "stripe",
+    "fog",
+    "spatter",
+    "dotted_line",
+    "zigzag",
+    "canny_edges",
+]
 
 
 @pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.stem)
@@ -32,16 +47,22 @@ def test_shipped_manifest_is_valid(path: Path) -> None:
 
 def test_manifest_errors_name_key_and_allowed_values(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\nsources: [{source: digits, splits: [train]}]\n"
-                   "corrupt: {preset: cifar33, suites: [{suite: imagenet_c}]}\n")
+    bad.write_text(
+        "name: x\nsources: [{source: digits, splits: [train]}]\n"
+        "corrupt: {preset: cifar33, suites: [{suite: imagenet_c}]}\n"
+    )
     with pytest.raises(ManifestError, match=r"corrupt.preset: 'cifar33' is not one of .*cifar32"):
         load_manifest(bad)
-    bad.write_text("name: x\nsources: [{source: digits, splits: [train]}]\n"
-                   "corrupt: {suites: [{corruptions: {fgo: [1]}}]}\n")
+    bad.write_text(
+        "name: x\nsources: [{source: digits, splits: [train]}]\n"
+        "corrupt: {suites: [{corruptions: {fgo: [1]}}]}\n"
+    )
     with pytest.raises(ManifestError, match=r"unknown corruption 'fgo'; valid: .*fog"):
         load_manifest(bad)
-    bad.write_text("name: x\nsources: [{source: digits, splits: [train]}]\n"
-                   "corrupt: {suites: [{corruptions: {fog: [0]}}]}\n")
+    bad.write_text(
+        "name: x\nsources: [{source: digits, splits: [train]}]\n"
+        "corrupt: {suites: [{corruptions: {fog: [0]}}]}\n"
+    )
     with pytest.raises(ManifestError, match=r"severity 0 is not an integer in 1..5"):
         load_manifest(bad)
 
@@ -53,13 +74,20 @@ def _build(manifest, root: Path) -> Path:
     return root / "out"
 
 
-@pytest.mark.parametrize(("name", "folder"), [("mnist_c", "mnist"), ("fashion_mnist_c", "fashion-mnist")])
-def test_mnist_c_manifest_builds_16_configs_from_shared(name, folder, shared_dir: Path, tmp_path: Path) -> None:
-    m = load_manifest(REPO / f"manifests/{name}.yaml", [
-        f"sources.0.options.path={shared_dir / 'datasets' / folder}",
-        "sources.0.options.download=false",
-        "sources.0.limit=60",
-    ])
+@pytest.mark.parametrize(
+    ("name", "folder"), [("mnist_c", "mnist"), ("fashion_mnist_c", "fashion-mnist")]
+)
+def test_mnist_c_manifest_builds_16_configs_from_shared(
+    name, folder, shared_dir: Path, tmp_path: Path
+) -> None:
+    m = load_manifest(
+        REPO / f"manifests/{name}.yaml",
+        [
+            f"sources.0.options.path={shared_dir / 'datasets' / folder}",
+            "sources.0.options.download=false",
+            "sources.0.limit=60",
+        ],
+    )
     out = _build(m, tmp_path)
     report = validate(out)
     assert report.ok, report.text()
@@ -75,11 +103,14 @@ def test_mnist_c_manifest_builds_16_configs_from_shared(name, folder, shared_dir
 
 def test_cifar10_3dcc_manifest_records_pseudo_depth(shared_dir: Path, tmp_path: Path) -> None:
     files = shared_dir / "datasets/cifar10/cifar10-test-jpeg-official-order.parquet"
-    m = load_manifest(REPO / "manifests/cifar10_3dcc.yaml", [
-        "sources.0.source=parquet",
-        f"sources.0.options={{files: {{test: '{files}'}}}}",
-        "sources.0.limit=12",
-    ])
+    m = load_manifest(
+        REPO / "manifests/cifar10_3dcc.yaml",
+        [
+            "sources.0.source=parquet",
+            f"sources.0.options={{files: {{test: '{files}'}}}}",
+            "sources.0.limit=12",
+        ],
+    )
     out = _build(m, tmp_path)
     assert validate(out).ok
     fog = pq.read_table(next((out / "fog_3d_5").glob("*.parquet")))
