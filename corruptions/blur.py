@@ -608,24 +608,27 @@ _PAPER = "Hendrycks & Dietterich, ICLR 2019; "
 SPECS: tuple[CorruptionSpec, ...] = (
     CorruptionSpec(
         "defocus_blur", "blur", defocus_blur, _DEFOCUS_TABLES, stochastic=False, layout="any",
-        suites=frozenset({"imagenet_c"}),
+        suites=frozenset({"imagenet_c", "mnist_c_extra"}),
         reference=_PAPER + _HC + "make_imagenet_c.py defocus_blur",
     ),
     CorruptionSpec(
         "glass_blur", "blur", glass_blur, _GLASS_TABLES, stochastic=True, layout="any",
-        suites=frozenset({"imagenet_c"}), reference=_PAPER + _HC + "make_imagenet_c.py glass_blur",
+        suites=frozenset({"imagenet_c", "mnist_c"}),
+        reference=_PAPER + _HC + "make_imagenet_c.py glass_blur",
     ),
     CorruptionSpec(
         "motion_blur", "blur", motion_blur, _MOTION_TABLES, stochastic=True, layout="any",
-        suites=frozenset({"imagenet_c"}), reference=_PAPER + _HC + "make_imagenet_c.py motion_blur",
+        suites=frozenset({"imagenet_c", "mnist_c"}),
+        reference=_PAPER + _HC + "make_imagenet_c.py motion_blur",
     ),
     CorruptionSpec(
         "zoom_blur", "blur", zoom_blur, _ZOOM_TABLES, stochastic=False, layout="any",
-        suites=frozenset({"imagenet_c"}), reference=_PAPER + _HC + "make_imagenet_c.py zoom_blur",
+        suites=frozenset({"imagenet_c", "mnist_c_extra"}),
+        reference=_PAPER + _HC + "make_imagenet_c.py zoom_blur",
     ),
     CorruptionSpec(
         "gaussian_blur", "blur", gaussian_blur, _GAUSSIAN_TABLES, stochastic=False, layout="any",
-        suites=frozenset({"imagenet_c_extra"}),
+        suites=frozenset({"imagenet_c_extra", "mnist_c_extra"}),
         reference=_PAPER + _HC + "make_imagenet_c.py gaussian_blur",
     ),
 )

@@ -576,20 +576,23 @@ _PAPER = "Hendrycks & Dietterich, ICLR 2019; "
 SPECS: tuple[CorruptionSpec, ...] = (
     CorruptionSpec(
         "snow", "weather", snow, _SNOW_TABLES, stochastic=True, layout="any",
-        suites=frozenset({"imagenet_c"}), reference=_PAPER + _HC + "make_imagenet_c.py snow",
+        suites=frozenset({"imagenet_c", "mnist_c_extra"}),
+        reference=_PAPER + _HC + "make_imagenet_c.py snow",
     ),
     CorruptionSpec(
         "frost", "weather", frost, _FROST_TABLES, stochastic=True, layout="any",
-        suites=frozenset({"imagenet_c"}), reference=_PAPER + _HC + "make_imagenet_c.py frost",
+        suites=frozenset({"imagenet_c", "mnist_c_extra"}),
+        reference=_PAPER + _HC + "make_imagenet_c.py frost",
         param_hook=_frost_hook,
     ),
     CorruptionSpec(
         "fog", "weather", fog, _FOG_TABLES, stochastic=True, layout="any",
-        suites=frozenset({"imagenet_c"}), reference=_PAPER + _HC + "make_imagenet_c.py fog",
+        suites=frozenset({"imagenet_c", "mnist_c"}),
+        reference=_PAPER + _HC + "make_imagenet_c.py fog",
     ),
     CorruptionSpec(
         "spatter", "weather", spatter, _SPATTER_TABLES, stochastic=True, layout="any",
-        suites=frozenset({"imagenet_c_extra"}),
+        suites=frozenset({"imagenet_c_extra", "mnist_c"}),
         reference=_PAPER + _HC + "make_imagenet_c.py spatter",
     ),
 )
