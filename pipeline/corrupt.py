@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ import numpy as np
 
 from corruptions.registry import get_registry, resolve_params, resolve_preset
 from corruptions.rng import derive_rng
+from pipeline.download import file_digest
 from pipeline.errors import BenchsmithError
 from pipeline.manifest import Manifest
 from pipeline.parallel import run_tasks
@@ -44,26 +46,51 @@ from pipeline.shards import (
     write_config_manifest,
     write_shard,
 )
-from pipeline.sources.hf import decode_image
+from pipeline.sources.hf import decode_image, read_depth_png
 from pipeline.version import code_version
 
 __all__ = ["plan_configs", "corrupt_shard", "corrupt", "main"]
 
 
-def _depth_for(image: np.ndarray, row: dict[str, Any], mode: str) -> tuple[np.ndarray, str]:
-    """Depth map for one image: the dataset's depth column, or the built-in pseudo-depth."""
+def _depth_for(
+    image: np.ndarray, row: dict[str, Any], mode: str, model: dict[str, Any] | None
+) -> tuple[np.ndarray, str]:
+    """Depth map for one image and where it came from (recorded in the row's params).
+
+    ``mode`` is the manifest's ``corrupt.depth``: ``column`` (the dataset's depth
+    maps, 0 = unknown), ``model`` (the user's ONNX/TorchScript network named by
+    ``corrupt.depth_model``), ``pseudo`` (the built-in classical pseudo-depth) or
+    ``auto`` (column if the dataset has one, else the model if given, else pseudo).
+    """
     depth = row.get("depth")
     if depth is not None and mode in ("auto", "column"):
-        arr = decode_image(depth["bytes"], what=f"{row['sample_id']} depth").astype(np.float32)
+        arr = read_depth_png(None, depth["bytes"])
+        arr[arr <= 0] = np.nan  # 0 = unknown; the kernels fill it with the farthest depth
         return arr, "column"
     if mode == "column":
         raise BenchsmithError(
             f"{row['sample_id']}: corrupt.depth is 'column' but the dataset has no depth column; "
-            "add depth files to the source, set corrupt.depth: pseudo, or use a depth model"
+            "give the source depth maps (imagefolder depth_root, parquet depth_column), set "
+            "corrupt.depth: model with corrupt.depth_model, or corrupt.depth: pseudo"
         )
+    if model is not None and mode in ("auto", "model"):
+        net = _load_model(json.dumps(model, sort_keys=True))
+        return net(image), f"model:{net.method}"
+    if mode == "model":
+        raise BenchsmithError("corrupt.depth is 'model' but corrupt.depth_model is not set")
     from corruptions import pseudo_depth
 
     return pseudo_depth.pseudo_depth(image), f"pseudo:v{pseudo_depth.PSEUDO_DEPTH_VERSION}"
+
+
+@lru_cache(maxsize=2)
+def _load_model(spec_json: str) -> Any:
+    """Load (once per worker process) the depth network described by the manifest."""
+    from corruptions.depth_model import load_depth_model
+
+    spec = json.loads(spec_json)
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.items() if k != "path"}
+    return load_depth_model(spec["path"], **kwargs)
 
 
 def corrupt_shard(
@@ -76,6 +103,7 @@ def corrupt_shard(
     depth_mode: str,
     seed: int,
     task_fp: str,
+    depth_model: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Corrupt every image of one clean shard into one output shard (a dask task)."""
     from corruptions.registry import apply
@@ -97,7 +125,7 @@ def corrupt_shard(
         aux: dict[str, Any] = {}
         depth_source = None
         if "depth" in spec.needs:
-            aux["depth"], depth_source = _depth_for(image, row, depth_mode)
+            aux["depth"], depth_source = _depth_for(image, row, depth_mode, depth_model)
         rng = derive_rng(seed, row["sample_id"], corruption, severity) if spec.stochastic else None
         result = apply(corruption, image, severity=severity, preset=preset, rng=rng,
                        rounding=rounding, **aux)  # type: ignore[arg-type]
@@ -183,6 +211,16 @@ def corrupt(
         _remove_stale_configs(out, set())
         atomic_write_json(out / "stage.json", {"family": family, "configs": []})
         return {}
+    depth_model = dict(manifest.corrupt.depth_model) if manifest.corrupt.depth_model else None
+    model_id = None
+    if depth_model is not None and any("depth" in registry[c[1]].needs for c in configs):
+        model_path = Path(depth_model["path"])
+        if not model_path.is_file():
+            raise BenchsmithError(
+                f"corrupt.depth_model.path {model_path} not found (benchsmith never downloads "
+                "models); fix the path or use corrupt.depth: pseudo"
+            )
+        model_id = [depth_model, file_digest(model_path, "sha256")]
     tasks: list[tuple[Any, ...]] = []
     meta: dict[str, dict[str, Any]] = {}
     for spec_src in manifest.sources:
@@ -201,11 +239,11 @@ def corrupt(
                     clean_sha = _sha_of(clean_meta, shard.name)
                     task_fp = fingerprint([clean_sha, name, sev, manifest.corrupt.preset,
                                            manifest.corrupt.rounding, manifest.corrupt.depth,
-                                           manifest.seed, code_version()])
+                                           model_id, manifest.seed, code_version()])
                     keep.add(shard.name)
                     tasks.append((str(shard), str(cdir / shard.name), name, sev,
                                   manifest.corrupt.preset, manifest.corrupt.rounding,
-                                  manifest.corrupt.depth, manifest.seed, task_fp))
+                                  manifest.corrupt.depth, manifest.seed, task_fp, depth_model))
             for p in cdir.glob("*.parquet") if cdir.is_dir() else ():
                 if p.name not in keep:
                     p.unlink()

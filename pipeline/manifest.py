@@ -127,6 +127,7 @@ class CorruptSpec:
     rounding: str
     suites: tuple[SuiteSpec, ...]
     depth: str = "auto"
+    depth_model: Mapping[str, Any] | None = None
 
     def configs(self) -> list[tuple[str, str, int]]:
         """``(config name, corruption, severity)`` for every output, in manifest order."""
@@ -195,7 +196,16 @@ CORRUPT_KEYS = {
     "preset": "resolution preset: auto, mnist28, cifar32, tiny64, imagenet224",
     "rounding": "truncate (upstream parity) or nearest",
     "suites": "list of {suite, severities} or {corruptions: {name: [severities]}}",
-    "depth": "where depth comes from for depth-aware corruptions: auto | column | pseudo",
+    "depth": "where depth comes from for depth-aware corruptions: auto | column | model | pseudo",
+    "depth_model": "{path, output: depth|inverse_depth, input_size, mean, std}: local ONNX or "
+    "TorchScript depth network (never downloaded)",
+}
+DEPTH_MODEL_KEYS = {
+    "path": "model file (.onnx, or TorchScript .pt/.pth/.ts)",
+    "output": "what the network predicts: depth or inverse_depth",
+    "input_size": "[height, width] of the network input in pixels",
+    "mean": "per-channel normalisation mean on the [0, 1] scale",
+    "std": "per-channel normalisation std",
 }
 SUITE_KEYS = {
     "suite": "registry suite name (imagenet_c, imagenet_c_extra, mnist_c, ...)",
@@ -236,7 +246,15 @@ def _parse_corrupt(data: Any, where: str) -> CorruptSpec:
     d = check_keys(data, where, CORRUPT_KEYS, {"suites"})
     preset = _str(d.get("preset", "auto"), f"{where}.preset", ("auto", *PRESETS))
     rounding = _str(d.get("rounding", "truncate"), f"{where}.rounding", ("truncate", "nearest"))
-    depth = _str(d.get("depth", "auto"), f"{where}.depth", ("auto", "column", "pseudo"))
+    depth = _str(d.get("depth", "auto"), f"{where}.depth", ("auto", "column", "model", "pseudo"))
+    depth_model = None
+    if d.get("depth_model") is not None:
+        depth_model = check_keys(
+            d["depth_model"], f"{where}.depth_model", DEPTH_MODEL_KEYS, {"path", "output"}
+        )
+        _str(depth_model["output"], f"{where}.depth_model.output", ("depth", "inverse_depth"))
+    if depth == "model" and depth_model is None:
+        raise ManifestError(f"{where}.depth: 'model' needs corrupt.depth_model {{path, output}}")
     registry = get_registry()
     suites = []
     if not isinstance(d["suites"], list) or not d["suites"]:
@@ -274,7 +292,10 @@ def _parse_corrupt(data: Any, where: str) -> CorruptSpec:
         if "{corruption}" not in template:
             raise ManifestError(f"{w}.config_name: {template!r} must contain {{corruption}}")
         suites.append(SuiteSpec(corruptions=corr, config_name=template))
-    spec = CorruptSpec(preset=preset, rounding=rounding, suites=tuple(suites), depth=depth)
+    spec = CorruptSpec(
+        preset=preset, rounding=rounding, suites=tuple(suites), depth=depth,
+        depth_model=dict(depth_model) if depth_model else None,
+    )
     spec.configs()  # name clashes are refused here
     return spec
 

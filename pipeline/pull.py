@@ -85,6 +85,14 @@ def preprocess_image(image: np.ndarray, spec: dict[str, int]) -> np.ndarray:
     return np.asarray(img)
 
 
+def encode_depth(depth: np.ndarray) -> np.ndarray:
+    """Depth values as uint16 (rounded, clipped to 0..65535) for a 16-bit PNG column.
+
+    The unit is the source's (e.g. millimetres); 0 means unknown depth.
+    """
+    return np.clip(np.rint(np.nan_to_num(depth, nan=0.0)), 0, 65535).astype(np.uint16)
+
+
 def pull_shard(
     source: str,
     options: dict[str, Any],
@@ -107,9 +115,8 @@ def pull_shard(
     if done is not None:
         return done
     src = make_source(source, options)
-    cols: dict[str, list[Any]] = {
-        c: [] for c in ("sample_id", "image", "label", "source", "split", "key")
-    }
+    cols: dict[str, list[Any]] = {c: [] for c in datasets.Features.from_dict(features)}
+
     rejects: list[dict[str, str]] = []
     signatures: set[str] = set()
     for item in src.read(split, start, stop):
@@ -118,6 +125,12 @@ def pull_shard(
             rejects.append({"sample_id": sid, "key": item.key, "reason": item.reason})
             continue
         image = preprocess_image(item.image, preprocess or {})
+        if "depth" in cols:
+            if item.depth is None:
+                rejects.append({"sample_id": sid, "key": item.key, "reason": "no depth map"})
+                continue
+            depth = preprocess_image(encode_depth(item.depth), preprocess or {})
+            cols["depth"].append({"bytes": encode_png(depth), "path": None})
         signatures.add(image_signature(image))
         cols["sample_id"].append(sid)
         cols["image"].append({"bytes": encode_png(image), "path": None})
@@ -144,7 +157,7 @@ def _plan(
 ) -> tuple[list[tuple], Any]:
     src = make_source(spec.source, spec.options, where=f"{manifest.path}: source {spec.name}")
     names = src.class_names()
-    features = build_features(names)
+    features = build_features(names, depth=src.has_depth())
     config_dir = out / manifest.clean_config(spec)
     tasks = []
     for split in spec.splits:

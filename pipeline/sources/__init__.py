@@ -67,12 +67,16 @@ SOURCES: Mapping[str, SourceEntry] = MappingProxyType(
                 "image_column": "image column (default image)",
                 "label_column": "label column (default label)",
                 "names": "class names, if the files carry no ClassLabel metadata",
+                "depth_column": "column of single-channel PNG depth maps (for depth corruptions)",
             },
             frozenset({"files"}),
         ),
         "imagefolder": SourceEntry(
             hf.ImageFolderSource,
-            {"root": "root/<class>/<file> or root/<split>/<class>/<file>"},
+            {
+                "root": "root/<class>/<file> or root/<split>/<class>/<file>",
+                "depth_root": "tree mirroring root with one single-channel PNG depth map per image",
+            },
             frozenset({"root"}),
         ),
     }

@@ -19,11 +19,14 @@ class Example:
         key: The original key inside the source split (index or relative path).
         image: uint8 pixels, (H, W) grayscale or (H, W, 3) RGB.
         label: Class index into the source's ``class_names``.
+        depth: Optional depth map (H, W) in the source's unit (uint16 or float,
+            larger = farther, 0 = unknown), for the depth-aware corruptions.
     """
 
     key: str
     image: np.ndarray
     label: int
+    depth: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,10 @@ class Source(ABC):
     @abstractmethod
     def read(self, split: str, start: int, stop: int) -> Iterator[Example | Rejected]:
         """Yield rows ``start <= i < stop`` of ``split`` in source order."""
+
+    def has_depth(self) -> bool:
+        """Return whether the rows carry a depth map (then the shards get a ``depth`` column)."""
+        return False
 
     def describe(self) -> dict[str, str]:
         """Return the description, license and citation for the dataset card."""

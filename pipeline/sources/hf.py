@@ -67,6 +67,30 @@ def decode_image(data: bytes | None, *, path: str | None = None, what: str = "im
         raise SourceError(f"{what}: cannot decode image ({exc})") from exc
 
 
+def read_depth_png(path: Path | None, data: bytes | None = None) -> np.ndarray:
+    """Read a depth map stored as a (16-bit or 8-bit) single-channel PNG, unscaled.
+
+    Args:
+        path: The PNG file (or ``None`` when ``data`` is given).
+        data: The PNG bytes.
+
+    Returns:
+        float32 (H, W) with the stored values (0 = unknown depth).
+
+    Raises:
+        SourceError: Missing, undecodable or multi-channel file.
+    """
+    what = str(path) if path is not None else "depth bytes"
+    if data is None:
+        if path is None or not Path(path).is_file():
+            raise SourceError(f"{what}: depth file missing (depth maps must mirror the image tree)")
+        data = Path(path).read_bytes()
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.ndim != 2:
+        raise SourceError(f"{what}: not a single-channel PNG depth map")
+    return arr.astype(np.float32)
+
+
 @dataclass(eq=False)
 class ParquetSource(Source):
     """Local Parquet in the Hugging Face layout; ``files`` maps split -> glob pattern."""
@@ -76,6 +100,11 @@ class ParquetSource(Source):
     label_column: str = "label"
     key: str = "parquet"
     names: list[str] | None = None
+    depth_column: str | None = None
+
+    def has_depth(self) -> bool:
+        """See :meth:`Source.has_depth` (true when ``depth_column`` is given)."""
+        return self.depth_column is not None
 
     def _paths(self, split: str) -> list[str]:
         self.check_split(split)
@@ -88,8 +117,8 @@ class ParquetSource(Source):
     def _table(self, split: str) -> pa.Table:
         tables = [pq.read_table(p) for p in self._paths(split)]
         for p, t in zip(self._paths(split), tables, strict=True):
-            for col in (self.image_column, self.label_column):
-                if col not in t.column_names:
+            for col in (self.image_column, self.label_column, self.depth_column):
+                if col is not None and col not in t.column_names:
                     raise SourceError(
                         f"{p}: no column {col!r} (columns: {t.column_names}); set "
                         f"`image_column`/`label_column` in the source options"
@@ -125,6 +154,9 @@ class ParquetSource(Source):
         n_classes = len(self.class_names())
         images = table[self.image_column].to_pylist()
         labels = table[self.label_column].to_pylist()
+        depths = (
+            table[self.depth_column].to_pylist() if self.depth_column else [None] * len(labels)
+        )
         for j, (img, lab) in enumerate(zip(images, labels, strict=True)):
             i = start + j
             if lab is None or not 0 <= int(lab) < n_classes:
@@ -137,7 +169,15 @@ class ParquetSource(Source):
             except SourceError as exc:
                 yield Rejected(str(i), str(exc))
                 continue
-            yield Example(str(i), pixels, int(lab))
+            depth = None
+            if self.depth_column:
+                d = depths[j]
+                try:
+                    depth = read_depth_png(None, d.get("bytes") if isinstance(d, dict) else d)
+                except (SourceError, AttributeError, TypeError) as exc:
+                    yield Rejected(str(i), f"row {i}: depth column {self.depth_column!r}: {exc}")
+                    continue
+            yield Example(str(i), pixels, int(lab), depth)
 
 
 @dataclass(eq=False)
@@ -145,7 +185,16 @@ class ImageFolderSource(Source):
     """``root/<split>/<class>/<file>`` (or ``root/<class>/<file>`` as split ``train``)."""
 
     root: str
+    depth_root: str | None = None
     key: str = "imagefolder"
+
+    def has_depth(self) -> bool:
+        """See :meth:`Source.has_depth` (true when ``depth_root`` is given)."""
+        return self.depth_root is not None
+
+    def _depth(self, split_dir: Path, rel: str) -> np.ndarray:
+        sub = split_dir.relative_to(Path(self.root))  # "." or the split folder
+        return read_depth_png(Path(self.depth_root or "") / sub / Path(rel).with_suffix(".png"))
 
     @lru_cache(maxsize=1)  # noqa: B019
     def _layout(self) -> dict[str, tuple[Path, list[tuple[str, str]]]]:
@@ -192,10 +241,15 @@ class ImageFolderSource(Source):
             path = base / rel
             try:
                 pixels = decode_image(None, path=str(path), what=str(path))
+                depth = self._depth(base, rel) if self.depth_root else None
             except SourceError as exc:
                 yield Rejected(rel, f"{exc}; fix or remove the file")
                 continue
-            yield Example(rel, pixels, index[cls])
+            if depth is not None and depth.shape != pixels.shape[:2]:
+                reason = f"depth map {depth.shape} does not match image {pixels.shape[:2]}"
+                yield Rejected(rel, reason)
+                continue
+            yield Example(rel, pixels, index[cls], depth)
 
 
 @dataclass(eq=False)
