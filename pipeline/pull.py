@@ -223,6 +223,7 @@ def pull(
                            "preprocess": dict(spec.preprocess), **src.describe()},
                 "images": signatures,
                 "seed": manifest.seed,
+                "params": {"shard_size": shard_size},
                 "code_version": code_version(),
                 "manifest": manifest.raw,
             },
