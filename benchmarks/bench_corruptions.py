@@ -77,33 +77,21 @@ def load_cifar(shared: Path, n: int) -> list[np.ndarray]:
 
 
 def load_reference() -> Callable[[str, np.ndarray, int, int], np.ndarray] | None:
-    """imagecorruptions' ``corrupt`` with the two shims it needs on numpy 2 / skimage 0.26."""
-    try:
-        import imagecorruptions
-        from imagecorruptions import corruptions as icc
-    except ImportError:
+    """imagecorruptions' ``corrupt`` through the tests' oracle (its shims for numpy 2,
+    scikit-image 0.26 and setuptools without pkg_resources), or ``None`` if not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("imagecorruptions") is None:
         return None
-    from skimage.filters import gaussian as _gaussian
-
-    def gaussian(image, sigma=1, multichannel=None, **kwargs):
-        if multichannel:
-            kwargs["channel_axis"] = -1
-        return _gaussian(image, sigma=sigma, **kwargs)
-
-    class _Numpy:
-        float_ = np.float64
-
-        def __getattr__(self, attr):
-            return getattr(np, attr)
-
-    if not getattr(icc, "_benchsmith_shimmed", False):
-        icc.gaussian = gaussian
-        icc.np = _Numpy()
-        icc._benchsmith_shimmed = True
+    path = Path(__file__).resolve().parents[1] / "tests/corruptions/oracle.py"
+    spec = importlib.util.spec_from_file_location("benchsmith_oracle", path)
+    oracle = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(oracle)  # type: ignore[union-attr]
+    oracle.reference_module()
+    import imagecorruptions
 
     def run(name: str, image: np.ndarray, severity: int, seed: int) -> np.ndarray:
-        np.random.seed(seed)  # noqa: NPY002 - the reference only knows the global RNG
-        return imagecorruptions.corrupt(image, corruption_name=name, severity=severity)
+        return oracle.reference(name, image, severity, seed)
 
     run.names = set(imagecorruptions.get_corruption_names("all"))  # type: ignore[attr-defined]
     return run
