@@ -56,8 +56,10 @@ def gaussian_noise(image: U8Image, *, sigma: float, rng: np.random.Generator) ->
         [[100.0, 100.0], [100.0, 100.0]]
 
     """
-    noise = rng.standard_normal(size=image.shape, dtype=np.float32)
-    return image.astype(np.float32) + noise * np.float32(sigma * 255.0)
+    out = rng.standard_normal(size=image.shape, dtype=np.float32)
+    out *= np.float32(sigma * 255.0)
+    out += image  # float32 addition commutes: same values as image + noise * scale
+    return out
 
 
 def shot_noise(image: U8Image, *, photons: float, rng: np.random.Generator) -> FloatImage:
@@ -87,8 +89,11 @@ def shot_noise(image: U8Image, *, photons: float, rng: np.random.Generator) -> F
     """
     if photons <= 0:
         raise ValueError(f"photons must be > 0, got {photons}")
-    counts = rng.poisson((image / 255.0) * photons)
-    return (counts / float(photons)) * 255.0
+    lam = image / 255.0
+    lam *= photons
+    out = rng.poisson(lam) / float(photons)
+    out *= 255.0
+    return out
 
 
 def impulse_noise(
@@ -156,8 +161,11 @@ def speckle_noise(image: U8Image, *, sigma: float, rng: np.random.Generator) -> 
 
     """
     x = image.astype(np.float32)
-    noise = rng.standard_normal(size=image.shape, dtype=np.float32)
-    return x + x * (noise * np.float32(sigma))
+    out = rng.standard_normal(size=image.shape, dtype=np.float32)
+    out *= np.float32(sigma)
+    out *= x
+    out += x  # same values as x + x * (noise * sigma): float32 + and * commute
+    return out
 
 
 def _tables(

@@ -11,6 +11,10 @@ and the published tables.
   scipy/skimage re-implementation of the upstream scripts' algorithm.
 * MNIST-C's gray variants are checked on real MNIST digits against literal
   skimage formulations of google-research/mnist-c.
+* The fast paths are byte-identical to the PIL calls they replace: pixelate's
+  numpy BOX resampling (every table factor, many sizes, gray and RGB) and JPEG's
+  OpenCV decoder of PIL's bitstream (every table quality, photographs and
+  CIFAR-10, gray and RGB).
 """
 
 from __future__ import annotations
@@ -305,3 +309,103 @@ def test_suites():
     )
     assert "saturate" in registry.in_suite("imagenet_c_extra")
     assert "saturate" not in imagenet_c
+
+
+# ---------------------------------------------------------------------------
+# Byte identity of the fast paths with the PIL calls they replace.
+
+#: Every factor of the pixelate tables, plus the (0, 1] extremes.
+PIXELATE_FACTORS = sorted(
+    {row[0] for table in get_registry()["pixelate"].tables.values() for row in table.rows}
+    | {1.0, 0.01, 0.33}
+)
+#: Table sizes, odd sizes and non-square shapes (H, W).
+PIXELATE_SIZES = (
+    [(s, s) for s in (1, 2, 3, 5, 7, 17, 28, 31, 32, 33, 45, 63, 64, 65, 99, 127, 224, 225)]
+    + [(28, 32), (32, 17), (64, 224), (224, 100), (37, 301), (100, 19), (301, 37)]
+)
+
+
+def _pil_pixelate(image: np.ndarray, factor: float) -> np.ndarray:
+    """The upstream pixelate: PIL BOX down to int(size * factor), PIL BOX back up."""
+    h, w = image.shape[:2]
+    pil = Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image)
+    small = pil.resize((max(1, int(w * factor)), max(1, int(h * factor))), Image.BOX)
+    return np.asarray(small.resize((w, h), Image.BOX)).reshape(image.shape)
+
+
+@pytest.mark.parametrize("channels", (None, 1, 3))
+def test_pixelate_box_is_byte_identical_to_pil(channels, photos224):
+    from corruptions.digital import pixelate
+
+    rng = np.random.default_rng(0)
+    cases = 0
+    for h, w in PIXELATE_SIZES:
+        shape = (h, w) if channels is None else (h, w, channels)
+        noise = rng.integers(0, 256, size=shape, dtype=np.uint8)
+        photo = np.asarray(Image.fromarray(photos224[cases % len(photos224)]).resize((w, h)))
+        photo = photo if channels == 3 else photo[..., :1].reshape(shape)
+        for image in (noise, np.ascontiguousarray(photo)):
+            for factor in PIXELATE_FACTORS:
+                ours = pixelate(image, factor=factor, upsample="box")
+                assert ours.dtype == np.uint8 and ours.shape == image.shape
+                assert np.array_equal(ours, _pil_pixelate(image, factor)), (shape, factor)
+                cases += 1
+    assert cases == 2 * len(PIXELATE_SIZES) * len(PIXELATE_FACTORS)
+
+
+def test_pil_box_pass_plans_match_pil_on_every_size_pair():
+    """Each single pass, down and up, for every pair of lengths 1..80."""
+    from corruptions.digital import _pil_box_pass, _pil_box_pass_plan
+
+    rng = np.random.default_rng(1)
+    for n_in in range(1, 81):
+        row = rng.integers(0, 256, size=(1, n_in), dtype=np.uint8)
+        padded = np.concatenate([row, np.zeros((1, 1), np.uint8)], axis=1).T  # (n_in + 1, 1)
+        for n_out in range(1, 81):
+            plan = _pil_box_pass_plan(n_in, n_out)
+            assert plan is not None, (n_in, n_out)
+            ours = _pil_box_pass(padded, plan)[:, 0]
+            ref = np.asarray(Image.fromarray(row).resize((n_out, 1), Image.BOX))[0]
+            assert np.array_equal(ours, ref), (n_in, n_out)
+
+
+JPEG_QUALITIES = sorted(
+    {row[0] for table in get_registry()["jpeg_compression"].tables.values() for row in table.rows}
+)
+
+
+def _pil_jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    """Upstream: PIL encode, PIL decode."""
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())))
+
+
+def _assert_jpeg_identical(images, qualities):
+    from corruptions.digital import jpeg_compression
+
+    for image in images:
+        gray = np.asarray(Image.fromarray(image).convert("L"))
+        for quality in qualities:
+            for x in (image, gray):
+                ours = jpeg_compression(x, quality=quality)
+                assert ours.shape == x.shape and ours.dtype == np.uint8
+                assert np.array_equal(ours, _pil_jpeg(x, quality)), (x.shape, quality)
+            ours1 = jpeg_compression(gray[..., None], quality=quality)
+            assert np.array_equal(ours1[..., 0], _pil_jpeg(gray, quality))
+
+
+def test_jpeg_opencv_decode_is_byte_identical_to_pil(photo_crops224, photos224):
+    """Same PIL bitstream, OpenCV decoder: every table quality, RGB, gray and odd sizes."""
+    sizes = ((1, 1), (9, 13), (101, 77))
+    odd = [np.ascontiguousarray(p[:h, :w]) for p in photos224 for h, w in sizes]
+    _assert_jpeg_identical(list(photo_crops224) + odd, JPEG_QUALITIES + [1, 95, 100])
+
+
+@pytest.mark.slow
+def test_jpeg_opencv_decode_is_byte_identical_to_pil_on_cifar10(cifar10_test):
+    images, _ = cifar10_test
+    _assert_jpeg_identical(images, JPEG_QUALITIES)

@@ -4,6 +4,8 @@ The noises are random, so outputs cannot be compared pixel by pixel: per
 severity, the statistics of ``output - input`` over the >= 100 real crops of
 ``photo_crops224`` (mean, standard deviation, fraction of changed values) must be
 within 5 % of the reference's, with absolute floors for values near zero.
+The kernels themselves are checked bit for bit against their formulas written
+out in upstream operation order, with the same generator.
 """
 
 from __future__ import annotations
@@ -169,3 +171,41 @@ def test_suites():
     assert {"gaussian_noise", "shot_noise", "impulse_noise"} <= set(registry.in_suite("imagenet_c"))
     assert "speckle_noise" in registry.in_suite("imagenet_c_extra")
     assert "speckle_noise" not in registry.in_suite("imagenet_c")
+
+
+#: The kernels' formulas written out in upstream operation order (x = image):
+#: the in-place fast paths must give the same bits for the same draws.
+LITERAL = {
+    "gaussian_noise": lambda x, rng, sigma: (
+        x.astype(np.float32)
+        + rng.standard_normal(size=x.shape, dtype=np.float32) * np.float32(sigma * 255.0)
+    ),
+    "shot_noise": lambda x, rng, photons: (
+        rng.poisson((x / 255.0) * photons) / float(photons) * 255.0
+    ),
+    "speckle_noise": lambda x, rng, sigma: (
+        x.astype(np.float32)
+        + x.astype(np.float32)
+        * (rng.standard_normal(size=x.shape, dtype=np.float32) * np.float32(sigma))
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LITERAL))
+def test_kernels_equal_literal_formulas_bit_for_bit(name):
+    from corruptions import noise
+
+    kernel = getattr(noise, name)
+    cases = 0
+    for shape in ((32, 32, 3), (28, 28), (28, 28, 1), (224, 224, 3), (7, 13, 3)):
+        image = np.random.default_rng(cases).integers(0, 256, size=shape, dtype=np.uint8)
+        image.flat[:2] = (0, 255)
+        for table in get_registry()[name].tables.values():
+            for row in table.rows:
+                params = dict(zip(table.fields, row, strict=True))
+                ours = kernel(image, rng=np.random.default_rng(cases), **params)
+                ref = LITERAL[name](image, np.random.default_rng(cases), *row)
+                assert ours.dtype == ref.dtype and ours.shape == image.shape
+                assert ours.tobytes() == ref.tobytes(), (shape, params)
+                cases += 1
+    assert cases == 5 * 20
