@@ -356,7 +356,7 @@ def test_pixelate_box_is_byte_identical_to_pil(channels, photos224):
 
 def test_pil_box_pass_plans_match_pil_on_every_size_pair():
     """Each single pass, down and up, for every pair of lengths 1..80."""
-    from corruptions.digital import _pil_box_pass, _pil_box_pass_plan
+    from corruptions._pil_resample import _pil_box_pass, _pil_box_pass_plan
 
     rng = np.random.default_rng(1)
     for n_in in range(1, 81):
