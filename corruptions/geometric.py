@@ -247,7 +247,7 @@ def shear(image: U8Image, *, shear_angle: float, rng: np.random.Generator) -> Fl
         float32 (H, W) on the 0..255 scale.
 
     Reference:
-        mnist-c ``shear``: ``c *= np.random.choice([-1, 1])``,
+        mnist-c ``shear``: ``c`` times a random sign (numpy global ``choice`` of -1, 1),
         ``AffineTransform(shear=c)`` centred, ``warp``.
 
     """
@@ -302,7 +302,7 @@ def translate(image: U8Image, *, offset: float, rng: np.random.Generator) -> Flo
         float32 (H, W) on the 0..255 scale.
 
     Reference:
-        mnist-c ``translate``: ``bit = np.random.choice([-1, 1], 2)``,
+        mnist-c ``translate``: ``bit``, two random signs (numpy global ``choice``),
         ``AffineTransform(translation=[c * bit[0], c * bit[1]])``, ``warp``.
 
     """

@@ -71,6 +71,7 @@ def test_contract_every_severity(name: str, preset: str, images) -> None:
     for severity in (1, 2, 3, 4, 5):
         out = _run(name, image, severity, preset, seed=0)
         assert out.shape == image.shape and out.dtype == np.uint8, (name, preset, severity)
+        assert not np.shares_memory(out, image), f"{name} returned a view of its input"
         np.testing.assert_array_equal(image, before, err_msg=f"{name} modified its input")
         again = _run(name, image, severity, preset, seed=0)
         assert out.tobytes() == again.tobytes(), f"{name}/{preset}/{severity} is not repeatable"
