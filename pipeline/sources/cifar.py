@@ -55,7 +55,7 @@ class SafeUnpickler(pickle.Unpickler):
             try:
                 from numpy._core.multiarray import _reconstruct
             except ImportError:  # numpy < 2
-                from numpy.core.multiarray import _reconstruct
+                from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
             return _reconstruct
         return super().find_class(module, name)
 

@@ -53,8 +53,11 @@ def decode_image(data: bytes | None, *, path: str | None = None, what: str = "im
             return arr
         if arr is not None and arr.ndim == 3 and arr.shape[2] == 3 and arr.dtype == np.uint8:
             return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+    if data is None and path is None:
+        raise SourceError(f"{what}: no image bytes and no path")
+    source: io.BytesIO | str = io.BytesIO(data) if data is not None else str(path)
     try:
-        with Image.open(io.BytesIO(data) if data is not None else path) as img:
+        with Image.open(source) as img:
             img.load()
             if img.mode in ("L", "1"):
                 return np.asarray(img.convert("L"))

@@ -124,9 +124,13 @@ class IdxSource(Source):
         self.check_split(split)
         (img_name, img_md5), (lab_name, lab_md5) = self.files[split]
         local = Path(self.path) if self.path else None
-        kw = {"urls": self.urls, "local_dir": local, "download": self.download, "subdir": self.key}
-        images = read_idx(fetch(img_name, md5=img_md5, **kw))
-        labels = read_idx(fetch(lab_name, md5=lab_md5, **kw))
+        images, labels = (
+            read_idx(
+                fetch(name, md5=md5, urls=self.urls, local_dir=local, download=self.download,
+                      subdir=self.key)
+            )
+            for name, md5 in ((img_name, img_md5), (lab_name, lab_md5))
+        )
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
             raise SourceError(
                 f"{self.key}/{split}: images {images.shape} and labels {labels.shape} "
