@@ -7,6 +7,8 @@
 * ``photo_crops224``: 120 deterministic 224x224 crops of those photographs at
   several scales, for per-severity statistics over >= 100 real images.
 * ``cifar10_test``: the JPEG-decoded CIFAR-10 test set from shared/ (images, labels).
+* ``mnist_test_images``: the 10,000 MNIST test digits (10000, 28, 28) uint8, read
+  through the product's IDX parser.
 """
 
 from __future__ import annotations
@@ -104,3 +106,10 @@ def cifar10_test(shared_dir: Path) -> tuple[np.ndarray, np.ndarray]:
         ]
     )
     return images, np.asarray(table["label"].to_numpy(), dtype=np.int64)
+
+
+@pytest.fixture(scope="session")
+def mnist_test_images(shared_dir: Path) -> np.ndarray:
+    from pipeline.sources.idx import read_idx
+
+    return read_idx(shared_dir / "datasets/mnist/t10k-images-idx3-ubyte.gz")

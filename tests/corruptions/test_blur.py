@@ -18,12 +18,13 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import sys
 from pathlib import Path
 
 import numpy as np
+import oracle
 import pytest
+from fidelity_stats import Stats, assert_stats_close, max_abs
 
 from corruptions import apply, get_registry, resolve_params
 from corruptions.blur import glass_blur_from_draws, glass_shuffle_index, motion_blur_at
@@ -34,65 +35,6 @@ TOL = 2
 SEVERITIES = (1, 2, 3, 4, 5)
 
 
-def _oracle():
-    path = Path(__file__).with_name("oracle.py")
-    spec = importlib.util.spec_from_file_location("benchsmith_test_oracle", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-oracle = _oracle()
-
-
-def max_abs(a: np.ndarray, b: np.ndarray) -> int:
-    return int(np.abs(a.astype(np.int16) - b.astype(np.int16)).max())
-
-
-class Stats:
-    """Pooled mean / std / changed fraction of ``out - in`` over many images.
-
-    Also keeps each image's mean, for the standard error of the pooled mean.
-    """
-
-    def __init__(self) -> None:
-        self.s = self.s2 = self.changed = self.n = 0.0
-        self.image_means: list[float] = []
-
-    def add(self, out: np.ndarray, inp: np.ndarray) -> None:
-        d = out.astype(np.float64) - inp
-        self.s += d.sum()
-        self.s2 += (d * d).sum()
-        self.changed += np.count_nonzero(d)
-        self.n += d.size
-        self.image_means.append(float(d.mean()))
-
-    def result(self) -> tuple[float, float, float]:
-        mean = self.s / self.n
-        return mean, float(np.sqrt(self.s2 / self.n - mean * mean)), self.changed / self.n
-
-    def sem(self) -> float:
-        """Standard error of the mean over images."""
-        m = np.asarray(self.image_means)
-        return float(m.std(ddof=1) / np.sqrt(len(m)))
-
-
-def assert_stats_close(
-    name: str, sev: int, ours: Stats, ref: Stats | tuple, rel: float = 0.05, floor: float = 0.5
-) -> None:
-    """Std and changed fraction within ``rel``; the mean within ``rel``, ``floor`` gray
-    levels, or 3 standard errors of the difference (means near 0 are dominated by
-    border effects of the random draw, e.g. the motion direction)."""
-    o = ours.result()
-    if isinstance(ref, Stats):
-        r, sem = ref.result(), float(np.hypot(ours.sem(), ref.sem()))
-    else:
-        r, sem = ref, ours.sem() * np.sqrt(2)
-    for label, a, b in zip(("mean", "std", "changed"), o, r, strict=True):
-        tol = rel * abs(b)
-        if label == "mean":
-            tol = max(tol, floor, 3 * sem)
-        assert abs(a - b) <= tol, f"{name} s{sev} {label}: ours {a:.4f} vs reference {b:.4f}"
 
 
 def crops_digest(crops: list[np.ndarray]) -> str:

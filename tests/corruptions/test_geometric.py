@@ -9,9 +9,7 @@ clips, multiplies by 255 and truncates like ``np.uint8``.
 
 from __future__ import annotations
 
-import gzip
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,11 +23,8 @@ N_DIGITS = 40
 
 
 @pytest.fixture(scope="module")
-def digits(shared_dir: Path) -> np.ndarray:
-    with gzip.open(shared_dir / "datasets/mnist/t10k-images-idx3-ubyte.gz", "rb") as fh:
-        raw = fh.read()
-    images = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(-1, 28, 28)
-    return images[:N_DIGITS].copy()
+def digits(mnist_test_images: np.ndarray) -> np.ndarray:
+    return mnist_test_images[:N_DIGITS].copy()
 
 
 def _fix_centre(a: np.ndarray, centre: float = 13.5) -> np.ndarray:

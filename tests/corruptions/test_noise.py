@@ -10,10 +10,8 @@ out in upstream operation order, with the same generator.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
+import oracle
 import pytest
 from PIL import Image
 
@@ -55,15 +53,6 @@ PUBLISHED = {
 }
 
 
-def _oracle():
-    path = Path(__file__).with_name("oracle.py")
-    spec = importlib.util.spec_from_file_location("benchsmith_test_oracle", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-ORACLE = _oracle()
 
 
 def diff_stats(pairs) -> tuple[float, float, float]:
@@ -94,7 +83,7 @@ def reference_stats(photo_crops224):
     def get(name: str, severity: int) -> tuple[float, float, float]:
         if (name, severity) not in cache:
             pairs = (
-                (ORACLE.reference(name, crop, severity, seed=i), crop)
+                (oracle.reference(name, crop, severity, seed=i), crop)
                 for i, crop in enumerate(photo_crops224)
             )
             cache[name, severity] = diff_stats(pairs)
@@ -127,7 +116,7 @@ def test_statistics_match_imagecorruptions(name, severity, photo_crops224, refer
 @pytest.mark.parametrize("name", NOISES)
 def test_gray_input_gets_one_draw_per_pixel_like_mnist_c(name, photos224):
     """MNIST-C corrupts the (28, 28) digit itself: compare with the upstream function on 'L'."""
-    icc = ORACLE.reference_module()
+    icc = oracle.reference_module()
     severity = 3
     grays = [np.asarray(Image.fromarray(p).convert("L")) for p in photos224]
     ours = [

@@ -14,9 +14,7 @@ The goldens are written out again here, independently of the kernels:
 
 from __future__ import annotations
 
-import gzip
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,11 +28,8 @@ N_DIGITS = 60
 
 
 @pytest.fixture(scope="module")
-def digits(shared_dir: Path) -> np.ndarray:
-    with gzip.open(shared_dir / "datasets/mnist/t10k-images-idx3-ubyte.gz", "rb") as fh:
-        raw = fh.read()
-    images = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(-1, 28, 28)
-    return images[:N_DIGITS].copy()
+def digits(mnist_test_images: np.ndarray) -> np.ndarray:
+    return mnist_test_images[:N_DIGITS].copy()
 
 
 def to_u8(x01: np.ndarray) -> np.ndarray:

@@ -15,13 +15,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import cv2
 import numpy as np
+import oracle
 import pytest
+from fidelity_stats import Stats, assert_stats_close, max_abs
 from skimage.filters import gaussian
 
 from corruptions import apply, get_registry, resolve_params
@@ -40,18 +40,6 @@ TOL = 2
 SEVERITIES = (1, 2, 3, 4, 5)
 
 
-def _load(filename: str, name: str):
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(filename))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-oracle = _load("oracle.py", "benchsmith_test_oracle")
-_blur_tests = _load("test_blur.py", "benchsmith_test_blur_helpers")
-Stats = _blur_tests.Stats
-assert_stats_close = _blur_tests.assert_stats_close
-max_abs = _blur_tests.max_abs
 
 
 def _params(name: str, severity: int, shape=(224, 224, 3)) -> dict:
