@@ -14,7 +14,8 @@ from pathlib import Path
 from pipeline.corrupt import corrupt
 from pipeline.manifest import load_manifest
 from pipeline.publish import publish
-from pipeline.pull import add_common_args, pull
+from pipeline.pull import pull
+from pipeline.stage import add_common_args
 from pipeline.validate import validate
 
 __all__ = ["main"]
@@ -23,10 +24,12 @@ __all__ = ["main"]
 def main(argv: list[str] | None = None) -> int:
     """``benchsmith build``: build a benchmark from a manifest end to end."""
     parser = argparse.ArgumentParser(prog="benchsmith build", description=main.__doc__)
-    add_common_args(parser)
+    add_common_args(parser, shard_size=2000)
     parser.add_argument("--out", required=True, type=Path, help="benchmark folder to write")
     parser.add_argument("--work", type=Path, default=Path("data"), help="intermediate folder")
-    parser.add_argument("--shard-size", type=int, default=2000)
+    parser.add_argument("--force", action="store_true",
+                        help="replace benchsmith's files in an --out that also holds others "
+                        "(never deletes files benchsmith did not write)")
     args = parser.parse_args(argv)
     manifest = load_manifest(args.manifest, args.overrides, seed=args.seed)
     kw = {"scheduler": args.scheduler, "workers": args.workers, "progress": not args.no_progress}
@@ -35,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     t1 = time.perf_counter()
     corrupt(manifest, args.work / "pulled", args.work / "corrupted", **kw)
     t2 = time.perf_counter()
-    publish(manifest, [args.work / "pulled", args.work / "corrupted"], args.out)
+    publish(manifest, [args.work / "pulled", args.work / "corrupted"], args.out, force=args.force)
     t3 = time.perf_counter()
     report = validate(args.out, scheduler=args.scheduler, workers=args.workers)
     t4 = time.perf_counter()

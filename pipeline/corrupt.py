@@ -47,6 +47,7 @@ from pipeline.shards import (
     write_shard,
 )
 from pipeline.sources.hf import decode_image, read_depth_png
+from pipeline.stage import contained, prepare_output, task_files
 from pipeline.version import code_version
 
 __all__ = ["plan_configs", "corrupt_shard", "corrupt", "main"]
@@ -208,7 +209,7 @@ def corrupt(
     configs = plan_configs(manifest, family)
     registry = get_registry()
     if manifest.corrupt is None or not configs:
-        _remove_stale_configs(out, set())
+        prepare_output(out, [out / "stage.json"], what="corrupt output folder")
         atomic_write_json(out / "stage.json", {"family": family, "configs": []})
         return {}
     depth_model = dict(manifest.corrupt.depth_model) if manifest.corrupt.depth_model else None
@@ -232,7 +233,7 @@ def corrupt(
         for cfg, name, sev in configs:
             spec = registry[name]
             config = cfg if len(manifest.sources) == 1 else f"{spec_src.name}-{cfg}"
-            cdir = out / config
+            cdir = contained(out, config, key=f"{manifest.path}: corrupt config_name")
             keep = set()
             for split_shards in shards.values():
                 for shard in split_shards:
@@ -244,9 +245,6 @@ def corrupt(
                     tasks.append((str(shard), str(cdir / shard.name), name, sev,
                                   manifest.corrupt.preset, manifest.corrupt.rounding,
                                   manifest.corrupt.depth, manifest.seed, task_fp, depth_model))
-            for p in cdir.glob("*.parquet") if cdir.is_dir() else ():
-                if p.name not in keep:
-                    p.unlink()
             table = next(iter(spec.tables.values()))
             meta[config] = {
                 "dir": cdir,
@@ -272,6 +270,9 @@ def corrupt(
                     ),
                 },
             }
+    planned = [out / "stage.json", *(m["dir"] / "manifest.json" for m in meta.values())]
+    planned += [f for t in tasks for f in task_files(Path(t[1]).parent, Path(t[1]).name)]
+    prepare_output(out, planned, what="corrupt output folder")
     atomic_write_json(out / "stage.json", {"family": family, "configs": sorted(meta)})
     records = run_tasks(corrupt_shard, tasks, scheduler=scheduler, workers=workers,
                         desc=f"corrupt {family or 'all'}", progress=progress)
@@ -284,7 +285,6 @@ def corrupt(
             info["dir"], config=config, features=info["features"],
             shards=by_config.get(config, []), extra=info["extra"],
         )
-    _remove_stale_configs(out, set(meta))
     return results
 
 
@@ -296,24 +296,10 @@ def _sha_of(clean_meta: dict[str, Any], shard: str) -> str:
     raise BenchsmithError(f"clean manifest does not list shard {shard}; rerun `benchsmith pull`")
 
 
-def _remove_stale_configs(out: Path, keep: set[str]) -> None:
-    """Remove config folders of a previous run that the manifest no longer asks for."""
-    import shutil
-
-    for d in out.iterdir():
-        if (
-            d.is_dir()
-            and not d.name.startswith(".")
-            and d.name not in keep
-            and (d / "manifest.json").exists()
-        ):
-            shutil.rmtree(d)
-
-
 def main(argv: list[str] | None = None) -> int:
     """``benchsmith corrupt``: apply the manifest's corruption suites to the clean shards."""
     from pipeline.manifest import load_manifest
-    from pipeline.pull import add_common_args
+    from pipeline.stage import add_common_args
 
     parser = argparse.ArgumentParser(prog="benchsmith corrupt", description=main.__doc__)
     add_common_args(parser)

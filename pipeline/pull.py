@@ -10,7 +10,6 @@ the manifest's ``rejects`` table with their reason and counted.
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,26 @@ from pipeline.manifest import Manifest, SourceSpec
 from pipeline.parallel import run_tasks
 from pipeline.schema import build_features
 from pipeline.shards import (
+    MANIFEST,
+    atomic_write_json,
     encode_png,
     fingerprint,
     record_shard,
     shard_done,
-    shard_name,
     write_config_manifest,
     write_shard,
 )
 from pipeline.sources import Rejected, make_source
+from pipeline.stage import (  # the CLI helpers stay importable here for unmoved callers
+    add_common_args,
+    contained,
+    input_hashes,
+    plan_shards,
+    prepare_output,
+    skip_outputs,
+    skip_stage,
+    task_files,
+)
 from pipeline.version import code_version
 
 __all__ = [
@@ -153,31 +163,31 @@ def pull_shard(
 
 
 def _plan(
-    spec: SourceSpec, manifest: Manifest, out: Path, shard_size: int
-) -> tuple[list[tuple], Any]:
+    spec: SourceSpec, index: int, manifest: Manifest, out: Path, shard_size: int
+) -> tuple[list[tuple], Any, datasets.Features, Path, list[dict[str, Any]]]:
+    """Shard tasks of one source; the fingerprint covers options, rows, code and input bytes."""
+    where = f"{manifest.path}: sources[{index}]"
     src = make_source(spec.source, spec.options, where=f"{manifest.path}: source {spec.name}")
-    names = src.class_names()
-    features = build_features(names, depth=src.has_depth())
-    config_dir = out / manifest.clean_config(spec)
+    features = build_features(src.class_names(), depth=src.has_depth())
+    config_dir = contained(out, manifest.clean_config(spec), key=f"{where} clean config name")
+    inputs = input_hashes(src.input_files(spec.splits))
     tasks = []
     for split in spec.splits:
         src.check_split(split)
         n = src.num_rows(split)
         if spec.limit is not None:
             n = min(n, spec.limit)
-        count = max(1, math.ceil(n / shard_size))
-        for i in range(count):
-            start, stop = i * shard_size, min(n, (i + 1) * shard_size)
-            path = config_dir / shard_name(split, i, count)
+        for shard in plan_shards(split, n, shard_size):
             task_fp = fingerprint(
-                [spec.source, dict(spec.options), spec.name, split, start, stop, count,
-                 dict(spec.preprocess), code_version()]
+                [spec.source, dict(spec.options), spec.name, split, shard.start, shard.stop,
+                 shard.count, dict(spec.preprocess), code_version(), inputs]
             )
             tasks.append(
-                (spec.source, dict(spec.options), spec.name, split, start, stop, str(path),
-                 features.to_dict(), task_fp, dict(spec.preprocess))
+                (spec.source, dict(spec.options), spec.name, split, shard.start, shard.stop,
+                 str(config_dir / shard.name), features.to_dict(), task_fp,
+                 dict(spec.preprocess))
             )
-    return tasks, (src, features, config_dir)
+    return tasks, src, features, config_dir, inputs
 
 
 def pull(
@@ -191,6 +201,11 @@ def pull(
 ) -> dict[str, dict[str, Any]]:
     """Pull every source of ``manifest`` into ``out``; return the config manifests.
 
+    ``out`` must be new, empty or written by benchsmith (its ``.benchsmith`` marker);
+    files of an earlier run that this plan no longer writes are removed, anything
+    else in it is left alone. ``out/inputs.json`` (and each config's
+    ``manifest.json`` ``inputs``) names the local files read with their sha256.
+
     Args:
         manifest: A validated manifest.
         out: Output folder (one sub-folder per clean config).
@@ -201,10 +216,16 @@ def pull(
     """
     if shard_size < 1:
         raise ValueError(f"shard_size must be >= 1, got {shard_size}")
+    out = Path(out)
+    plans = [_plan(spec, i, manifest, out, shard_size) for i, spec in enumerate(manifest.sources)]
+    planned = [out / "inputs.json"]
+    for tasks, _, _, config_dir, _ in plans:
+        planned.append(config_dir / MANIFEST)
+        planned += [f for t in tasks for f in task_files(config_dir, Path(t[6]).name)]
+    prepare_output(out, planned, what="pull output folder")
     results = {}
-    for spec in manifest.sources:
-        tasks, (src, features, config_dir) = _plan(spec, manifest, Path(out), shard_size)
-        _remove_stale(config_dir, {Path(t[6]).name for t in tasks})
+    for spec, (tasks, src, features, config_dir, inputs) in zip(manifest.sources, plans,
+                                                                strict=True):
         records = run_tasks(
             pull_shard, tasks, scheduler=scheduler, workers=workers,
             desc=f"pull {spec.name}", progress=progress,
@@ -221,6 +242,7 @@ def pull(
                 "source": {"name": spec.name, "source": spec.source, "options": dict(spec.options),
                            "splits": list(spec.splits), "limit": spec.limit,
                            "preprocess": dict(spec.preprocess), **src.describe()},
+                "inputs": inputs,
                 "images": signatures,
                 "seed": manifest.seed,
                 "params": {"shard_size": shard_size},
@@ -228,77 +250,8 @@ def pull(
                 "manifest": manifest.raw,
             },
         )
+    atomic_write_json(out / "inputs.json", {p[3].name: p[4] for p in plans})
     return results
-
-
-def _remove_stale(config_dir: Path, keep: set[str]) -> None:
-    """Delete shard files a previous run left that this plan no longer writes."""
-    if config_dir.is_dir():
-        for p in config_dir.glob("*.parquet"):
-            if p.name not in keep:
-                p.unlink()
-
-
-def add_common_args(parser: argparse.ArgumentParser) -> None:
-    """Arguments shared by the stage commands."""
-    parser.add_argument("--manifest", required=True, help="benchmark manifest (YAML)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY.PATH=VALUE", help="override a manifest value (repeatable)")
-    parser.add_argument("--seed", type=int, default=None, help="override the manifest seed")
-    parser.add_argument("--scheduler", default="threads",
-                        help="sync | threads | processes | local | tcp://host:port")
-    parser.add_argument("--workers", type=int, default=2, help="workers for local schedulers")
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    parser.add_argument("--optional", action="store_true",
-                        help="if the manifest lacks this stage's section, write an empty output "
-                        "with a note and exit 0 (how dvc.yaml runs stages a manifest may not use)")
-
-
-def skip_outputs(
-    stage: str,
-    manifest_path: str,
-    *,
-    json_paths: list[Path | None] = (),  # type: ignore[assignment]
-    png_paths: list[Path | None] = (),  # type: ignore[assignment]
-    html_paths: list[Path | None] = (),  # type: ignore[assignment]
-) -> None:
-    """Write the side outputs (metrics, plot, report) of a skipped ``--optional`` stage.
-
-    Each says, in its own format, that the manifest has no section for the stage.
-    """
-    from PIL import Image, ImageDraw
-
-    from pipeline.shards import atomic_write_bytes, atomic_write_json
-
-    note = f"{manifest_path} has no `{stage}:` section; nothing to do"
-    for p in json_paths:
-        if p is not None:
-            atomic_write_json(Path(p), {"stage": stage, "skipped": note})
-    for p in html_paths:
-        if p is not None:
-            atomic_write_bytes(
-                Path(p), f"<!doctype html><title>{stage}</title><p>{note}</p>\n".encode()
-            )
-    for p in png_paths:
-        if p is not None:
-            img = Image.new("RGB", (8 * len(note) + 16, 32), "white")
-            ImageDraw.Draw(img).text((8, 10), note, fill="black")
-            Path(p).parent.mkdir(parents=True, exist_ok=True)
-            img.save(p)
-
-
-def skip_stage(out: Path, stage: str, manifest_path: str) -> int:
-    """Write the marker of a stage the manifest does not use and return exit status 0.
-
-    DVC needs every stage's outputs to exist, so ``--optional`` stages leave
-    ``<out>/stage.json`` saying why they did nothing.
-    """
-    from pipeline.shards import atomic_write_json
-
-    note = f"{manifest_path} has no `{stage}:` section; nothing to do"
-    atomic_write_json(Path(out) / "stage.json", {"stage": stage, "skipped": note, "configs": []})
-    print(f"{stage}: {note}")
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,9 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.manifest import load_manifest
 
     parser = argparse.ArgumentParser(prog="benchsmith pull", description=main.__doc__)
-    add_common_args(parser)
+    add_common_args(parser, shard_size=2000)
     parser.add_argument("--out", required=True, help="output folder, e.g. data/pulled")
-    parser.add_argument("--shard-size", type=int, default=2000, help="rows per shard")
     args = parser.parse_args(argv)
     manifest = load_manifest(args.manifest, args.overrides, seed=args.seed)
     res = pull(manifest, Path(args.out), scheduler=args.scheduler, workers=args.workers,

@@ -613,7 +613,7 @@ def shift(
 def main(argv: list[str] | None = None) -> int:
     """``benchsmith shift``: build the manifest's controllable shifts from clean shards."""
     from pipeline.manifest import load_manifest
-    from pipeline.pull import add_common_args
+    from pipeline.stage import add_common_args
 
     parser = argparse.ArgumentParser(prog="benchsmith shift", description=main.__doc__)
     add_common_args(parser)
@@ -634,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     manifest = load_manifest(args.manifest, args.overrides, seed=args.seed)
     if manifest.sections.get("shift") is None and args.optional:
-        from pipeline.pull import skip_outputs, skip_stage
+        from pipeline.stage import skip_outputs, skip_stage
 
         skip_outputs("shift", manifest.path, json_paths=[args.metrics], png_paths=[args.plot])
         return skip_stage(Path(args.out), "shift", manifest.path)

@@ -291,7 +291,7 @@ def write_slices(
 def main(argv: list[str] | None = None) -> int:
     """``benchsmith slices``: write the manifest's slices as config folders."""
     from pipeline.manifest import load_manifest
-    from pipeline.pull import add_common_args, skip_stage
+    from pipeline.stage import add_common_args, skip_stage
 
     parser = argparse.ArgumentParser(prog="benchsmith slices", description=main.__doc__)
     add_common_args(parser)

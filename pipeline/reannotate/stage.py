@@ -198,7 +198,7 @@ def _write_by_split(cdir: Path, cols: dict[str, list[Any]], feats: datasets.Feat
 def main(argv: list[str] | None = None) -> int:
     """``benchsmith reannotate``: aggregate annotation votes into multi-label sets."""
     from pipeline.manifest import load_manifest
-    from pipeline.pull import add_common_args, skip_stage
+    from pipeline.stage import add_common_args, skip_stage
 
     parser = argparse.ArgumentParser(prog="benchsmith reannotate", description=main.__doc__)
     add_common_args(parser)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -71,6 +72,13 @@ class Source(ABC):
     def has_depth(self) -> bool:
         """Return whether the rows carry a depth map (then the shards get a ``depth`` column)."""
         return False
+
+    def input_files(self, splits: Sequence[str]) -> list[Path]:
+        """Return the local files reading ``splits`` depends on (hashed into the pull fingerprint).
+
+        Sources bundled with the code or pinned by a revision return ``[]``.
+        """
+        return []
 
     def describe(self) -> dict[str, str]:
         """Return the description, license and citation for the dataset card."""

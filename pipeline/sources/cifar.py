@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import pickle
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -168,6 +168,18 @@ class CifarSource(Source):
     def splits(self) -> list[str]:
         """See :meth:`Source.splits`."""
         return list(self.layout.splits)
+
+    def input_files(self, splits: Sequence[str]) -> list[Path]:
+        """See :meth:`Source.input_files` (the archive, or the extracted batch files read)."""
+        root = Path(self._root())
+        if root.is_file():
+            return [root]
+        members = [self.layout.meta_file] + [m for s in splits for m in self.layout.splits[s]]
+        out = set()
+        for member in members:
+            found = [c for c in (root / self.layout.folder / member, root / member) if c.is_file()]
+            out.add(found[0] if found else root / self.layout.archive)
+        return sorted(p for p in out if p.is_file())
 
     def _batches(self, split: str) -> list[tuple[np.ndarray, np.ndarray]]:
         self.check_split(split)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import glob
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -147,6 +147,11 @@ class ParquetSource(Source):
         """See :meth:`Source.splits`."""
         return list(self.files)
 
+    def input_files(self, splits: Sequence[str]) -> list[Path]:
+        """See :meth:`Source.input_files` (the split files; the first split's for class names)."""
+        first = self.splits()[:1]
+        return sorted({Path(p) for s in [*first, *splits] for p in self._paths(s)})
+
     def num_rows(self, split: str) -> int:
         """See :meth:`Source.num_rows`."""
         return self._table(split).num_rows
@@ -235,6 +240,21 @@ class ImageFolderSource(Source):
         self.check_split(split)
         return len(self._layout()[split][1])
 
+    def input_files(self, splits: Sequence[str]) -> list[Path]:
+        """See :meth:`Source.input_files` (every image of the splits and its depth map)."""
+        out = []
+        for split in splits:
+            self.check_split(split)
+            base, rows = self._layout()[split]
+            for rel, _ in rows:
+                out.append(base / rel)
+                if self.depth_root:
+                    sub = base.relative_to(Path(self.root))
+                    depth = Path(self.depth_root) / sub / Path(rel).with_suffix(".png")
+                    if depth.is_file():
+                        out.append(depth)
+        return out
+
     def read(self, split: str, start: int, stop: int) -> Iterator[Example | Rejected]:
         """See :meth:`Source.read`."""
         self.check_split(split)
@@ -289,6 +309,14 @@ class HubSource(Source):
                     f"{ds.column_names}); set `image_column`/`label_column`"
                 )
         return ds.cast_column(self.image_column, datasets.Image(decode=False))
+
+    def input_files(self, splits: Sequence[str]) -> list[Path]:
+        """See :meth:`Source.input_files` (a local dataset folder's files; a Hub id pins none)."""
+        root = Path(self.repo_id)
+        if not root.is_dir():
+            return []
+        return sorted(p for p in root.rglob("*") if p.is_file()
+                      and not any(q.startswith(".") for q in p.relative_to(root).parts))
 
     def class_names(self) -> list[str]:
         """See :meth:`Source.class_names`."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gzip
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -137,6 +137,16 @@ class IdxSource(Source):
                 "do not pair up"
             )
         return images, labels
+
+    def input_files(self, splits: Sequence[str]) -> list[Path]:
+        """See :meth:`Source.input_files` (the IDX image and label files of the splits)."""
+        local = Path(self.path) if self.path else None
+        return [
+            fetch(name, md5=md5, urls=self.urls, local_dir=local, download=self.download,
+                  subdir=self.key)
+            for split in splits
+            for name, md5 in self.files[split]
+        ]
 
     def num_rows(self, split: str) -> int:
         """See :meth:`Source.num_rows`."""
