@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pipeline.corrupt import corrupt
 from pipeline.manifest import load_manifest
-from pipeline.publish import publish
+from pipeline.publish import check_target, publish
 from pipeline.pull import pull
 from pipeline.stage import add_common_args
 from pipeline.validate import validate
@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
                         "(never deletes files benchsmith did not write)")
     args = parser.parse_args(argv)
     manifest = load_manifest(args.manifest, args.overrides, seed=args.seed)
+    check_target(args.out, force=args.force)  # refuse a foreign --out before any work
     kw = {"scheduler": args.scheduler, "workers": args.workers, "progress": not args.no_progress}
     t0 = time.perf_counter()
     pull(manifest, args.work / "pulled", shard_size=args.shard_size, **kw)

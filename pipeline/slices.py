@@ -41,6 +41,7 @@ from pipeline.manifest import NAME_RE, check_keys
 from pipeline.reannotate.tables import class_names, find_configs, pick_config, read_config
 from pipeline.schema import build_features
 from pipeline.shards import shard_name, write_config_manifest, write_shard
+from pipeline.stage import contained, prepare_output
 from pipeline.version import code_version
 
 __all__ = ["RULES", "SliceSpec", "parse_section", "select", "write_slices", "main"]
@@ -239,6 +240,15 @@ def write_slices(
                          strict=True))
     chosen = select(specs, rows, votes, audit)
     index = {s: i for i, s in enumerate(rows["sample_id"])}
+    out = Path(out)
+    planned, split_names = [], {}
+    for spec in specs:
+        sdir = contained(out, spec.name, key=f"slices: {spec.name} name")
+        sp = sorted({rows["split"][index[s]] for s in chosen[spec.name]})
+        split_names[spec.name] = sp or [rows["split"][0] if rows["split"] else "test"]
+        planned += [sdir / "manifest.json"] + [sdir / shard_name(x, 0, 1)
+                                               for x in split_names[spec.name]]
+    prepare_output(out, planned, what="slices output folder")
     results = {}
     for spec in specs:
         sel = chosen[spec.name]
@@ -263,19 +273,15 @@ def write_slices(
             for c in ("image", "source", "key"):
                 vals = clean[c].to_pylist()
                 part_all[c] = [vals[i] for i in idx]
-        sdir = Path(out) / spec.name
+        sdir = out / spec.name
         records = []
-        splits = sorted(set(part_all["split"])) or [rows["split"][0] if rows["split"] else "test"]
-        for split in splits:
+        for split in split_names[spec.name]:
             j = [k for k, sp in enumerate(part_all["split"]) if sp == split]
             part = {c: [v[k] for k in j] for c, v in part_all.items()}
             name = shard_name(split, 0, 1)
             sha = write_shard(sdir / name, part, feats)
             records.append({"split": split, "file": name, "num_rows": len(j), "sha256": sha,
                             "rejects": []})
-        for p in sdir.glob("*.parquet"):
-            if p.name not in {r["file"] for r in records}:
-                p.unlink()
         desc = (f"Slice `{spec.name}` of `{cname}` ({len(idx)} rows): {spec.definition()}."
                 + (f" {spec.description}" if spec.description else ""))
         results[spec.name] = write_config_manifest(

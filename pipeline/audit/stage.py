@@ -316,8 +316,8 @@ def run_audit(
 def main(argv: list[str] | None = None) -> int:
     """``benchsmith audit``: find likely label errors, duplicates and outliers in a clean config."""
     from pipeline.manifest import load_manifest
-    from pipeline.stage import add_common_args, skip_stage
     from pipeline.shards import atomic_write_bytes, atomic_write_json
+    from pipeline.stage import add_common_args, skip_stage
 
     parser = argparse.ArgumentParser(prog="benchsmith audit", description=main.__doc__)
     add_common_args(parser)
