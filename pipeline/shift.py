@@ -64,6 +64,7 @@ from pipeline.shards import (
     write_shard,
 )
 from pipeline.shift_plot import draw_plot
+from pipeline.stage import contained, prepare_output, task_files
 from pipeline.version import code_version
 
 __all__ = [
@@ -519,6 +520,13 @@ def shift(
         )
         for e in section.entries
     ]
+    planned = [Path(out) / n for n, given in (("shift_metrics.json", metrics_path),
+                                              ("shift_plot.png", plot_path)) if given is None]
+    for e in section.entries:
+        for cfg, sp in [(e.train_config, "train"), *((e.config(k), "test") for k in e.intensities)]:
+            d = contained(Path(out), cfg, key=f"{manifest.path}: shift entry {e.name!r} name")
+            planned += [d / "manifest.json", *task_files(d, shard_name(sp, 0, 1))]
+    prepare_output(Path(out), planned, what="shift output folder")
     results = run_tasks(
         run_entry, tasks, scheduler=scheduler, workers=workers, desc="shift", progress=progress
     )
