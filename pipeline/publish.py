@@ -65,11 +65,28 @@ def find_configs(inputs: list[Path]) -> dict[str, Path]:
         for m in sorted(root.rglob("manifest.json")):
             if any(part.startswith(".") for part in m.relative_to(root).parts):
                 continue
+            if not _written_by_stage(m, root):
+                continue
             name = m.parent.name
             if name in found and found[name] != m.parent:
                 raise BenchsmithError(f"config {name!r} is in both {found[name]} and {m.parent}")
             found[name] = m.parent
     return found
+
+
+def _written_by_stage(manifest: Path, root: Path) -> bool:
+    """Return False when the nearest marked stage folder above ``manifest`` does not list it.
+
+    A config-shaped folder someone else put into a stage folder is not published;
+    stage folders without a marker (stages not yet on the runner) are trusted.
+    """
+    for folder in [manifest.parent.parent, *manifest.parent.parent.parents]:
+        listed = read_marker(folder)
+        if listed is not None:
+            return manifest.relative_to(folder).as_posix() in listed
+        if folder == root or root not in folder.parents:
+            return True
+    return True
 
 
 def contact_sheet_rows(
@@ -254,7 +271,7 @@ def publish(
         raise BenchsmithError(f"no config folders (with manifest.json) under {inputs}")
     metas = {c: json.loads((p / "manifest.json").read_text()) for c, p in folders.items()}
     order = sorted(metas, key=lambda c: (KIND_ORDER.get(metas[c].get("kind", ""), 9), c))
-    out = Path(out)
+    out = Path(os.path.abspath(out))
     mode, owned = check_target(out, force=force)
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(out)

@@ -5,6 +5,12 @@ Output: ``<out>/<config>/{split}-{i:05d}-of-{n:05d}.parquet`` plus
 manifest has several sources). Rows keep source order; ``sample_id`` is
 ``<source name>/<split>/<original key>``. Unreadable rows are quarantined in
 the manifest's ``rejects`` table with their reason and counted.
+
+The local files a source reads are hashed (sha256, cached by size and mtime) into
+every shard task's fingerprint, so editing a source file in place reruns its
+shards; they are listed with their hashes in ``<out>/inputs.json`` and in each
+clean config's ``manifest.json`` ``inputs``. Planning, resume and ownership of
+``<out>`` come from :mod:`pipeline.stage`.
 """
 
 from __future__ import annotations

@@ -143,6 +143,8 @@ def test_stage_folders_keep_foreign_files_and_drop_stale_owned(tmp_path: Path) -
     assert not (corrupted / "rotate_2" / "manifest.json").exists()
     listed = read_marker(corrupted)
     assert listed is not None and not any(f.startswith(("rotate_2/", "my_config/")) for f in listed)
+    info = _publish(root, tmp_path / "bench", less)  # the foreign config-shaped folder is skipped
+    assert info["configs"] == ["clean", "contrast_1"]
     foreign = tmp_path / "foreign"
     (foreign / "data.csv").parent.mkdir()
     (foreign / "data.csv").write_text("a,b\n")

@@ -148,3 +148,18 @@ def test_input_hashes_are_cached_and_see_in_place_edits(tmp_path: Path, monkeypa
     os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))  # ...and the mtime put back
     assert input_hashes([f])[0]["sha256"] == real(f, "sha256") != first[0]["sha256"]
     assert (tmp_path / "cache" / "input-hashes.json").is_file()
+
+
+def test_link_or_copy_falls_back_to_a_copy(tmp_path: Path, monkeypatch) -> None:
+    src = tmp_path / "a.parquet"
+    src.write_bytes(b"shard bytes")
+    stage.link_or_copy(src, tmp_path / "linked" / "a.parquet")
+    assert (tmp_path / "linked" / "a.parquet").stat().st_ino == src.stat().st_ino
+
+    def cross_device(a, b):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(stage.os, "link", cross_device)
+    stage.link_or_copy(src, tmp_path / "copied" / "a.parquet")
+    copied = tmp_path / "copied" / "a.parquet"
+    assert copied.read_bytes() == b"shard bytes" and copied.stat().st_ino != src.stat().st_ino
