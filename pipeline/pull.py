@@ -26,23 +26,17 @@ from pipeline.errors import SourceError
 from pipeline.manifest import Manifest, SourceSpec
 from pipeline.parallel import run_tasks
 from pipeline.schema import build_features
-from pipeline.shards import (
-    MANIFEST,
-    atomic_write_json,
-    encode_png,
-    fingerprint,
-    record_shard,
-    shard_done,
-    write_config_manifest,
-    write_shard,
-)
+from pipeline.shards import MANIFEST, atomic_write_json, encode_png, write_config_manifest
 from pipeline.sources import Rejected, make_source
 from pipeline.stage import (  # the CLI helpers stay importable here for unmoved callers
     add_common_args,
     contained,
+    fingerprint,
+    finish_shard,
     input_hashes,
     plan_shards,
     prepare_output,
+    resume,
     skip_outputs,
     skip_stage,
     task_files,
@@ -127,7 +121,7 @@ def pull_shard(
         The shard record: split, file, num_rows, sha256, rejects, image signatures.
     """
     out = Path(path)
-    done = shard_done(out.parent, out.name, task_fp)
+    done = resume(out, task_fp)
     if done is not None:
         return done
     src = make_source(source, options)
@@ -154,18 +148,8 @@ def pull_shard(
         cols["source"].append(prefix)
         cols["split"].append(split)
         cols["key"].append(item.key)
-    sha = write_shard(out, cols, datasets.Features.from_dict(features))
-    record = {
-        "split": split,
-        "file": out.name,
-        "num_rows": len(cols["sample_id"]),
-        "sha256": sha,
-        "rejects": rejects,
-        "images": sorted(signatures),
-        "fingerprint": task_fp,
-    }
-    record_shard(out.parent, out.name, record)
-    return record
+    return finish_shard(out, cols, datasets.Features.from_dict(features), split=split,
+                        task_fp=task_fp, rejects=rejects, images=sorted(signatures))
 
 
 def _plan(

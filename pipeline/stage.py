@@ -31,10 +31,12 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import datasets
 
 from pipeline.download import cache_dir, file_digest
 from pipeline.errors import BenchsmithError
@@ -47,6 +49,7 @@ from pipeline.shards import (
     shard_done,
     shard_name,
     write_config_manifest,
+    write_shard,
 )
 
 __all__ = [
@@ -60,6 +63,8 @@ __all__ = [
     "skip_stage",
     "plan_shards",
     "task_files",
+    "resume",
+    "finish_shard",
     "fingerprint",
     "shard_done",
     "record_shard",
@@ -230,6 +235,52 @@ def plan_shards(split: str, num_rows: int, shard_size: int) -> list[ShardPlan]:
 def task_files(config_dir: Path, shard: str) -> list[Path]:
     """Return the files one shard task writes: the shard and its ``.tasks`` record."""
     return [Path(config_dir) / shard, Path(config_dir) / ".tasks" / f"{shard}.json"]
+
+
+def resume(path: Path, task_fp: str) -> dict[str, Any] | None:
+    """Return the record of the shard task at ``path`` if it can be reused, else ``None``.
+
+    Reused means: its ``.tasks`` record has fingerprint ``task_fp`` and the shard on
+    disk still has the recorded sha256 (see :func:`pipeline.shards.shard_done`).
+    """
+    path = Path(path)
+    return shard_done(path.parent, path.name, task_fp)
+
+
+def finish_shard(
+    path: Path,
+    columns: Mapping[str, Sequence[Any]],
+    features: datasets.Features,
+    *,
+    split: str,
+    task_fp: str,
+    rejects: Sequence[Mapping[str, Any]] = (),
+    **extra: Any,
+) -> dict[str, Any]:
+    """Write one shard atomically and its ``.tasks`` record; return the record.
+
+    Args:
+        path: Final shard path.
+        columns: Column name -> values (``sample_id`` gives the row count).
+        features: The shard's features.
+        split: Split name recorded for the config manifest.
+        task_fp: The task fingerprint (what :func:`resume` compares).
+        rejects: Quarantined rows ``{"sample_id", "key", "reason"}``.
+        **extra: More record fields (e.g. ``images`` signatures).
+    """
+    path = Path(path)
+    sha = write_shard(path, columns, features)
+    record = {
+        "split": split,
+        "file": path.name,
+        "num_rows": len(columns["sample_id"]),
+        "sha256": sha,
+        "rejects": list(rejects),
+        **extra,
+        "fingerprint": task_fp,
+    }
+    record_shard(path.parent, path.name, record)
+    return record
 
 
 # --------------------------------------------------------------------- containment
