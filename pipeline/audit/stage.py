@@ -158,6 +158,7 @@ def run_audit(
         write_config_manifest,
         write_shard,
     )
+    from pipeline.stage import contained, prepare_output
     from pipeline.version import code_version
 
     t0 = time.perf_counter()
@@ -207,10 +208,12 @@ def run_audit(
     # The audit table, one shard per split.
     t = time.perf_counter()
     features = audit_features(names)
-    cfg_dir = out_dir / config_name
-    cfg_dir.mkdir(parents=True, exist_ok=True)
-    for old in cfg_dir.glob("*.parquet"):
-        old.unlink()
+    cfg_dir = contained(out_dir, config_name, key="audit config name")
+    planned = [cfg_dir / "manifest.json"]  # ownership and stale removal: pipeline/stage.py
+    planned += [cfg_dir / shard_name(s, 0, 1) for s in sorted(set(data["splits"]))]
+    planned += [out_dir / n for n, given in (("report.html", report_path),
+                                             ("metrics.json", metrics_path)) if not given]
+    prepare_output(out_dir, planned, what="audit output folder")
     splits = np.asarray(data["splits"], dtype=object)
     records = []
     for split in sorted(set(data["splits"])):

@@ -31,6 +31,7 @@ from pipeline.reannotate.importers import (
 )
 from pipeline.reannotate.tables import class_names, find_configs, pick_config, read_config
 from pipeline.shards import shard_name, write_config_manifest, write_shard
+from pipeline.stage import contained, prepare_output
 from pipeline.version import code_version
 
 __all__ = ["label_features", "reannotate", "main"]
@@ -137,7 +138,7 @@ def reannotate(
         rows["votes"].append(by_sample.get(s, []))
         rows["split"].append(split)
     feats = label_features(names)
-    ldir = Path(out) / spec.config_name
+    ldir = contained(Path(out), spec.config_name, key="reannotate.config_name")
     shards = _write_by_split(ldir, rows, feats)
     sets = [x for x, n in zip(rows["labels"], rows["num_votes"], strict=True) if n]
     counts = {
@@ -180,18 +181,16 @@ def reannotate(
 def _write_by_split(cdir: Path, cols: dict[str, list[Any]], feats: datasets.Features) -> list[dict]:
     splits = cols.pop("split")
     records = []
-    for split in sorted(set(splits)) or ["votes"]:
+    names = sorted(set(splits)) or ["votes"]  # ownership and stale removal: pipeline/stage.py
+    prepare_output(cdir.parent, [cdir / "manifest.json", *(cdir / shard_name(s, 0, 1)
+                                                           for s in names)])
+    for split in names:
         idx = [i for i, s in enumerate(splits) if s == split]
         part = {k: [v[i] for i in idx] for k, v in cols.items()}
         name = shard_name(split, 0, 1)
         sha = write_shard(cdir / name, part, feats)
         records.append({"split": split, "file": name, "num_rows": len(idx), "sha256": sha,
                         "rejects": []})
-    if cdir.is_dir():
-        keep = {r["file"] for r in records}
-        for p in cdir.glob("*.parquet"):
-            if p.name not in keep:
-                p.unlink()
     return records
 
 
