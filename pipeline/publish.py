@@ -119,7 +119,8 @@ def contact_sheet_rows(
 
 def _tree(folder: Path) -> tuple[set[str], set[str]]:
     """Relative file paths and folder paths under ``folder``."""
-    files, dirs = set(), set()
+    files: set[str] = set()
+    dirs: set[str] = set()
     for dirpath, dnames, fnames in os.walk(folder):
         base = Path(dirpath).relative_to(folder)
         dirs.update((base / d).as_posix() for d in dnames)
@@ -165,10 +166,10 @@ def check_target(out: Path, *, force: bool = False) -> tuple[str, set[str]]:
         raise OwnershipError(f"publish --out {out} is a file; pass a folder path")
     if not out.is_dir() or not any(out.iterdir()):
         return "new", set()
-    owned = read_marker(out)
-    legacy = owned is None
+    marker = read_marker(out)
+    legacy = marker is None
+    owned = (_legacy_owned(out) if force else set()) if marker is None else marker
     if legacy:
-        owned = _legacy_owned(out) if force else set()
         if not owned:
             raise OwnershipError(
                 f"publish --out {out} is not empty and has no {MARKER} marker, so benchsmith did "
