@@ -163,3 +163,17 @@ def test_link_or_copy_falls_back_to_a_copy(tmp_path: Path, monkeypatch) -> None:
     stage.link_or_copy(src, tmp_path / "copied" / "a.parquet")
     copied = tmp_path / "copied" / "a.parquet"
     assert copied.read_bytes() == b"shard bytes" and copied.stat().st_ino != src.stat().st_ino
+
+
+def test_skip_stage_drops_configs_an_earlier_run_wrote(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "slices"
+    old = out / "major" / "test-00000-of-00001.parquet"
+    prepare_output(out, [old, out / "major" / "manifest.json"])
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"old slice")
+    (out / "major" / "manifest.json").write_text("{}")
+    (out / "README.txt").write_text("the user's")
+    assert stage.skip_stage(out, "slices", "m.yaml") == 0
+    assert "m.yaml has no `slices:` section" in capsys.readouterr().out
+    assert not (out / "major").exists() and (out / "README.txt").is_file()
+    assert read_marker(out) == {"stage.json"}
