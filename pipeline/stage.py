@@ -340,7 +340,15 @@ def read_marker(folder: Path) -> set[str] | None:
     if not isinstance(data, dict) or data.get("tool") != TOOL:
         return None
     files = data.get("files", [])
-    return {str(f) for f in files} if isinstance(files, list) else set()
+    if not isinstance(files, list):
+        return set()
+    # an edited marker must not make benchsmith delete anything outside the folder
+    return {str(f) for f in files if isinstance(f, str) and _plain_relative(f)}
+
+
+def _plain_relative(rel: str) -> bool:
+    p = Path(rel)
+    return bool(rel) and not p.is_absolute() and ".." not in p.parts and "\x00" not in rel
 
 
 def write_marker(folder: Path, files: Iterable[str | Path]) -> None:
@@ -475,6 +483,8 @@ def prepare_output(
         )
     for stale in sorted(owned - rel):
         path = root / stale
+        if path.parent.resolve() != base and base not in path.parent.resolve().parents:
+            continue  # reached through a link out of the folder: not benchsmith's to delete
         if path.is_file() or path.is_symlink():
             path.unlink()
             _prune_empty(path, root)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -177,3 +178,20 @@ def test_skip_stage_drops_configs_an_earlier_run_wrote(tmp_path: Path, capsys) -
     assert "m.yaml has no `slices:` section" in capsys.readouterr().out
     assert not (out / "major").exists() and (out / "README.txt").is_file()
     assert read_marker(out) == {"stage.json"}
+
+
+def test_an_edited_marker_cannot_reach_outside(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "x.parquet").write_text("precious too")
+    root = tmp_path / "stage"
+    prepare_output(root, [])
+    (root / "link").symlink_to(elsewhere)
+    files = ["../victim.txt", str(victim), "link/x.parquet"]
+    (root / MARKER).write_text(json.dumps({"tool": "benchsmith", "files": files}))
+    assert read_marker(root) == {"link/x.parquet"}
+    prepare_output(root, [])
+    assert victim.read_text() == "precious"
+    assert (elsewhere / "x.parquet").read_text() == "precious too"
