@@ -37,6 +37,7 @@ from pipeline.stage import (
     OwnershipError,
     contained,
     is_owned,
+    is_plain_relative,
     link_or_copy,
     pid_alive,
     read_marker,
@@ -146,7 +147,7 @@ def _legacy_owned(out: Path) -> set[str]:
             continue
         owned.add(f"{config}/manifest.json")
         owned.update(f"{config}/{f}" for f in shards)
-    return owned
+    return {f for f in owned if is_plain_relative(f)}  # a tampered file reaches nothing outside
 
 
 def check_target(out: Path, *, force: bool = False) -> tuple[str, set[str]]:

@@ -73,6 +73,7 @@ __all__ = [
     "read_marker",
     "write_marker",
     "is_owned",
+    "is_plain_relative",
     "claim_folder",
     "remove_temp_files",
     "pid_alive",
@@ -343,10 +344,11 @@ def read_marker(folder: Path) -> set[str] | None:
     if not isinstance(files, list):
         return set()
     # an edited marker must not make benchsmith delete anything outside the folder
-    return {str(f) for f in files if isinstance(f, str) and _plain_relative(f)}
+    return {str(f) for f in files if isinstance(f, str) and is_plain_relative(f)}
 
 
-def _plain_relative(rel: str) -> bool:
+def is_plain_relative(rel: str) -> bool:
+    """Return whether ``rel`` is a relative path that stays inside its folder (no ``..``)."""
     p = Path(rel)
     return bool(rel) and not p.is_absolute() and ".." not in p.parts and "\x00" not in rel
 
