@@ -500,12 +500,20 @@ def prepare_output(
 def display_path(path: Path) -> str:
     """Return how provenance names a local input (machine-independent where possible).
 
-    Relative to the working folder when inside it, ``$BENCHSMITH_CACHE/...`` when
-    in the download cache, else absolute.
+    ``$BENCHSMITH_CACHE/...`` in the download cache; relative to the working folder
+    when inside it or beside it (``../shared/...``, as CI clones lay data out); else
+    absolute.
+
+    Example:
+        >>> display_path(Path.cwd() / "data" / "x.parquet")
+        'data/x.parquet'
     """
     p = Path(path).resolve()
-    bases = ((Path.cwd().resolve(), ""), (cache_dir().resolve(), "$BENCHSMITH_CACHE/"))
+    cwd = Path.cwd().resolve()
+    bases = ((cache_dir().resolve(), "$BENCHSMITH_CACHE/"), (cwd, ""), (cwd.parent, "../"))
     for base, label in bases:
+        if base == Path(base.anchor):
+            continue  # never "relative to /"
         try:
             return label + p.relative_to(base).as_posix()
         except ValueError:
