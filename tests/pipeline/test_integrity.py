@@ -296,3 +296,40 @@ def test_rebuild_notices_changed_local_parquet(work: Path, tmp_path: Path) -> No
     meta = json.loads((out / "clean" / "manifest.json").read_text())
     assert meta["inputs"] == inputs
     assert shard.name  # the bundled-source build is untouched
+
+
+def test_sources_name_every_local_file_they_read(shared_dir: Path, tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from pipeline.sources import make_source
+
+    mnist = shared_dir / "datasets/mnist"
+    idx = make_source("mnist", {"path": str(mnist)}).input_files(["test"])
+    assert sorted(p.name for p in idx) == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    cifar = tmp_path / "cifar" / "cifar-10-batches-py"
+    cifar.mkdir(parents=True)
+    for name in ("batches.meta", "test_batch"):
+        (cifar / name).write_bytes(b"")
+    got = make_source("cifar10", {"path": str(cifar.parent)}).input_files(["test"])
+    assert got == [cifar / "batches.meta", cifar / "test_batch"]
+    root, depth = tmp_path / "folder", tmp_path / "depth"
+    rng = np.random.default_rng(0)
+    for cls in ("cat", "dog"):
+        for d in (root / cls, depth / cls):
+            d.mkdir(parents=True)
+        Image.fromarray(rng.integers(0, 255, (6, 6, 3), dtype=np.uint8)).save(root / cls / "a.png")
+        Image.fromarray(np.full((6, 6), 500, np.uint16)).save(depth / cls / "a.png")
+    data = {"name": "folder", "seed": 0, "sources": [{
+        "source": "imagefolder", "splits": ["train"],
+        "options": {"root": str(root), "depth_root": str(depth)}}]}
+    src = make_source("imagefolder", data["sources"][0]["options"])
+    assert sorted(src.input_files(["train"])) == sorted(
+        [root / "cat/a.png", root / "dog/a.png", depth / "cat/a.png", depth / "dog/a.png"])
+    m = parse_manifest(data, path="folder.yaml")
+    pull(m, tmp_path / "pulled", scheduler="sync", progress=False)
+    shard = next((tmp_path / "pulled" / "clean").glob("*.parquet"))
+    before = shard.read_bytes()
+    Image.fromarray(np.full((6, 6), 900, np.uint16)).save(depth / "dog" / "a.png")  # in place
+    pull(m, tmp_path / "pulled", scheduler="sync", progress=False)
+    assert shard.read_bytes() != before  # the changed depth map reran its shard
