@@ -57,6 +57,7 @@ __all__ = [
     "expected_calibration_error",
     "corruption_errors",
     "load_baseline",
+    "join_report",
     "summary_table",
     "score",
     "main",
@@ -224,7 +225,8 @@ def _labels_configs(
         sids = t["sample_id"].to_pylist()
         importers = [str(x.get("importer")) for x in meta.get("sources", [])]
         out[name] = {"sets": dict(zip(sids, t["labels"].to_pylist(), strict=True)),
-                     "sources": importers, "rule": meta.get("rule")}
+                     "sources": importers, "rule": meta.get("rule"),
+                     "joins": list(meta.get("joins", []))}
         if REAL_IMPORTER in importers:
             sets = {s: list(v["labels"]) for s, vs in zip(sids, t["votes"].to_pylist(),
                                                           strict=True)
@@ -236,6 +238,29 @@ def _labels_configs(
         raise BenchsmithError(f"labels configs {[r[0] for r in real]} all hold ReaL votes; keep "
                               "ReaL in one")
     return out, (real[0] if real else None)
+
+
+def join_report(labels_cfgs: Mapping[str, Mapping[str, Any]], images: int) -> list[dict]:
+    """How many of the clean config's images each reference file matched (by ``sample_id``).
+
+    Built from the join reports ``reannotate`` records (it refuses joins that match nothing or
+    look positional, see :func:`pipeline.reannotate.importers.check_join`).
+
+    Returns:
+        One entry per (labels config, source): ``file``, ``entries`` (samples in the file),
+        ``matched`` (of them, images of the clean config), ``images`` (clean rows),
+        ``coverage`` (matched / images) and the join ``checks``.
+
+    """
+    out = []
+    for lname, info in labels_cfgs.items():
+        for j in info.get("joins", []):
+            matched = int(j.get("matched_samples", 0))
+            out.append({"labels_config": lname, "file": str(j.get("source")),
+                        "entries": int(j.get("samples", 0)), "matched": matched,
+                        "images": images, "coverage": matched / images if images else 0.0,
+                        "checks": dict(j.get("checks", {}))})
+    return out
 
 
 def _default_baseline(configs: dict[str, tuple[Path, dict[str, Any]]],
@@ -277,7 +302,7 @@ def score(
         default_baseline: Use the built-in AlexNet errors when ``baseline`` is ``None``.
 
     Returns:
-        ``{"clean_config", "baseline", "real_labels", "models": {model: metrics}}``.
+        ``{"clean_config", "joins", "baseline", "real_labels", "models": {model: metrics}}``.
 
     """
     configs = find_configs(roots)
@@ -295,6 +320,7 @@ def score(
     preds = read_predictions(predictions, len(names))
     out: dict[str, Any] = {
         "clean_config": cname,
+        "joins": join_report(labels_cfgs, len(given)),
         "baseline": {"name": baseline.get("name") if baseline else None, "why": base_note},
         "real_labels": ({"config": real[0], "importer": REAL_IMPORTER, "file": real[2],
                          "rule": "raw ReaL sets (not re-aggregated)"} if real else None),
@@ -377,6 +403,10 @@ def summary_table(res: Mapping[str, Any]) -> str:
     """
     lines = []
     base = res.get("baseline") or {}
+    for j in res.get("joins", []):
+        checks = ", ".join(f"{k} {100 * v:.1f}%" for k, v in j["checks"].items())
+        lines.append(f"join {j['file']}: {j['matched']} of {j['images']} images matched "
+                     f"({j['entries']} entries in the file{'; ' + checks if checks else ''})")
     for model, m in res["models"].items():
         lines.append(f"model {model}: {m['rows']} rows of {res['clean_config']}")
         lines.append(f"  clean error            {_pct(m['clean_error'])}")

@@ -231,7 +231,7 @@ class ImageNetSource(Source):
 
     # -- layout detection -------------------------------------------------------------------
     def _root(self) -> Path:
-        p = Path(self.path)
+        p = Path(self.path).expanduser()
         if not p.exists():
             raise SourceError(f"imagenet: {p} does not exist; point `path` at the validation "
                               "folder (or ILSVRC2012_img_val.tar)")
@@ -272,7 +272,7 @@ class ImageNetSource(Source):
     def _find_labels(self, root: Path, names: tuple[str, ...]) -> Path | None:
         """Return the ``labels`` option if its suffix fits ``names``, else search for ``names``."""
         if self.labels:
-            p = Path(self.labels)
+            p = Path(self.labels).expanduser()
             if not p.is_file():
                 raise SourceError(f"imagenet: labels file {p} not found")
             return p if p.suffix == Path(names[0]).suffix else None
@@ -310,7 +310,8 @@ class ImageNetSource(Source):
                 if gt is None:
                     raise SourceError(
                         f"imagenet: no {GROUND_TRUTH} found for {root}; set `labels:`")
-                meta_path = Path(self.meta) if self.meta else _find_up(gt, ("meta.mat",), 2)
+                meta_path = (Path(self.meta).expanduser() if self.meta
+                             else _find_up(gt, ("meta.mat",), 2))
                 if meta_path is None or not meta_path.is_file():
                     raise SourceError(
                         f"imagenet: {gt} holds devkit class ids; their wnids are in the devkit's "

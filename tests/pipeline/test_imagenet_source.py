@@ -127,6 +127,23 @@ def build_layouts(root: Path, given: dict[str, int]) -> dict[str, Path]:
     return out
 
 
+def build_tiny(root: Path, n: int = 12) -> tuple[Path, list[str], dict[str, str], list[str]]:
+    """Tiny-ImageNet's layout: wnids.txt (unsorted), words.txt, val/images, val_annotations.txt."""
+    tiny = root / "tiny-imagenet-200"
+    wnids = list(imagenet_classes()[0][::5])  # 200 ids; Tiny-ImageNet lists them unsorted
+    (tiny / "val/images").mkdir(parents=True)
+    (tiny / "wnids.txt").write_text("\n".join(reversed(wnids)) + "\n")
+    words = dict(zip(*imagenet_classes(), strict=True))
+    (tiny / "words.txt").write_text("".join(f"{w}\t{words[w]}\n" for w in wnids)
+                                    + "n00001740\tentity\n")
+    ann = []
+    for i in range(n):
+        (tiny / f"val/images/val_{i}.JPEG").write_bytes(photo_jpeg(i, (64, 64)))
+        ann.append(f"val_{i}.JPEG\t{wnids[(7 * i) % 200]}\t0\t3\t60\t62")
+    (tiny / "val/val_annotations.txt").write_text("\n".join(reversed(ann)) + "\n")
+    return tiny, wnids, words, ann
+
+
 @pytest.fixture(scope="module")
 def layouts(shared_dir: Path, tmp_path_factory) -> tuple[dict[str, Path], dict[str, int]]:
     given = given_labels(shared_dir)
@@ -217,18 +234,7 @@ def test_imagenetv2_and_tiny_layouts(shared_dir: Path, tmp_path: Path) -> None:
     assert sorted(r.key for r in rows) == sorted(Path(p).stem for p in picks)
     assert all(r.label == int(refined[f"{r.key}.jpeg"][0]) for r in rows)
 
-    tiny = tmp_path / "tiny-imagenet-200"
-    wnids = list(imagenet_classes()[0][::5])  # 200 ids; Tiny-ImageNet lists them unsorted
-    (tiny / "val/images").mkdir(parents=True)
-    (tiny / "wnids.txt").write_text("\n".join(reversed(wnids)) + "\n")
-    words = dict(zip(*imagenet_classes(), strict=True))
-    (tiny / "words.txt").write_text("".join(f"{w}\t{words[w]}\n" for w in wnids)
-                                    + "n00001740\tentity\n")
-    ann = []
-    for n in range(12):
-        (tiny / f"val/images/val_{n}.JPEG").write_bytes(photo_jpeg(n, (64, 64)))
-        ann.append(f"val_{n}.JPEG\t{wnids[(7 * n) % 200]}\t0\t3\t60\t62")
-    (tiny / "val/val_annotations.txt").write_text("\n".join(reversed(ann)) + "\n")
+    tiny, wnids, words, ann = build_tiny(tmp_path)
     src = make_source("imagenet", {"path": str(tiny / "val")})
     assert src.layout_name() == "tiny" and len(src.class_names()) == 200
     assert src.class_names()[0] == words[wnids[0]]
@@ -255,3 +261,141 @@ def test_unknown_layouts_and_missing_labels_are_explained(tmp_path: Path) -> Non
         ImageNetSource(str(tmp_path / "other")).num_rows("validation")
     with pytest.raises(SourceError, match="layout 'zip'"):
         ImageNetSource(str(flat), layout="zip")
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def manifest_args(shared: Path, folder: Path) -> list[str]:
+    """The shipped ImageNet-C manifest, pointed at the fixture; two corruptions for speed."""
+    ref = shared / "reference"
+    return ["--manifest", str(REPO / "manifests/imagenet_c.yaml"),
+            "--set", f"sources.0.options.path={folder}",
+            "--set", "corrupt.suites=[{corruptions: {gaussian_noise: [1], fog: [3]}}]",
+            "--set", f"reannotate.sources.0.path={ref / 'reassessed-imagenet/real.json'}",
+            "--set", f"reannotate.sources.1.path={ref / 'imagenet-mistakes/vit3b_mistakes.json'}",
+            "--set", "reannotate.sources.2.path="
+            f"{ref / 'imagenet-mistakes/greedy_soups_mistakes.json'}",
+            "--scheduler", "sync", "--no-progress"]
+
+
+@pytest.mark.slow
+def test_imagenet_c_manifest_end_to_end(layouts, shared_dir: Path, tmp_path: Path,
+                                        capsys) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.cli import main as cli
+    from pipeline.reannotate.tables import find_configs, read_config
+
+    paths, given = layouts
+    args = manifest_args(shared_dir, paths["devkit_tar"])
+    w = tmp_path / "work"
+    assert cli(["pull", *args, "--out", str(w / "pulled")]) == 0
+    assert cli(["corrupt", *args, "--clean", str(w / "pulled"), "--out", str(w / "corrupted")]) == 0
+    assert cli(["reannotate", *args, "--clean", str(w / "pulled"), "--out", str(w / "re")]) == 0
+    assert cli(["slices", *args, "--inputs", str(w / "pulled"), "--inputs", str(w / "re"),
+                "--out", str(w / "slices")]) == 0
+    roots = [w / "pulled", w / "corrupted", w / "re", w / "slices"]
+    configs = find_configs(roots)
+    assert {"clean", "gaussian_noise_1", "fog_3", "labels", "major"} <= set(configs)
+    clean = read_config(configs["clean"][0], ["sample_id", "label", "image"]).to_pydict()
+    stems = [f"ILSVRC2012_val_{n:08d}" for n in VAL_NUMBERS]
+    assert clean["sample_id"] == [f"imagenet/validation/{s}" for s in stems]
+    assert clean["label"] == [given[s] for s in stems]
+    img = Image.open(io.BytesIO(clean["image"][0]["bytes"]))
+    assert img.size == (224, 224) and img.mode == "RGB"
+    # the major slice: both models' mistakes judged major, from the published files
+    ref = shared_dir / "reference/imagenet-mistakes"
+    majors = [{Path(k).stem for k, r in json.loads((ref / f).read_text()).items()
+               if r["failure severity"] == "Major"}
+              for f in ("vit3b_mistakes.json", "greedy_soups_mistakes.json")]
+    want_major = sorted(f"imagenet/validation/{s}" for s in set(stems) & majors[0] & majors[1])
+    major = read_config(configs["major"][0], ["sample_id"])["sample_id"].to_pylist()
+    assert sorted(major) == want_major and len(want_major) >= 4
+    # a predictions file: the given label on clean, wrong on the 4 major images under fog
+    ids, labels = clean["sample_id"], clean["label"]
+    rows = {"sample_id": ids * 3,
+            "config": [None] * 24 + ["gaussian_noise_1"] * 24 + ["fog_3"] * 24,
+            "prediction": labels + labels + [(y + 1) % 1000 if s in want_major else y
+                                             for s, y in zip(ids, labels, strict=True)]}
+    pq.write_table(pa.table(rows), tmp_path / "p.parquet")
+    out = tmp_path / "m.json"
+    assert cli(["score", *map(str, roots), "--predictions", str(tmp_path / "p.parquet"),
+                "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    res = json.loads(out.read_text())
+    m = res["models"]["model"]
+    real = json.loads((shared_dir / "reference/reassessed-imagenet/real.json").read_text())
+    sets = [real[n - 1] for n in VAL_NUMBERS]
+    want_real = np.mean([y in s for y, s in zip(labels, sets, strict=True) if s])
+    assert m["real"] == pytest.approx(want_real) and m["real_rows"] == sum(map(bool, sets))
+    assert res["real_labels"]["config"] == "labels"
+    assert m["slices"]["major"]["rows"] == len(want_major) and m["slices"]["major"]["top1"] == 1
+    assert m["corruption"]["errors"]["fog"]["3"] == pytest.approx(len(want_major) / 24)
+    assert m["corruption"]["groups"]["benchmark"]["complete"] is False  # 2 of 15: flagged
+    assert res["baseline"]["name"].startswith("AlexNet")  # a 1000-class imagenet224 build
+    # the checked join report: every reference file matched by name, counted per file
+    joins = {Path(j["file"].split(":", 1)[1]).name: j for j in res["joins"]}
+    assert joins["real.json"]["matched"] == 24 and joins["real.json"]["entries"] == 50000
+    assert joins["vit3b_mistakes.json"]["matched"] == len(set(stems) & {
+        Path(k).stem for k in json.loads((ref / "vit3b_mistakes.json").read_text())})
+    assert "join " in table and "24 of 24 images matched" in table
+
+
+@pytest.mark.slow
+def test_renamed_or_relabelled_folders_are_refused(layouts, shared_dir: Path, tmp_path: Path,
+                                                   capsys) -> None:
+    """A folder whose names do not join, or whose labels are in another order, is refused."""
+    import shutil
+
+    from pipeline.cli import main as cli
+
+    paths, given = layouts
+    renamed = tmp_path / "renamed"
+    for f in sorted((paths["imagefolder"] / "val").rglob("*.JPEG")):
+        d = renamed / "val" / f.parent.name
+        d.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, d / f"img_{f.stem[-5:]}.JPEG")  # positional names: no join by name
+    args = manifest_args(shared_dir, renamed)
+    args[args.index("corrupt.suites=[{corruptions: {gaussian_noise: [1], fog: [3]}}]")] = \
+        "corrupt.suites=[{corruptions: {fog: [1]}}]"
+    assert cli(["pull", *args, "--out", str(tmp_path / "p1")]) == 0
+    assert cli(["reannotate", *args, "--clean", str(tmp_path / "p1"),
+                "--out", str(tmp_path / "r1")]) == 2
+    assert "none of 50000 annotated sample_ids is in the clean config" in capsys.readouterr().err
+    shuffled = tmp_path / "shuffled"
+    files = sorted((paths["imagefolder"] / "val").rglob("*.JPEG"))
+    wnids = imagenet_classes()[0]
+    for k, f in enumerate(files):  # right names, labels of another image (a shuffled join)
+        d = shuffled / "val" / wnids[(given[f.stem] + 1 + k) % 1000]
+        d.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, d / f.name)
+    args = manifest_args(shared_dir, shuffled)
+    assert cli(["pull", *args, "--out", str(tmp_path / "p2")]) == 0
+    assert cli(["reannotate", *args, "--clean", str(tmp_path / "p2"),
+                "--out", str(tmp_path / "r2")]) == 2
+    assert "joined in the wrong order" in capsys.readouterr().err
+
+
+def test_tiny_imagenet_c_manifest(tmp_path: Path) -> None:
+    from pipeline.cli import main as cli
+    from pipeline.reannotate.tables import find_configs, read_config
+
+    tiny, wnids, _, _ = build_tiny(tmp_path, n=6)
+    args = ["--manifest", str(REPO / "manifests/tiny_imagenet_c.yaml"),
+            "--set", f"sources.0.options.path={tiny / 'val'}",
+            "--set", "corrupt.suites=[{corruptions: {gaussian_noise: [5], pixelate: [2]}}]",
+            "--scheduler", "sync", "--no-progress"]
+    assert cli(["pull", *args, "--out", str(tmp_path / "pulled")]) == 0
+    assert cli(["corrupt", *args, "--clean", str(tmp_path / "pulled"),
+                "--out", str(tmp_path / "corrupted")]) == 0
+    configs = find_configs([tmp_path / "pulled", tmp_path / "corrupted"])
+    t = read_config(configs["gaussian_noise_5"][0],
+                    ["sample_id", "label", "image", "preset"]).to_pydict()
+    assert t["sample_id"] == [f"tiny_imagenet/validation/val_{i}" for i in range(6)]
+    assert t["label"] == [(7 * i) % 200 for i in range(6)]
+    assert set(t["preset"]) == {"tiny64"}
+    assert Image.open(io.BytesIO(t["image"][0]["bytes"])).size == (64, 64)
+    assert len(json.loads((configs["clean"][0] / "manifest.json").read_text())["features"]
+               ["label"]["names"]) == 200
