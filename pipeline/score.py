@@ -424,7 +424,7 @@ def summary_table(res: Mapping[str, Any]) -> str:
         corr = m.get("corruption")
         if corr:
             lines.append(f"  baseline: {base.get('name') or 'none'} ({base.get('why', '')})")
-            lines.append(f"  {'corruption':<20} {'error':>7} {'CE':>7} {'rel.CE':>7}")
+            lines.append(f"  {'corruption':<20} {'error':>7} {'CE':>7} {'rel.CE':>7}  (%)")
             for gname, g in corr["groups"].items():
                 for c in g["corruptions"]:
                     e = float(np.mean(list(corr["errors"][c].values())))
