@@ -340,11 +340,13 @@ class ImageNetSource(Source):
     def _members(self, root: Path) -> list[tuple[str, str]]:
         if root.is_file():
             try:
-                with tarfile.open(root) as tar:
-                    return [(_stem(m.name), m.name) for m in tar.getmembers()
+                with tarfile.open(root, "r:") as tar:  # uncompressed, as released
+                    # member "path" = "<data offset>:<size>": read() seeks, no second scan
+                    return [(_stem(m.name), f"{m.offset_data}:{m.size}") for m in tar.getmembers()
                             if m.isfile() and Path(m.name).suffix.lower() in IMAGE_SUFFIXES]
             except (tarfile.TarError, OSError) as exc:
-                raise SourceError(f"imagenet: {root} is not a readable tar ({exc})") from exc
+                raise SourceError(f"imagenet: {root} is not a readable uncompressed tar ({exc}); "
+                                  "unpack it or give the plain ILSVRC2012_img_val.tar") from exc
         return [(_stem(p.name), str(p)) for p in _image_files(root)]
 
     def _tiny_rows(self, root: Path) -> tuple[list[str], list[tuple[str, str]], list[int]]:
@@ -422,17 +424,18 @@ class ImageNetSource(Source):
         self.check_split(split)
         _, files, labels = self._rows()
         _, root = self._detect()
-        tar = tarfile.open(root) if root.is_file() else None
+        tar = open(root, "rb") if root.is_file() else None  # closed in the finally below
         try:
             for (stem, member), y in zip(files[start:stop], labels[start:stop], strict=True):
                 try:
                     if tar is not None:
-                        fh = tar.extractfile(member)
-                        data = fh.read() if fh is not None else None
-                        pixels = decode_image(data, what=f"{root}:{member}")
+                        offset, size = (int(v) for v in member.split(":"))
+                        tar.seek(offset)
+                        data = tar.read(size)
+                        pixels = decode_image(data, what=f"{root}:{stem}")
                     else:
                         pixels = decode_image(None, path=member, what=member)
-                except (SourceError, tarfile.TarError, KeyError) as exc:
+                except (SourceError, OSError) as exc:
                     yield Rejected(stem, f"{exc}; fix or remove the file")
                     continue
                 if pixels.ndim == 2:  # greyscale JPEG -> RGB, as PIL convert("RGB") does
