@@ -8,7 +8,8 @@ and, with ``--probs``, ``probs`` (softmax of the outputs, float32). So "build, e
 score" is three commands.
 
 Preprocessing (all optional, in this order): decode (grey images are repeated to 3 channels
-when the model wants 3), ``--resize`` the shorter side (PIL bilinear), ``--crop`` the centre,
+when the model wants 3), ``--resize`` the shorter side (PIL bilinear, the long side truncated
+as torchvision's ``Resize(int)``), ``--crop`` the centre (offset rounded as ``CenterCrop``),
 scale to [0, 1] (``--scale``), subtract ``--mean`` and divide by ``--std`` per channel, then
 lay out as NCHW (default) or NHWC. The model must take one float32 image batch and return
 (batch, classes) scores in the benchmark's class order.
@@ -66,9 +67,10 @@ def _decode(data: bytes, pre: Preprocess, what: str) -> np.ndarray:
         with Image.open(io.BytesIO(data)) as img:
             img = img.convert("RGB" if pre.channels == 3 else "L")
             if pre.resize:
-                w, h = img.size
-                s = pre.resize / min(w, h)
-                img = img.resize((max(1, int(w * s)), max(1, int(h * s))), Image.BILINEAR)
+                w, h = img.size  # torchvision Resize(int): short side = size, long truncated
+                size = ((pre.resize, int(pre.resize * h / w)) if w <= h
+                        else (int(pre.resize * w / h), pre.resize))
+                img = img.resize(size, Image.BILINEAR)
             if pre.crop:
                 w, h = img.size
                 if pre.crop > min(w, h):

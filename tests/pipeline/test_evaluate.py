@@ -117,3 +117,18 @@ def test_evaluate_explains_a_shape_mismatch(build: Path, tmp_path: Path, capsys)
     assert "expected (" in capsys.readouterr().err
     assert cli(["evaluate", str(build), "--model", str(tmp_path / "none.onnx"),
                 "--no-progress"]) == 2
+
+
+def test_resize_and_crop_follow_torchvision_arithmetic() -> None:
+    from pipeline.evaluate import Preprocess, _decode
+
+    buf = io.BytesIO()
+    Image.fromarray(np.arange(333 * 500 * 3, dtype=np.uint32).reshape(333, 500, 3)
+                    .astype(np.uint8)).save(buf, format="PNG")
+    img = _decode(buf.getvalue(), Preprocess(resize=256), "x")
+    assert img.shape == (256, 384, 3)  # int(256 * 500 / 333)
+    img = _decode(buf.getvalue(), Preprocess(resize=255, crop=224), "x")
+    assert img.shape == (224, 224, 3)
+    buf = io.BytesIO()
+    Image.new("RGB", (7, 11)).save(buf, format="PNG")
+    assert _decode(buf.getvalue(), Preprocess(resize=3), "x").shape == (4, 3, 3)  # int(4.71)
