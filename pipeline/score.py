@@ -414,6 +414,8 @@ def summary_table(res: Mapping[str, Any]) -> str:
             rl = res["real_labels"]
             lines.append(f"  ReaL accuracy          {_pct(m['real'])}   ({m['real_rows']} rows; "
                          f"labels config {rl['config']!r}, importer real, {rl['file']})")
+        if "ece" in m:
+            lines.append(f"  ECE                    {_pct(m['ece'])}   ({m['ece_bins']} bins)")
         for lname, info in m.get("labels", {}).items():
             lines.append(f"  labels {lname!r:<15} {_pct(info['accuracy'])}   (multi-label accuracy "
                          f"on sets aggregated from {'+'.join(info['sources'])})")
