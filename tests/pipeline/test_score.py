@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -214,12 +215,14 @@ def test_real_only_from_real_votes_and_labels_config_named(imagenet_build, share
     res = score([root / "pulled", tmp_path / "mistakes"], predictions=p, n_bins=15)
     assert "real" not in res["models"]["model"] and res["real_labels"] is None
     assert res["models"]["model"]["labels"]["labels"]["sources"] == ["mistakes"]
-    # two configs that both hold ReaL votes are refused
-    with pytest.raises(BenchsmithError, match="all hold ReaL votes"):
-        reannotate(parse_section({"config_name": "real2", "sources": [
-            {"importer": "real", "path": str(ref / "reassessed-imagenet/real.json")}]}, "m"),
-            [root / "pulled"], tmp_path / "real2")
-        score([root / "pulled", root / "labels", tmp_path / "real2"], predictions=p, n_bins=15)
+    # two configs that both hold ReaL votes (the fixture's ReaL-only one, renamed, and the
+    # merged one) are refused
+    shutil.copytree(root / "labels/labels", tmp_path / "copy/real_only")
+    meta = json.loads((tmp_path / "copy/real_only/manifest.json").read_text())
+    meta["config"] = "real_only"
+    (tmp_path / "copy/real_only/manifest.json").write_text(json.dumps(meta))
+    with pytest.raises(BenchsmithError, match=r"\['labels', 'real_only'\] all hold ReaL votes"):
+        score([root / "pulled", tmp_path / "copy", tmp_path / "merged"], predictions=p, n_bins=15)
 
 
 # hendrycks/robustness's severity-averaged AlexNet errors (ALEXNET above) are the CE
