@@ -1,7 +1,8 @@
 """The ``score`` stage: score a model's predictions on a built benchmark.
 
 ``benchsmith score <build dir> --predictions preds.parquet [--baseline base.json|.parquet]``
-prints a summary table and writes (``--out``) the metrics JSON, per model in the file:
+prints the metrics JSON on stdout (also written to ``--out``) and a summary table on stderr,
+per model in the file:
 
 * ``top1`` / ``clean_error``: accuracy against the given (original) labels of the clean config;
 * ``real``: ReaL accuracy (a prediction is correct when it is in the image's ReaL set; empty
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -456,7 +458,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clean-config", default=None, help="clean config name if several")
     parser.add_argument("--ece-bins", type=int, default=15, help="ECE bins (Guo et al.: 15)")
     parser.add_argument("--out", type=Path, default=None, help="write the metrics JSON here")
-    parser.add_argument("--json", action="store_true", help="print the JSON instead of the table")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print only the JSON (stdout), not the summary table (stderr)")
     args = parser.parse_args(argv)
     kw = {"roots": args.build, "n_bins": args.ece_bins, "clean_config": args.clean_config}
     base = load_baseline(args.baseline, default_baseline=False, **kw) if args.baseline else None
@@ -465,5 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     clean = _nan_none(res)
     if args.out:
         atomic_write_json(args.out, clean)
-    print(json.dumps(clean, indent=2, sort_keys=True) if args.json else summary_table(res))
+    print(json.dumps(clean, indent=2, sort_keys=True))
+    if not args.quiet:
+        print(summary_table(res), file=sys.stderr)
     return 0

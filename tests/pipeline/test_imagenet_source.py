@@ -323,7 +323,7 @@ def test_imagenet_c_manifest_end_to_end(layouts, shared_dir: Path, tmp_path: Pat
     out = tmp_path / "m.json"
     assert cli(["score", *map(str, roots), "--predictions", str(tmp_path / "p.parquet"),
                 "--out", str(out)]) == 0
-    table = capsys.readouterr().out
+    table = capsys.readouterr().err
     res = json.loads(out.read_text())
     m = res["models"]["model"]
     real = json.loads((shared_dir / "reference/reassessed-imagenet/real.json").read_text())

@@ -270,7 +270,7 @@ def test_mce_reproduces_hand_computation_with_alexnet(imagenet_build, tmp_path: 
                     config=rows["config"])
     out = tmp_path / "m.json"
     assert cli(["score", str(root), "--predictions", str(p), "--out", str(out)]) == 0
-    table = capsys.readouterr().out
+    table = capsys.readouterr().err
     res = json.loads(out.read_text())
     g = res["models"]["model"]["corruption"]["groups"]
     ce = {c: np.mean(ks) / 100 / ALEXNET[c] for c, ks in wrong.items() if c in ALEXNET}
