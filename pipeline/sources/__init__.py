@@ -14,6 +14,7 @@ from typing import Any
 from pipeline.errors import ManifestError
 from pipeline.sources import bundled, cifar, hf, idx
 from pipeline.sources.base import Example, Rejected, Source
+from pipeline.sources.imagenet import IMAGENET_OPTIONS, ImageNetSource
 
 __all__ = ["SOURCES", "SourceEntry", "make_source", "Example", "Rejected", "Source"]
 
@@ -46,6 +47,7 @@ SOURCES: Mapping[str, SourceEntry] = MappingProxyType(
         "fashion_mnist": SourceEntry(idx.fashion_mnist, _LOCAL),
         "cifar10": SourceEntry(cifar.cifar10, _LOCAL),
         "cifar100": SourceEntry(cifar.cifar100, _LOCAL),
+        "imagenet": SourceEntry(ImageNetSource, IMAGENET_OPTIONS, frozenset({"path"})),
         "hf": SourceEntry(
             hf.HubSource,
             {

@@ -277,7 +277,14 @@ class ImageFolderSource(Source):
 
 @dataclass(eq=False)
 class HubSource(Source):
-    """A Hugging Face Hub dataset (``trust_remote_code`` never on)."""
+    """A Hugging Face Hub dataset (``trust_remote_code`` never on), read one split at a time.
+
+    Only the requested split's data files are downloaded and opened: the split's files are
+    resolved from the repository's config (``load_dataset_builder``, which reads the dataset
+    card and the file listing, not the data) and passed as ``data_files``, so a validation
+    build never fetches the training set. Class names come from the dataset's features
+    (the card's ``dataset_info``), not from loading a split.
+    """
 
     repo_id: str
     revision: str | None = None
@@ -288,20 +295,48 @@ class HubSource(Source):
     key_from: str = "index"
     key: str = "hf"
 
+    def _fail(self, exc: Exception, what: str) -> SourceError:
+        text = str(exc)
+        gated = type(exc).__name__ == "GatedRepoError" or "gated" in text.lower()
+        if gated:
+            return SourceError(
+                f"hub dataset {self.repo_id!r} is gated: accept its terms on "
+                f"https://huggingface.co/datasets/{self.repo_id} with your account, then log in "
+                f"(`huggingface-cli login`, or set HF_TOKEN) and rerun ({what})")
+        return SourceError(
+            f"hub dataset {self.repo_id!r} (revision {self.revision}, {what}) could not be "
+            f"loaded: {text}. Check the id, the revision, your access and the network (or "
+            "HF_DATASETS_OFFLINE=1 with a filled cache)")
+
+    @lru_cache(maxsize=1)  # noqa: B019 - sources live for one stage run
+    def _builder(self):  # type: ignore[no-untyped-def]
+        import datasets
+
+        try:
+            return datasets.load_dataset_builder(self.repo_id, self.config,
+                                                 revision=self.revision)
+        except Exception as exc:  # noqa: BLE001 - re-raised with the fix named
+            raise self._fail(exc, "reading the dataset card") from exc
+
+    def _split_files(self, split: str) -> list[str]:
+        self.check_split(split)
+        files = getattr(self._builder().config, "data_files", None) or {}
+        if split not in files:
+            raise SourceError(
+                f"hub dataset {self.repo_id!r} has no data files for split {split!r}; its "
+                f"splits: {sorted(files)} (set `split_names` and the manifest's `splits`)")
+        return [str(f) for f in files[split]]
+
     @lru_cache(maxsize=4)  # noqa: B019
     def _dataset(self, split: str):  # type: ignore[no-untyped-def]
         import datasets
 
+        files = self._split_files(split)
         try:
-            ds = datasets.load_dataset(
-                self.repo_id, self.config, revision=self.revision, split=split
-            )
+            ds = datasets.load_dataset(self.repo_id, self.config, revision=self.revision,
+                                       data_files={split: files}, split=split)
         except Exception as exc:  # noqa: BLE001 - re-raised with the fix named
-            raise SourceError(
-                f"hub dataset {self.repo_id!r} (revision {self.revision}, split {split!r}) could "
-                f"not be loaded: {exc}. Check the id, your access (`huggingface-cli login` for "
-                "gated sets) and the network"
-            ) from exc
+            raise self._fail(exc, f"split {split!r}") from exc
         for col in (self.image_column, self.label_column):
             if col not in ds.column_names:
                 raise SourceError(
@@ -319,9 +354,17 @@ class HubSource(Source):
                       and not any(q.startswith(".") for q in p.relative_to(root).parts))
 
     def class_names(self) -> list[str]:
-        """See :meth:`Source.class_names`."""
-        ds = self._dataset(self.splits()[0])
-        feat = ds.features[self.label_column]
+        """See :meth:`Source.class_names` (from the dataset's features, no split loaded)."""
+        feats = self._builder().info.features
+        if feats is None:
+            raise SourceError(
+                f"hub dataset {self.repo_id!r} declares no features in its card; its label "
+                f"column {self.label_column!r} needs ClassLabel names (use the `parquet` source "
+                "with `names:` instead)")
+        if self.label_column not in feats:
+            raise SourceError(f"hub dataset {self.repo_id!r} has no column {self.label_column!r} "
+                              f"(columns: {list(feats)}); set `label_column`")
+        feat = feats[self.label_column]
         if not hasattr(feat, "names"):
             raise SourceError(f"column {self.label_column!r} of {self.repo_id} is not a ClassLabel")
         return list(feat.names)

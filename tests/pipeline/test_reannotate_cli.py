@@ -73,5 +73,6 @@ def test_digits_reannotate_slices_publish_validate_score(tmp_path: Path, capsys)
     assert cli(["score", str(d / "bench"), "--predictions", str(d / "p.parquet")]) == 0
     res = json.loads(capsys.readouterr().out)["models"]["m"]
     assert res["top1"] == 298 / 300
-    assert res["real"] == 298 / 299 and res["real_rows"] == 299  # row 1 has no valid label
+    lab = res["labels"]["labels"]  # review votes, not ReaL: reported under the config's name
+    assert lab["accuracy"] == 298 / 299 and lab["rows"] == 299  # row 1 has no valid label
     assert res["slices"]["major"]["top1"] == 0.0 and res["slices"]["rest"]["top1"] == 1.0

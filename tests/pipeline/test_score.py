@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.cli import main as cli
+from pipeline.errors import BenchsmithError
 from pipeline.reannotate.config import parse_section
 from pipeline.reannotate.stage import reannotate
 from pipeline.schema import build_features
@@ -180,3 +182,130 @@ def test_predictions_are_validated(imagenet_build, tmp_path: Path) -> None:
     probs[:, 0] += 0.5
     pq.write_table(pa.table({"sample_id": ids, "probs": list(probs)}), tmp_path / "q.parquet")
     assert cli(["score", str(root / "pulled"), "--predictions", str(tmp_path / "q.parquet")]) == 2
+
+
+def test_real_only_from_real_votes_and_labels_config_named(imagenet_build, shared_dir: Path,
+                                                           tmp_path: Path) -> None:
+    """Merging the mistake files into the labels config must not move ReaL off 90.02%."""
+    root, given = imagenet_build
+    ref = shared_dir / "reference"
+    spec = parse_section({"sources": [
+        {"importer": "real", "path": str(ref / "reassessed-imagenet/real.json")},
+        {"importer": "mistakes", "path": str(ref / "imagenet-mistakes/vit3b_mistakes.json"),
+         "options": {"model": "vit3b"}},
+        {"importer": "mistakes", "path": str(ref / "imagenet-mistakes/greedy_soups_mistakes.json"),
+         "options": {"model": "greedy_soups"}}]}, "m")
+    reannotate(spec, [root / "pulled"], tmp_path / "merged")
+    ids = sorted(given)
+    p = predictions(tmp_path / "p.parquet", ids, [given[s] for s in ids])
+    res = score([root / "pulled", tmp_path / "merged"], predictions=p, n_bins=15)
+    m = res["models"]["model"]
+    assert round(m["real"] * 100, 2) == 90.02 and m["real_rows"] == 50000 - 3163
+    assert res["real_labels"]["config"] == "labels"
+    assert res["real_labels"]["file"].endswith("real.json")
+    merged = m["labels"]["labels"]
+    assert merged["sources"] == ["real", "mistakes", "mistakes"]
+    assert merged["accuracy"] != m["real"]  # the aggregated sets are not the ReaL sets
+    assert round(merged["accuracy"] * 100, 2) == 90.09  # the number issue 15 measured
+    # a labels config without ReaL votes gives no `real` at all, only its named accuracy
+    only = parse_section({"sources": [
+        {"importer": "mistakes", "path": str(ref / "imagenet-mistakes/vit3b_mistakes.json"),
+         "options": {"model": "vit3b"}}], "unvoted": "drop"}, "m")
+    reannotate(only, [root / "pulled"], tmp_path / "mistakes")
+    res = score([root / "pulled", tmp_path / "mistakes"], predictions=p, n_bins=15)
+    assert "real" not in res["models"]["model"] and res["real_labels"] is None
+    assert res["models"]["model"]["labels"]["labels"]["sources"] == ["mistakes"]
+    # two configs that both hold ReaL votes (the fixture's ReaL-only one, renamed, and the
+    # merged one) are refused
+    shutil.copytree(root / "labels/labels", tmp_path / "copy/real_only")
+    meta = json.loads((tmp_path / "copy/real_only/manifest.json").read_text())
+    meta["config"] = "real_only"
+    (tmp_path / "copy/real_only/manifest.json").write_text(json.dumps(meta))
+    with pytest.raises(BenchsmithError, match=r"\['labels', 'real_only'\] all hold ReaL votes"):
+        score([root / "pulled", tmp_path / "copy", tmp_path / "merged"], predictions=p, n_bins=15)
+
+
+# hendrycks/robustness's severity-averaged AlexNet errors (ALEXNET above) are the CE
+# denominators: CE_c = mean_s E_{s,c} / ALEXNET[c] because every severity is present.
+def build_imagenet_c(tmp: Path, given: dict[str, int], errors: dict[str, list[int]],
+                     preset: str = "imagenet224") -> tuple[Path, list[str]]:
+    """Clean config + one config per (corruption, severity), 1000 classes, 100 rows each."""
+    ids = sorted(given)[:100]
+    sub = {s: given[s] for s in ids}
+    names = [f"c{i}" for i in range(1000)]
+    write_config(tmp / "clean", clean_cols(sub), build_features(names), "clean", "validation")
+    for c in errors:
+        for sev in range(1, 6):
+            cols = {**clean_cols(sub), "corruption": [c] * 100, "severity": [sev] * 100,
+                    "preset": [preset] * 100, "params": ["{}"] * 100, "seed": [0] * 100,
+                    "code_version": ["x"] * 100}
+            write_config(tmp / f"{c}_{sev}", cols, build_features(names, corruption=True),
+                         "corruption", "validation", corruption=c, severity=sev, preset="auto")
+    return tmp, ids
+
+
+def test_mce_reproduces_hand_computation_with_alexnet(imagenet_build, tmp_path: Path,
+                                                      capsys) -> None:
+    _, given = imagenet_build
+    # wrong predictions per (corruption, severity) out of 100; clean: 20 wrong
+    wrong = {c: [(7 * i + 11 * s) % 60 + 25 for s in range(1, 6)] for i, c in enumerate(ALEXNET)}
+    wrong["brightness"] = [10, 12, 14, 16, 18]  # below the clean error: relative CE < 0
+    wrong["spatter"] = [30, 40, 50, 60, 70]  # an extra: its own group, no AlexNet errors
+    root, ids = build_imagenet_c(tmp_path / "b", given, wrong)
+    y = np.array([given[s] for s in ids])
+    rows = {"sample_id": [], "prediction": [], "config": []}
+
+    def add(cfg: str | None, k: int) -> None:
+        pred = y.copy()
+        pred[:k] = (pred[:k] + 1) % 1000
+        rows["sample_id"].extend(ids)
+        rows["prediction"].extend(pred.tolist())
+        rows["config"].extend([cfg] * 100)
+
+    add(None, 20)
+    for c, ks in wrong.items():
+        for sev, k in enumerate(ks, start=1):
+            add(f"{c}_{sev}", k)
+    p = predictions(tmp_path / "p.parquet", rows["sample_id"], rows["prediction"],
+                    config=rows["config"])
+    out = tmp_path / "m.json"
+    assert cli(["score", str(root), "--predictions", str(p), "--out", str(out)]) == 0
+    table = capsys.readouterr().err
+    res = json.loads(out.read_text())
+    g = res["models"]["model"]["corruption"]["groups"]
+    ce = {c: np.mean(ks) / 100 / ALEXNET[c] for c, ks in wrong.items() if c in ALEXNET}
+    assert g["benchmark"]["complete"] is True and len(g["benchmark"]["CE"]) == 15
+    assert g["benchmark"]["mCE"] == pytest.approx(np.mean(list(ce.values())), abs=1e-12)
+    rel = {c: (np.mean(ks) / 100 - 0.2) / (ALEXNET[c] - 0.43478) for c, ks in wrong.items()
+           if c in ALEXNET}
+    assert g["benchmark"]["relative_mCE"] == pytest.approx(np.mean(list(rel.values())))
+    mean_err = np.mean([np.mean(ks) / 100 for c, ks in wrong.items() if c in ALEXNET])
+    assert g["benchmark"]["mean_error"] == pytest.approx(mean_err)
+    assert g["extra"]["corruptions"] == ["spatter"] and g["extra"]["mean_error"] == 0.5
+    assert "CE" not in g["extra"] and g["extra"]["complete"] is False
+    assert g["benchmark"]["CE"]["brightness"] < 0.3
+    assert g["benchmark"]["relative_CE"]["brightness"] < 0
+    assert any("brightness" in n and "below its clean error" in n for n in g["benchmark"]["notes"])
+    assert res["baseline"]["name"].startswith("AlexNet")
+    assert f"{100 * g['benchmark']['mCE']:.2f}" in table and "mCE (15 benchmark)" in table
+    assert "extras (held out)" in table and "below its clean error" in table
+    # a user baseline overrides AlexNet; a non-ImageNet-C build gets no built-in baseline
+    base = {"name": "mine", "clean": 0.3, "errors": {c: {str(s): 0.6 for s in range(1, 6)}
+                                                     for c in wrong}}
+    (tmp_path / "base.json").write_text(json.dumps(base))
+    assert cli(["score", str(root), "--predictions", str(p), "--baseline",
+                str(tmp_path / "base.json"), "--out", str(out)]) == 0
+    g2 = json.loads(out.read_text())["models"]["model"]["corruption"]["groups"]
+    assert g2["benchmark"]["mCE"] == pytest.approx(mean_err / 0.6)
+    assert g2["extra"]["CE"]["spatter"] == pytest.approx(0.5 / 0.6)
+    root2, _ = build_imagenet_c(tmp_path / "c", given, {"fog": [30] * 5}, preset="cifar32")
+    rows = {"sample_id": [], "prediction": [], "config": []}
+    add(None, 20)
+    for sev in range(1, 6):
+        add(f"fog_{sev}", 30)
+    p2 = predictions(tmp_path / "p2.parquet", rows["sample_id"], rows["prediction"],
+                     config=rows["config"])
+    res2 = score([root2], predictions=p2, n_bins=15)
+    assert res2["baseline"]["name"] is None and "pass --baseline" in res2["baseline"]["why"]
+    fog = res2["models"]["model"]["corruption"]["groups"]["benchmark"]
+    assert fog["mean_error"] == pytest.approx(0.3) and "mCE" not in fog

@@ -1,0 +1,1 @@
+"""Package data: reference tables shipped with benchsmith (each file's header states its source)."""
