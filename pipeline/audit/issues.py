@@ -27,6 +27,7 @@ import numpy as np
 
 __all__ = [
     "label_issues",
+    "paper_queue_size",
     "review_order",
     "pixel_hashes",
     "knn",
@@ -41,6 +42,43 @@ def review_order(scores: np.ndarray, sample_ids: Sequence[str]) -> np.ndarray:
     return np.lexsort((ids, np.asarray(scores, dtype=np.float64)))
 
 
+def paper_queue_size(labels: np.ndarray, pred_probs: np.ndarray) -> int:
+    """Review-queue size K as the label-errors release chose it.
+
+    ``K = floor(N * (1 - trace(C) / sum(C)))`` with ``C`` cleanlab 1.0's *uncalibrated*
+    confident joint (:func:`cleanlab.count.compute_confident_joint` with ``calibrate=False``):
+    the share of confidently counted rows off the diagonal, scaled to the dataset size.
+    On the release's CIFAR-10 probabilities this gives 275 (cleanlab 2.x's calibrated
+    :func:`~cleanlab.count.num_label_issues` gives 244); on MNIST it gives 15, while the
+    paper sent a fixed 100 MNIST candidates to review.
+
+    Args:
+        labels: int (N,) given labels.
+        pred_probs: (N, C) out-of-sample predicted probabilities.
+
+    Returns:
+        K (>= 0).
+
+    Reference:
+        Northcutt, Athalye & Mueller, "Pervasive Label Errors in Test Sets", NeurIPS 2021
+        (cleanlab/label-errors, candidates from cleanlab 1.0's confident joint).
+
+    Example:
+        >>> y = np.array([0, 0, 1, 1])
+        >>> p = np.array([[.9, .1], [.2, .8], [.1, .9], [.1, .9]])
+        >>> paper_queue_size(y, p)
+        1
+    """
+    from cleanlab.count import compute_confident_joint
+
+    cj = compute_confident_joint(np.asarray(labels, dtype=np.int64), np.asarray(pred_probs),
+                                 calibrate=False)
+    total = float(cj.sum())
+    if total <= 0:
+        return 0
+    return int(np.floor(len(labels) * (1.0 - float(np.trace(cj)) / total)))
+
+
 def label_issues(
     labels: np.ndarray,
     pred_probs: np.ndarray,
@@ -48,7 +86,7 @@ def label_issues(
     *,
     filter_by: str,
     rank_by: str,
-    candidates: int | None,
+    candidates: int | str | None,
 ) -> dict[str, Any]:
     """Score every row and flag label issues.
 
@@ -58,12 +96,15 @@ def label_issues(
         sample_ids: Row ids (tie-breaking of the rank).
         filter_by: ``cleanlab.filter.find_label_issues`` method.
         rank_by: ``cleanlab.rank.get_label_quality_scores`` method.
-        candidates: Review-queue size K, or ``None`` for cleanlab's estimated issue count.
+        candidates: Review-queue size K; ``None`` for cleanlab's estimated issue count
+            (:func:`cleanlab.count.num_label_issues`); ``"paper"`` for the label-errors
+            release's K (:func:`paper_queue_size`).
 
     Returns:
         Dict with ``quality`` (float32, lower = more likely wrong), ``rank`` (int32, 1 = first
         to review), ``label_issue`` (bool, cleanlab mask), ``review_candidate`` (bool, rank <= K),
-        ``suggested_label`` (int64), ``num_issues_estimated`` (int), ``k`` (int).
+        ``suggested_label`` (int64), ``num_issues_estimated`` (int), ``k`` (int) and
+        ``k_method`` (how K was chosen, for the metrics).
 
     """
     from cleanlab.count import num_label_issues
@@ -78,7 +119,12 @@ def label_issues(
     rank[order] = np.arange(1, len(labels) + 1, dtype=np.int32)
     mask = np.asarray(find_label_issues(labels, probs, filter_by=filter_by, n_jobs=1), dtype=bool)
     estimated = int(num_label_issues(labels, probs))
-    k = int(candidates) if candidates is not None else estimated
+    if candidates == "paper":
+        k, k_method = paper_queue_size(labels, probs), "paper"
+    elif candidates is None:
+        k, k_method = estimated, "cleanlab_num_label_issues"
+    else:
+        k, k_method = int(candidates), "fixed"
     return {
         "quality": quality,
         "rank": rank,
@@ -87,6 +133,7 @@ def label_issues(
         "suggested_label": probs.argmax(axis=1).astype(np.int64),
         "num_issues_estimated": estimated,
         "k": k,
+        "k_method": k_method,
     }
 
 
@@ -137,7 +184,7 @@ def knn(features: np.ndarray, k: int, *, block: int = 1024) -> tuple[np.ndarray,
 
 
 def neighbour_issues(
-    features: np.ndarray,
+    features: np.ndarray | None,
     sample_ids: Sequence[str],
     hashes: Sequence[str],
     *,
@@ -147,8 +194,12 @@ def neighbour_issues(
 ) -> dict[str, Any]:
     """Near/exact duplicates and outliers from exact k-NN.
 
+    With ``features=None`` (no feature space to measure distances in: the ``file`` route
+    without embeddings) only exact duplicates are found; near duplicates are then the
+    exact ones and no row is scored as an outlier (``outlier_score`` NaN).
+
     Args:
-        features: float (N, D) feature vectors.
+        features: float (N, D) feature vectors, or ``None``.
         sample_ids: Row ids.
         hashes: :func:`pixel_hashes` of the rows.
         k: Neighbours for the outlier score.
@@ -162,6 +213,8 @@ def neighbour_issues(
 
     """
     n = len(sample_ids)
+    if features is None:
+        return _exact_only(sample_ids, hashes)
     idx, dist = knn(features, k)
     nn = dist[:, 0] if k else np.zeros(n, dtype=np.float32)
     median = max(float(np.median(nn)), 1e-12)
@@ -169,15 +222,9 @@ def neighbour_issues(
     partner = ["" for _ in range(n)]
     for i in np.flatnonzero(near):
         partner[i] = sample_ids[int(idx[i, 0])]
-    groups: dict[str, list[int]] = {}
-    for i, h in enumerate(hashes):
-        groups.setdefault(h, []).append(i)
-    exact = np.zeros(n, dtype=bool)
-    for rows in groups.values():
-        if len(rows) > 1:
-            for r in rows:
-                exact[r] = True
-                partner[r] = min(sample_ids[x] for x in rows if x != r)
+    exact, exact_partner = _exact_groups(sample_ids, hashes)
+    for r in np.flatnonzero(exact):
+        partner[r] = exact_partner[r]
     avg = dist.mean(axis=1).astype(np.float32) if k else np.zeros(n, dtype=np.float32)
     q1, q3 = np.percentile(avg, [25, 75])
     scale = 1.0 / outlier_threshold - 1.0 if outlier_threshold > 0 else np.inf
@@ -191,6 +238,35 @@ def neighbour_issues(
         "nn_index": idx,
         "median_nn_distance": median,
         "outlier_cutoff": cutoff,
+    }
+
+
+def _exact_groups(sample_ids: Sequence[str], hashes: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    groups: dict[str, list[int]] = {}
+    for i, h in enumerate(hashes):
+        groups.setdefault(h, []).append(i)
+    exact = np.zeros(len(sample_ids), dtype=bool)
+    partner = ["" for _ in sample_ids]
+    for rows in groups.values():
+        if len(rows) > 1:
+            for r in rows:
+                exact[r] = True
+                partner[r] = min(sample_ids[x] for x in rows if x != r)
+    return exact, partner
+
+
+def _exact_only(sample_ids: Sequence[str], hashes: Sequence[str]) -> dict[str, Any]:
+    exact, partner = _exact_groups(sample_ids, hashes)
+    n = len(sample_ids)
+    return {
+        "exact_duplicate": exact,
+        "near_duplicate": exact.copy(),
+        "outlier": np.zeros(n, dtype=bool),
+        "duplicate_of": partner,
+        "outlier_score": np.full(n, np.nan, dtype=np.float32),
+        "nn_index": np.zeros((n, 0), dtype=np.int64),
+        "median_nn_distance": None,
+        "outlier_cutoff": None,
     }
 
 

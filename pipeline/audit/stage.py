@@ -27,7 +27,9 @@ import numpy as np
 from pipeline.audit.config import AuditSpec
 from pipeline.errors import ManifestError, SourceError
 
-__all__ = ["AUDIT_COLUMNS", "audit_features", "load_clean", "run_audit", "main"]
+__all__ = [
+    "AUDIT_COLUMNS", "audit_features", "load_clean", "model_adequacy", "run_audit", "main",
+]
 
 AUDIT_COLUMNS = (
     "sample_id", "split", "label", "suggested_label", "quality", "rank", "label_issue",
@@ -55,6 +57,61 @@ def audit_features(class_names: list[str]) -> datasets.Features:
         "outlier_score": datasets.Value("float32"),
         "pred_probs": datasets.List(datasets.Value("float32")),
     })
+
+
+#: The audit's counts are headlined only when the probabilities come from a model at least
+#: this accurate on held-out rows and this well calibrated (15-bin ECE of the top label).
+MIN_ACCURACY = 0.90
+MAX_ECE = 0.05
+
+
+def model_adequacy(probs: np.ndarray, labels: np.ndarray, *, n_bins: int = 15) -> dict[str, Any]:
+    """Held-out accuracy, calibration and whether the issue counts can be trusted.
+
+    Confident learning counts a label as wrong where the model is confidently sure of
+    another class; with a weak model its errors dominate the count, and an under- or
+    over-confident one shifts the per-class thresholds. The rule: counts are meaningful
+    when held-out accuracy >= :data:`MIN_ACCURACY` and the expected calibration error
+    (top-label confidence, ``n_bins`` equal-width bins, Guo et al. 2017) <= :data:`MAX_ECE`;
+    otherwise only the ranking (the review queue) is to be used.
+
+    Args:
+        probs: (N, C) out-of-sample probabilities.
+        labels: (N,) given labels.
+        n_bins: ECE bins.
+
+    Returns:
+        ``heldout_accuracy``, ``mean_confidence``, ``ece``, ``model_adequate`` and
+        ``adequacy_note`` (why not, or the rule that was met).
+
+    Example:
+        >>> p = np.array([[0.99, 0.01], [0.02, 0.98]])
+        >>> model_adequacy(p, np.array([0, 1]))["model_adequate"]
+        True
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.int64)
+    conf = p.max(axis=1)
+    correct = p.argmax(axis=1) == y
+    bins = np.minimum((conf * n_bins).astype(np.int64), n_bins - 1)
+    gap = np.abs(np.bincount(bins, weights=correct, minlength=n_bins)
+                 - np.bincount(bins, weights=conf, minlength=n_bins))
+    ece = float(gap.sum() / max(1, len(y)))
+    acc = float(correct.mean()) if len(y) else 0.0
+    reasons = []
+    if acc < MIN_ACCURACY:
+        reasons.append(f"held-out accuracy {acc:.1%} < {MIN_ACCURACY:.0%}")
+    if ece > MAX_ECE:
+        reasons.append(f"ECE {ece:.3f} > {MAX_ECE}"
+                       + (" (underconfident)" if conf.mean() < acc else " (overconfident)"))
+    return {
+        "heldout_accuracy": acc,
+        "mean_confidence": float(conf.mean()) if len(y) else 0.0,
+        "ece": ece,
+        "model_adequate": not reasons,
+        "adequacy_note": "; ".join(reasons) or (
+            f"accuracy >= {MIN_ACCURACY:.0%} and ECE <= {MAX_ECE}"),
+    }
 
 
 def load_clean(config_dir: Path) -> dict[str, Any]:
@@ -171,17 +228,27 @@ def run_audit(
     timings: dict[str, float] = {"load_s": time.perf_counter() - t0}
 
     t = time.perf_counter()
+    # The neighbour evidence uses the features that made the probabilities: the user's
+    # embeddings, the built-in features, or (file route) the embeddings given beside the
+    # probabilities; the file route never computes built-in features it does not need.
+    raw: np.ndarray | None
     if ps.route == "embeddings":
         if path is None:
             raise ManifestError("audit.probs.route embeddings needs audit.probs.path or --probs")
         raw = load_keyed_array(path, ids, "embedding").astype(np.float32)
+        feature_source = f"embeddings:{path}"
+    elif ps.route == "file":
+        raw = (load_keyed_array(ps.embeddings, ids, "embedding").astype(np.float32)
+               if ps.embeddings else None)
+        feature_source = f"embeddings:{ps.embeddings}" if ps.embeddings else "none"
     else:
         rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA0D17, len(ps.featurizer)]))
         raw = featurize(ps.featurizer, _stack(data["images"], str(clean_dir)), rng=rng,
                         **ps.featurizer_params)
         if ps.featurizer == "random_conv":
             raw = np.sqrt(raw)  # variance-stabilise the pooled activations
-    x = whiten(raw, ps.pca_dims)
+        feature_source = f"builtin:{ps.featurizer}"
+    x = whiten(raw, ps.pca_dims) if raw is not None else None
     timings["features_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -191,6 +258,7 @@ def run_audit(
         probs = check_pred_probs(load_keyed_array(path, ids, "pred_probs"), n_classes,
                                  where=str(path))
     else:
+        assert x is not None  # the builtin and embeddings routes always have features
         probs = cross_val_pred_probs(x, labels, ids, n_classes=n_classes, folds=ps.folds, C=ps.C,
                                      seed=seed, scheduler=scheduler, workers=workers,
                                      progress=progress)
@@ -237,18 +305,22 @@ def run_audit(
                         "rejects": []})
 
     flagged = li["review_candidate"] | li["label_issue"]
+    trust = model_adequacy(probs, labels)
     metrics = {
         "num_rows": len(ids),
         "num_classes": n_classes,
         "route": ps.route,
-        "heldout_accuracy": float((probs.argmax(axis=1) == labels).mean()),
+        **trust,
         "num_label_issues": int(li["label_issue"].sum()),
         "num_issues_estimated": li["num_issues_estimated"],
-        "issue_rate": float(li["label_issue"].mean()),
+        # A weak model's issue rate is mostly its own error rate: not headlined (null).
+        "issue_rate": float(li["label_issue"].mean()) if trust["model_adequate"] else None,
         "num_review_candidates": int(li["review_candidate"].sum()),
+        "review_queue_k_method": li["k_method"],
         "num_exact_duplicates": int(nb["exact_duplicate"].sum()),
         "num_near_duplicates": int(nb["near_duplicate"].sum()),
         "num_outliers": int(nb["outlier"].sum()),
+        "neighbour_features": feature_source,
     }
     method = spec.to_dict()
     if probs_path:
@@ -258,16 +330,22 @@ def run_audit(
         f"({len(ids)} rows): out-of-sample predicted probabilities ({ps.route} route"
         + (f", {ps.featurizer} features + {ps.folds}-fold logistic regression"
            if ps.route != "file" else "")
-        + f"), cleanlab find_label_issues(filter_by={spec.filter_by}) flags "
+        + f"; held-out accuracy {trust['heldout_accuracy']:.1%}, ECE {trust['ece']:.3f}), "
+        f"cleanlab find_label_issues(filter_by={spec.filter_by}) flags "
         f"{metrics['num_label_issues']} rows (cleanlab estimates {li['num_issues_estimated']}); "
-        f"rows ranked by {spec.rank_by} (rank 1 = review first); the top {li['k']} are review "
-        f"candidates. Flags are machine suggestions, not verified errors."
+        f"rows ranked by {spec.rank_by} (rank 1 = review first); the top {li['k']} "
+        f"({li['k_method']}) are review candidates. Flags are machine suggestions, not verified "
+        "errors."
+        + ("" if trust["model_adequate"] else
+           f" The model is too weak for the issue counts to mean much ({trust['adequacy_note']}): "
+           "use the ranked review queue, not the issue rate.")
     )
 
     # Evidence report.
     shown = [int(i) for i in np.argsort(li["rank"]) if flagged[i] or nb["near_duplicate"][i]
              or nb["outlier"][i]][: spec.report_max_rows]
-    near = nearest_per_class(x, labels, shown, n_classes)
+    near = (nearest_per_class(x, labels, shown, n_classes) if x is not None
+            else np.full((len(shown), n_classes), -1, np.int64))
     report_rows = []
     for j, i in enumerate(shown):
         cls = list(range(n_classes))
@@ -288,7 +366,10 @@ def run_audit(
                              for c in cls if near[j, c] >= 0),
         ))
     report_path = Path(report_path) if report_path else out_dir / "report.html"
-    write_report(report_path, report_rows, title=f"Label audit: {config_name}",
+    title = f"Label audit of {clean_manifest.get('config', clean_dir.name)}"
+    if clean_manifest.get("benchmark"):
+        title += f" ({clean_manifest['benchmark']})"
+    write_report(report_path, report_rows, title=title,
                  summary={**metrics, "method": method, "rows shown": len(report_rows)})
     timings["write_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t0
@@ -303,7 +384,8 @@ def run_audit(
                       "splits": clean_manifest.get("splits", {})},
             "method": method,
             "metrics": {k: v for k, v in metrics.items() if k != "seconds"},
-            "duplicates": {"median_nn_distance": nb["median_nn_distance"], "metric": "cosine"},
+            "duplicates": {"median_nn_distance": nb["median_nn_distance"], "metric": "cosine",
+                           "features": feature_source},
             "outliers": {"cutoff": nb["outlier_cutoff"], "score": "mean cosine distance to k-NN"},
             "seed": seed,
             "code_version": code_version(),
@@ -355,7 +437,10 @@ def main(argv: list[str] | None = None) -> int:
         f"audited {metrics['num_rows']} rows: {metrics['num_label_issues']} label issues "
         f"(estimated {metrics['num_issues_estimated']}), {metrics['num_review_candidates']} review "
         f"candidates, {metrics['num_near_duplicates']} near-duplicates, {metrics['num_outliers']} "
-        f"outliers; held-out accuracy {metrics['heldout_accuracy']:.4f} "
+        f"outliers; held-out accuracy {metrics['heldout_accuracy']:.4f}, ECE {metrics['ece']:.3f} "
         f"in {metrics['seconds']['total_s']:.1f} s"
     )
+    if not metrics["model_adequate"]:
+        print(f"audit: the model is too weak for the issue counts to mean much "
+              f"({metrics['adequacy_note']}); review the ranked queue instead")
     return 0
