@@ -194,3 +194,39 @@ def test_label_issues_flip_is_found_and_rank_is_order_independent(mnist1500, mni
     res2 = label_issues(noisy[perm], p[perm], [ids[i] for i in perm], filter_by="both",
                         rank_by="self_confidence", candidates=30)
     np.testing.assert_array_equal(res["rank"][perm], res2["rank"])
+
+
+def test_paper_queue_size_is_the_release_rule(shared_dir):
+    from pipeline.audit.issues import label_issues, paper_queue_size
+
+    rel = shared_dir / "reference/label-errors"
+    for name, k_paper, k_cleanlab2 in (("cifar10", 275, 244), ("mnist", 15, 15)):
+        probs = np.load(rel / f"{name}_test_set_pyx.npy")
+        labels = np.load(rel / f"{name}_test_set_original_labels.npy")
+        assert paper_queue_size(labels, probs) == k_paper
+        ids = [f"{name}/test/{i}" for i in range(len(labels))]
+        li = label_issues(labels, probs / probs.sum(1, keepdims=True), ids,
+                          filter_by="prune_by_noise_rate", rank_by="normalized_margin",
+                          candidates="paper")
+        assert li["k"] == k_paper and int(li["review_candidate"].sum()) == k_paper
+        assert li["num_issues_estimated"] == k_cleanlab2 and li["k_method"] == "paper"
+
+
+def test_model_adequacy_flags_weak_and_miscalibrated_models():
+    from pipeline.audit.stage import model_adequacy
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 2000)
+    good = np.full((2000, 10), 0.001)
+    good[np.arange(2000), y] = 0.991
+    assert model_adequacy(good, y)["model_adequate"]
+    # Right 98% of the time but only ~60% confident: underconfident, counts not trusted.
+    under = np.full((2000, 10), 0.4 / 9)
+    under[np.arange(2000), y] = 0.6
+    flip = rng.random(2000) < 0.02
+    under[flip] = under[flip][:, ::-1]
+    res = model_adequacy(under, y)
+    assert not res["model_adequate"] and "underconfident" in res["adequacy_note"]
+    assert res["heldout_accuracy"] > 0.9 and res["ece"] > 0.3
+    weak = rng.dirichlet(np.ones(10), 2000)
+    assert "accuracy" in model_adequacy(weak, y)["adequacy_note"]
