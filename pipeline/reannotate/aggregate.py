@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from pipeline.reannotate.importers import ABSTAIN
+from pipeline.label_rules import ABSTAIN
 
 __all__ = ["RULES", "Aggregate", "Questions", "questions", "aggregate"]
 

@@ -94,8 +94,6 @@ CATEGORIES: dict[str, str] = {
 }
 #: Severities; the paper folds ``borderline`` into ``minor`` in its analysis (kept raw here).
 SEVERITIES: tuple[str, ...] = ("major", "minor", "borderline")
-#: Verdicts that abstain (the vote carries no information on validity).
-ABSTAIN: frozenset[str] = frozenset({"maybe", "unsure", "skip"})
 
 
 def _read_json(path: str | Path) -> Any:
@@ -276,6 +274,8 @@ def import_mturk(path: str | Path, *, prefix: str, key_format: str) -> pa.Table:
             raise SourceError(f"{path}: record {i} lacks id/given/guessed/mturk ({exc})") from exc
         raw = json.dumps({k: rec[k] for k in ("id", "url") if k in rec})
         for verdict, picks in MTURK_SETS.items():
+            if verdict == "guessed" and s == g:
+                continue  # the file repeats the "given" answers under "guessed": count once
             for _ in range(int(counts.get(verdict, 0))):
                 chosen = [g] * ("g" in picks) + [s] * ("s" in picks)
                 rows.append({"sample_id": _sid(prefix, key), "annotator": "mturk", "labels": chosen,

@@ -3,9 +3,10 @@
 Output: ``<out>/<config_name>/``, one row per clean row (or per voted row with
 ``unvoted: drop``): ``sample_id``, ``label`` (given), ``labels`` (List(ClassLabel);
 empty = no valid label), ``num_votes``, ``agreement`` (share of vote decisions that
-agree with the set) and ``votes``: the raw votes of the row (every imported vote that
-joined; the columns of :data:`~pipeline.reannotate.importers.VOTE_SCHEMA` but
-``sample_id``). ``manifest.json`` has ``kind: labels``, the rule, its parameters,
+agree with the set), ``label_error`` (the given label is a validated error by
+:mod:`pipeline.label_rules`; null without counted votes) and ``votes``: the raw
+votes of the row (every imported vote that joined; the columns of
+:data:`~pipeline.reannotate.importers.VOTE_SCHEMA` but ``sample_id``). ``manifest.json`` has ``kind: labels``, the rule, its parameters,
 per-source join reports and counts.
 """
 
@@ -19,6 +20,7 @@ import datasets
 import numpy as np
 
 from pipeline.errors import BenchsmithError
+from pipeline.label_rules import validated_errors
 from pipeline.manifest import Manifest
 from pipeline.reannotate.aggregate import aggregate
 from pipeline.reannotate.config import ReannotateSpec
@@ -55,6 +57,7 @@ def label_features(names: list[str]) -> datasets.Features:
         "labels": datasets.List(datasets.ClassLabel(names=names)),
         "num_votes": datasets.Value("int32"),
         "agreement": datasets.Value("float32"),
+        "label_error": datasets.Value("bool"),
         "votes": datasets.List({n: vote[n] for n in VOTE_FIELDS}),
     })
 
@@ -122,8 +125,11 @@ def reannotate(
     vcols = {c: votes[c].to_pylist() for c in VOTE_SCHEMA.names}
     for i, s in enumerate(vcols["sample_id"]):
         by_sample.setdefault(s, []).append({n: vcols[n][i] for n in VOTE_FIELDS})
+    errors = validated_errors(
+        ({"sample_id": s, "labels": vcols["labels"][i], "offered": vcols["offered"][i],
+          "verdict": vcols["verdict"][i]} for i, s in enumerate(vcols["sample_id"])), given)
     rows: dict[str, list[Any]] = {k: [] for k in ("sample_id", "label", "labels", "num_votes",
-                                                  "agreement", "votes", "split")}
+                                                  "agreement", "label_error", "votes", "split")}
     for s, lab, split in zip(sids, clean["label"].to_pylist(), clean["split"].to_pylist(),
                              strict=True):
         voted = s in agg.labels
@@ -134,6 +140,7 @@ def reannotate(
         rows["labels"].append(agg.labels[s] if voted else [lab])
         rows["num_votes"].append(agg.num_votes.get(s, 0))
         rows["agreement"].append(agg.agreement.get(s, float("nan")))
+        rows["label_error"].append(errors.get(s))
         rows["votes"].append(by_sample.get(s, []))
         rows["split"].append(split)
     feats = label_features(names)
@@ -148,6 +155,7 @@ def reannotate(
         "given_not_valid": sum(1 for s, x, n in zip(rows["sample_id"], rows["labels"],
                                                     rows["num_votes"], strict=True)
                                if n and given[s] not in x),
+        "validated_errors": sum(1 for e in errors.values() if e),
         "votes": votes.num_rows,
         "review_lines_skipped": skipped_lines,
     }
@@ -171,7 +179,10 @@ def reannotate(
         "description": (
             f"ReaL-style sets of valid labels for `{cname}` ({counts['voted_rows']} re-annotated "
             f"rows: {counts['multi_label']} multi-label, {counts['empty_sets']} with no valid "
-            f"label, {counts['given_not_valid']} whose given label is not valid), aggregated by "
+            f"label, {counts['given_not_valid']} whose given label is not in the set, "
+            f"{counts['validated_errors']} validated label errors by the label-errors paper's "
+            "rule: the given label is wrong unless a strict majority of the votes confirmed it "
+            "as the label, a 'both' vote not confirming it), aggregated by "
             f"{rule_text} from {src_text}; rows without votes keep their given label; each "
             "row keeps its raw votes (annotator, labels, verdict, category, severity, source)."),
     })
