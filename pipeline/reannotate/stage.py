@@ -6,8 +6,9 @@ empty = no valid label), ``num_votes``, ``agreement`` (share of vote decisions t
 agree with the set), ``label_error`` (the given label is a validated error by
 :mod:`pipeline.label_rules`; null without counted votes) and ``votes``: the raw
 votes of the row (every imported vote that joined; the columns of
-:data:`~pipeline.reannotate.importers.VOTE_SCHEMA` but ``sample_id``). ``manifest.json`` has ``kind: labels``, the rule, its parameters,
-per-source join reports and counts.
+:data:`~pipeline.reannotate.importers.VOTE_SCHEMA` but ``sample_id``).
+``manifest.json`` has ``kind: labels``, the rule, its parameters, per-source join
+reports and counts.
 """
 
 from __future__ import annotations
