@@ -162,6 +162,8 @@ def reannotate(
     }
     rule_text = (f"majority vote (a label is valid when more than {spec.threshold:.0%} of the "
                  "votes that judged it marked it valid)" if spec.rule == "majority" else
+                 "plurality vote (the label(s) most votes marked valid, ties kept)"
+                 if spec.rule == "plurality" else
                  "cleanlab multi-annotator consensus (CROWDLAB) over (sample, class) questions"
                  + (" with model pred_probs" if probs is not None
                     else ", majority without pred_probs"))
