@@ -19,6 +19,14 @@ Items come from the build's configs:
 Per saved item the file gets one line with the valid-label set (``offered`` = the
 candidates shown) and, for every model whose prediction was not marked valid, one
 ``mistake`` line with that model, the category and severity.
+
+The server only ever listens on 127.0.0.1 and defends the votes file against other
+pages in the reviewer's browser: every request must carry a ``Host`` of this server
+(DNS-rebinding), writes must be ``application/json`` with a same-origin (or absent)
+``Origin`` and the per-session token the page was served with (cross-site request
+forgery), bodies are bounded (:data:`MAX_BODY` bytes, :data:`MAX_DEPTH` levels of
+nesting) and every field is type-checked, so a bad request gets a 4xx, never a dead
+handler.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -47,6 +56,75 @@ from pipeline.review.page import PAGE
 __all__ = ["Item", "ReviewQueue", "VotesFile", "build_queue", "make_server", "main"]
 
 CATEGORIES = ("fine_grained", "fine_grained_oov", "spurious_correlation", "non_prototypical")
+#: Largest accepted request body (bytes); a vote is a few hundred.
+MAX_BODY = 64 * 1024
+#: Deepest accepted JSON nesting of a request body.
+MAX_DEPTH = 8
+#: Pending connections the listening socket queues (the stdlib default of 5 resets clients
+#: under a burst of concurrent reviewers).
+LISTEN_BACKLOG = 256
+
+
+class RequestError(ValueError):
+    """A request the server refuses, with its HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def json_depth(data: bytes) -> int:
+    """Deepest bracket nesting of a JSON document (strings skipped), without parsing it.
+
+    Example:
+        >>> json_depth(b'{"a": [1, {"b": "[[["}]}')
+        3
+    """
+    depth = best = 0
+    in_str = escape = False
+    for ch in data:
+        if in_str:
+            if escape:
+                escape = False
+            elif ch == 0x5C:  # backslash
+                escape = True
+            elif ch == 0x22:
+                in_str = False
+        elif ch == 0x22:
+            in_str = True
+        elif ch in (0x7B, 0x5B):
+            depth += 1
+            best = max(best, depth)
+        elif ch in (0x7D, 0x5D):
+            depth -= 1
+    return best
+
+
+def parse_vote_body(data: bytes, n_items: int) -> dict[str, Any]:
+    """Decode and type-check a vote request body.
+
+    Raises:
+        RequestError: 400 for anything but ``{"index": int, ...}`` within the bounds.
+    """
+    if json_depth(data) > MAX_DEPTH:
+        raise RequestError(400, f"JSON nested deeper than {MAX_DEPTH} levels")
+    try:
+        body = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestError(400, f"body is not JSON ({exc})") from exc
+    if not isinstance(body, dict):
+        raise RequestError(400, "body must be a JSON object")
+    index = body.get("index")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n_items:
+        raise RequestError(400, f"index must be an integer in 0..{n_items - 1}, got {index!r}")
+    valid = body.get("valid") or []
+    if not isinstance(valid, list) or any(isinstance(y, bool) or not isinstance(y, int)
+                                          for y in valid):
+        raise RequestError(400, "valid must be a list of class indices (integers)")
+    for key in ("category", "severity", "verdict", "note"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise RequestError(400, f"{key} must be a string or null")
+    return body
 
 
 @dataclass
@@ -206,10 +284,23 @@ def vote_records(item: Item, body: dict[str, Any], annotator: str) -> list[dict[
     return out
 
 
+class ReviewServer(ThreadingHTTPServer):
+    """The threading HTTP server with a listen backlog sized for many reviewers."""
+
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+
+
 def make_server(
     queue: ReviewQueue, votes: VotesFile, *, annotator: str, port: int = 0
 ) -> ThreadingHTTPServer:
-    """Return an HTTP server on 127.0.0.1 (``port=0`` picks a free port) serving the review page."""
+    """Return an HTTP server on 127.0.0.1 (``port=0`` picks a free port) serving the review page.
+
+    The per-session write token is ``server.token`` (also served to same-host clients in
+    ``/api/items`` and embedded in the page).
+    """
+    token = secrets.token_urlsafe(24)
+    allowed: set[str] = set()  # filled once the port is known
     reviewed: set[str] = set()
     if votes.path.is_file():
         v, _ = import_review(votes.path)
@@ -231,12 +322,23 @@ def make_server(
         def _json(self, code: int, obj: Any) -> None:
             self._send(code, json.dumps(obj).encode(), "application/json")
 
+        def _host_ok(self) -> bool:
+            if self.headers.get("Host", "") in allowed:
+                return True
+            self._json(403, {"error": "unknown Host header (this server answers only as "
+                             f"{sorted(allowed)})"})
+            return False
+
         def do_GET(self) -> None:  # noqa: N802 - http.server API
+            if not self._host_ok():
+                return
             if self.path in ("/", "/index.html"):
-                self._send(200, PAGE.encode(), "text/html; charset=utf-8")
+                self._send(200, PAGE.replace("__BENCHSMITH_TOKEN__", token).encode(),
+                           "text/html; charset=utf-8")
             elif self.path == "/api/items":
                 n = queue.names
-                self._json(200, {"annotator": annotator, "votes": str(votes.path), "items": [
+                self._json(200, {"annotator": annotator, "votes": str(votes.path),
+                                 "token": token, "items": [
                     {"index": it.index, "sample_id": it.sample_id, "kind": it.kind,
                      "given": it.given, "given_name": n[it.given],
                      "reviewed": it.sample_id in reviewed,
@@ -256,14 +358,38 @@ def make_server(
             else:
                 self._json(404, {"error": f"no route {self.path}"})
 
+        def _check_write(self) -> bytes:
+            """Return the body of an acceptable write request; raise :class:`RequestError`."""
+            origin = self.headers.get("Origin")
+            if origin is not None and origin not in {f"http://{h}" for h in allowed}:
+                raise RequestError(403, f"cross-origin write from {origin!r} refused")
+            ctype = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if ctype != "application/json":
+                raise RequestError(415, "votes must be sent as application/json")
+            if not secrets.compare_digest(self.headers.get("X-Benchsmith-Token", ""), token):
+                raise RequestError(403, "missing or wrong X-Benchsmith-Token (reload the page)")
+            try:
+                length = int(self.headers.get("Content-Length", ""))
+            except ValueError as exc:
+                raise RequestError(411, "Content-Length required") from exc
+            if not 0 <= length <= MAX_BODY:
+                raise RequestError(413, f"body of {length} bytes exceeds {MAX_BODY}")
+            return self.rfile.read(length)
+
         def do_POST(self) -> None:  # noqa: N802 - http.server API
+            if not self._host_ok():
+                return
             if self.path != "/api/vote":
                 self._json(404, {"error": f"no route {self.path}"})
                 return
             try:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                item = queue.items[int(body["index"])]
+                body = parse_vote_body(self._check_write(), len(queue.items))
+                item = queue.items[body["index"]]
                 records = vote_records(item, body, annotator)
+            except RequestError as exc:
+                self.close_connection = True  # an unread body must not be parsed as a request
+                self._json(exc.status, {"error": str(exc)})
+                return
             except (ValueError, KeyError, IndexError, TypeError) as exc:
                 self._json(400, {"error": str(exc)})
                 return
@@ -271,7 +397,11 @@ def make_server(
             reviewed.add(item.sample_id)
             self._json(200, {"lines": len(records), "total": votes.count})
 
-    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = ReviewServer(("127.0.0.1", port), Handler)
+    bound = server.server_address[1]
+    allowed.update({f"127.0.0.1:{bound}", f"localhost:{bound}"})
+    server.token = token  # type: ignore[attr-defined]
+    return server
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,6 +34,7 @@ kbd{background:#eee;border:1px solid #aaa;border-radius:3px;padding:0 .3em}
 <kbd>b</kbd> borderline &middot; <kbd>Enter</kbd> save &amp; next &middot; <kbd>u</kbd> unsure
 &middot; <kbd>&larr;</kbd>/<kbd>&rarr;</kbd> previous/next</p>
 <script>
+const TOKEN = "__BENCHSMITH_TOKEN__";
 const CATS = {f: "fine_grained", o: "fine_grained_oov", s: "spurious_correlation",
               p: "non_prototypical"};
 const SEVS = {M: "major", m: "minor", b: "borderline"};
@@ -77,7 +78,8 @@ async function save(verdict) {
   const body = {index: it.index, valid: [...state.valid], category: state.category,
                 severity: state.severity, verdict: verdict};
   const r = await fetch("/api/vote", {method: "POST", body: JSON.stringify(body),
-                                      headers: {"Content-Type": "application/json"}});
+                                      headers: {"Content-Type": "application/json",
+                                                "X-Benchsmith-Token": TOKEN}});
   const out = await r.json();
   if (!r.ok) { document.getElementById("status").textContent = "error: " + out.error; return; }
   it.reviewed = true;
