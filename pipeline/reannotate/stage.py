@@ -24,6 +24,7 @@ from pipeline.errors import BenchsmithError
 from pipeline.label_rules import validated_errors
 from pipeline.manifest import Manifest
 from pipeline.reannotate.aggregate import aggregate
+from pipeline.reannotate.agreement import reviewer_agreement
 from pipeline.reannotate.config import ReannotateSpec
 from pipeline.reannotate.importers import (
     IMPORTERS,
@@ -126,6 +127,7 @@ def reannotate(
     vcols = {c: votes[c].to_pylist() for c in VOTE_SCHEMA.names}
     for i, s in enumerate(vcols["sample_id"]):
         by_sample.setdefault(s, []).append({n: vcols[n][i] for n in VOTE_FIELDS})
+    agreement = reviewer_agreement(votes, given)
     errors = validated_errors(
         ({"sample_id": s, "labels": vcols["labels"][i], "offered": vcols["offered"][i],
           "verdict": vcols["verdict"][i]} for i, s in enumerate(vcols["sample_id"])), given)
@@ -179,6 +181,7 @@ def reannotate(
         "sources": [{"importer": i, "path": p, "options": o} for i, p, o in sources],
         "joins": reports,
         "counts": counts,
+        "reviewer_agreement": agreement,
         "description": (
             f"ReaL-style sets of valid labels for `{cname}` ({counts['voted_rows']} re-annotated "
             f"rows: {counts['multi_label']} multi-label, {counts['empty_sets']} with no valid "
@@ -187,8 +190,21 @@ def reannotate(
             "rule: the given label is wrong unless a strict majority of the votes confirmed it "
             "as the label, a 'both' vote not confirming it), aggregated by "
             f"{rule_text} from {src_text}; rows without votes keep their given label; each "
-            "row keeps its raw votes (annotator, labels, verdict, category, severity, source)."),
+            "row keeps its raw votes (annotator, labels, verdict, category, severity, source)."
+            + _agreement_text(agreement)),
     })
+
+
+def _agreement_text(a: dict[str, Any]) -> str:
+    """One sentence on the named reviewers' agreement, for the card ("" without reviewers)."""
+    if not a["reviewers"]:
+        return ""
+    fk = a["fleiss_kappa"]
+    pairs = "; ".join(f"{k}: {v:.2f}" for k, v in a["cohen_kappa"].items() if v is not None)
+    return (f" Reviewers {', '.join(a['reviewers'])} decided {a['items_reviewed']} rows; "
+            f"{a['items_multi']} by two or more ({a['items_unanimous']} unanimous"
+            + (f", Fleiss' kappa {fk:.2f}" if fk is not None else "")
+            + (f"; Cohen's kappa {pairs}" if pairs else "") + ").")
 
 
 def _write_by_split(cdir: Path, cols: dict[str, list[Any]], feats: datasets.Features) -> list[dict]:

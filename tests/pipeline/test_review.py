@@ -88,18 +88,22 @@ def test_review_page_end_to_end_in_chromium(build, tmp_path: Path) -> None:
             page.wait_for_selector("body[data-ready='1']")
             page.wait_for_function("document.getElementById('img').naturalWidth === 224")
             assert page.inner_text("#sid") == "photos/test/0"
-            # item 0 (audit): the given label "cat" is wrong, the suggested "person" is right
-            page.keyboard.press("2")
+            # untouched: the page shows the default it will save
+            assert page.inner_text("#choice") == "given label correct (default)"
+            # item 0 (audit): the given label "cat" is wrong, the suggested "person" (class
+            # id 4: number keys are class ids with <= 10 classes) is right
+            page.keyboard.press("4")
             assert page.locator(".cand.valid").count() == 1
+            assert page.inner_text("#choice") == "valid: 4 person"
             page.keyboard.press("Enter")  # set line + both models' predictions were wrong
             page.wait_for_selector("body[data-saved='3']")
             assert page.inner_text("#sid") == "photos/test/1"
             # item 1: not sure
             page.keyboard.press("u")
             page.wait_for_selector("body[data-saved='4']")
-            # item 2: given "rocket" is right; model a's "dog" is a major spurious mistake
+            # item 2: given "rocket" is right (Enter on the untouched item); model a's "dog"
+            # is a major spurious mistake
             assert "a: 1 dog" in page.inner_text("#preds")
-            page.keyboard.press("1")
             page.keyboard.press("s")
             page.keyboard.press("Shift+M")
             assert "on" in page.locator("#sevs .opt[data-value='major']").get_attribute("class")
@@ -122,6 +126,7 @@ def test_review_page_end_to_end_in_chromium(build, tmp_path: Path) -> None:
         ("photos/test/2", "valid", [2], None), ("photos/test/2", "mistake", [], "a")]
     assert (lines[5]["category"], lines[5]["severity"], lines[5]["offered"]) == (
         "spurious_correlation", "major", [1])
+    assert (lines[4]["category"], lines[4]["severity"]) == ("spurious_correlation", "major")
     # the votes file is reannotate's input: it joins, and feeds the major slice rule
     votes, skipped = import_review(votes_path)
     given = {f"photos/test/{i}": y for i, y in enumerate([0, 0, 2, 3, 4, 1, 4, 2, 3])}
@@ -140,6 +145,9 @@ def test_votes_survive_kill_9(build, tmp_path: Path) -> None:
         stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()  # "reviewing N items at http://127.0.0.1:PORT/ ..."
+        while not line.startswith("reviewing"):  # after notes on what the queue holds
+            assert line.startswith("review: "), line
+            line = proc.stdout.readline()
         url = line.split(" at ", 1)[1].split()[0]
         with urllib.request.urlopen(url + "api/items", timeout=10) as r:
             token = json.loads(r.read())["token"]
