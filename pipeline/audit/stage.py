@@ -36,7 +36,6 @@ AUDIT_COLUMNS = (
     "review_candidate", "exact_duplicate", "near_duplicate", "duplicate_of", "outlier",
     "outlier_score", "pred_probs",
 )
-MAX_NEIGHBOUR_CLASSES = 20
 
 
 def audit_features(class_names: list[str]) -> datasets.Features:
@@ -348,9 +347,9 @@ def run_audit(
             else np.full((len(shown), n_classes), -1, np.int64))
     report_rows = []
     for j, i in enumerate(shown):
-        cls = list(range(n_classes))
-        if n_classes > MAX_NEIGHBOUR_CLASSES:
-            cls = sorted({int(labels[i]), int(li["suggested_label"][i])})
+        top = np.argsort(-probs[i], kind="stable")[:3]
+        # Neighbours of the classes a reviewer weighs: given, suggested and the top 3.
+        cls = sorted({int(labels[i]), int(li["suggested_label"][i]), *map(int, top)})
         flags = tuple(f for f, on in (
             ("label_issue", li["label_issue"][i]), ("review_candidate", li["review_candidate"][i]),
             ("exact_duplicate", nb["exact_duplicate"][i]),
@@ -362,6 +361,7 @@ def run_audit(
             sample_id=ids[i], png=data["pngs"][i], given=names[labels[i]],
             suggested=names[li["suggested_label"][i]], quality=float(li["quality"][i]),
             rank=int(li["rank"][i]), flags=flags,
+            top=tuple((names[int(c)], float(probs[i, c])) for c in top),
             neighbours=tuple((names[c], ids[near[j, c]], data["pngs"][near[j, c]])
                              for c in cls if near[j, c] >= 0),
         ))

@@ -75,7 +75,8 @@ def test_file_route_reproduces_paper_candidates_end_to_end(mnist_full, shared_di
     assert "features_s" in metrics["seconds"] and metrics["seconds"]["features_s"] < 1.0
     html = (out / "report.html").read_text()
     shown = html.count('<tr id="mnist/test/')
-    assert 100 <= shown <= 120 and html.count("data:image/png;base64,") == shown
+    assert 100 <= shown <= 120 and html.count("data-k=") == shown  # no neighbours
+    assert len(html) < 200_000  # each image once, no built-in-feature neighbours
     assert "Label audit of clean" in html
 
     # candidates: paper -> K from cleanlab 1.0's uncalibrated confident joint (15 on MNIST).
@@ -158,17 +159,27 @@ def test_report_renders_images_and_sorts_in_chromium(tmp_path, shared_dir):
                       suggested=str((ex[i].label + i % 2) % 10), quality=float(quality[i]),
                       rank=i + 1, flags=("label_issue",) if i % 3 == 0 else (),
                       neighbours=tuple((str(ex[j].label), f"mnist/test/{j}", pngs[j])
-                                       for j in range(20, 30)))
+                                       for j in range(20, 30)),
+                      top=((str(ex[i].label), 0.7), ("3", 0.2), ("5", 0.1)))
             for i in range(20)]
     path = write_report(tmp_path / "report.html", rows, title="t", summary={"rows": 20})
+    text = path.read_text()
+    # Each distinct image is stored once: 20 rows + 10 shared neighbours.
+    assert text.count('":"iVBOR') == 30 and text.count("data-k=") == 20 * 11
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.goto(path.resolve().as_uri())
         widths = page.eval_on_selector_all(
-            "img", "els => els.map(e => e.complete && e.naturalWidth)")
+            "#audit img", "els => els.map(e => e.complete && e.naturalWidth)")
         assert len(widths) == 20 * 11 and all(w == 28 for w in widths)
-        col = "#audit tbody tr td:nth-child(6)"
+        assert "0.700" in page.inner_text("#audit tbody tr:first-child td.top")
+        page.click("#audit tbody tr:first-child img.main")  # enlarge, then close
+        assert page.is_visible("#zoom img")
+        assert page.eval_on_selector("#zoom img", "e => e.getBoundingClientRect().width") > 200
+        page.keyboard.press("Escape")
+        assert not page.is_visible("#zoom img")
+        col = "#audit tbody tr td:nth-child(7)"
         page.click("th:has-text('quality')")
         values = "els => els.map(e => e.dataset.value)"
         asc = [float(v) for v in page.eval_on_selector_all(col, values)]
