@@ -34,7 +34,7 @@ from pipeline.manifest import check_keys
 
 __all__ = ["AuditSpec", "ProbsSpec", "parse_section", "FILTER_BY", "RANK_BY", "ROUTES"]
 
-ROUTES = ("builtin", "file", "embeddings")
+ROUTES = ("builtin", "cnn", "file", "embeddings")
 FILTER_BY = (
     "prune_by_noise_rate",
     "prune_by_class",
@@ -72,6 +72,8 @@ PROBS_KEYS = {
     "pca_dims": "PCA-whitened dimensions fed to the classifier (int >= 1)",
     "folds": "K of K-fold cross-validation (int >= 2)",
     "C": "inverse L2 regularisation of the logistic regression (> 0)",
+    "cnn": "cnn route: overrides of pipeline.audit.cnn.CNN_DEFAULTS (epochs, width, "
+    "batch_size, lr, weight_decay, label_smoothing, flip, pad)",
 }
 
 
@@ -87,6 +89,7 @@ class ProbsSpec:
     pca_dims: int = 256
     folds: int = 5
     C: float = 0.01
+    cnn: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,30 @@ def _parse_probs(data: Any, where: str) -> ProbsSpec:
         pca_dims=_num(d.get("pca_dims", 256), f"{where}.pca_dims", integer=True, low=1),
         folds=_num(d.get("folds", 5), f"{where}.folds", integer=True, low=2),
         C=float(_num(d.get("C", 0.01), f"{where}.C", integer=False, low=1e-12)),
+        cnn=_parse_cnn(d.get("cnn"), f"{where}.cnn", route),
     )
+
+
+def _parse_cnn(data: Any, where: str, route: str) -> dict[str, Any]:
+    from pipeline.audit.cnn import CNN_DEFAULTS
+
+    if data is None:
+        return {}
+    if route != "cnn":
+        raise ManifestError(f"{where}: goes with route cnn only (route is {route})")
+    d = check_keys(data, where, {k: f"default {v!r}" for k, v in CNN_DEFAULTS.items()})
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        default = CNN_DEFAULTS[k]
+        if isinstance(default, bool):
+            if not isinstance(v, bool):
+                raise ManifestError(f"{where}.{k}: expected true or false, got {v!r}")
+            out[k] = v
+        elif isinstance(default, int):
+            out[k] = _num(v, f"{where}.{k}", integer=True, low=0 if k == "pad" else 1)
+        else:
+            out[k] = float(_num(v, f"{where}.{k}", integer=False, low=0.0))
+    return out
 
 
 def parse_section(data: Any, where: str) -> AuditSpec:

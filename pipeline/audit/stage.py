@@ -236,6 +236,9 @@ def run_audit(
             raise ManifestError("audit.probs.route embeddings needs audit.probs.path or --probs")
         raw = load_keyed_array(path, ids, "embedding").astype(np.float32)
         feature_source = f"embeddings:{path}"
+    elif ps.route == "cnn":
+        raw = None  # the networks' own pooled features arrive with the probabilities
+        feature_source = "cnn:pooled"
     elif ps.route == "file":
         raw = (load_keyed_array(ps.embeddings, ids, "embedding").astype(np.float32)
                if ps.embeddings else None)
@@ -256,6 +259,15 @@ def run_audit(
             raise ManifestError("audit.probs.route file needs audit.probs.path or --probs")
         probs = check_pred_probs(load_keyed_array(path, ids, "pred_probs"), n_classes,
                                  where=str(path))
+    elif ps.route == "cnn":
+        from pipeline.audit.cnn import cnn_pred_probs
+        from pipeline.audit.probs import fold_ids
+
+        fid = fold_ids(ids, labels, folds=ps.folds, seed=seed)
+        probs, emb = cnn_pred_probs(_stack(data["images"], str(clean_dir)), labels, fid,
+                                    n_classes=n_classes, seed=seed, params=ps.cnn,
+                                    scheduler=scheduler, workers=workers, progress=progress)
+        x = whiten(emb, ps.pca_dims)
     else:
         assert x is not None  # the builtin and embeddings routes always have features
         probs = cross_val_pred_probs(x, labels, ids, n_classes=n_classes, folds=ps.folds, C=ps.C,
@@ -328,7 +340,9 @@ def run_audit(
         f"Label audit of {clean_manifest.get('config', clean_dir.name)} "
         f"({len(ids)} rows): out-of-sample predicted probabilities ({ps.route} route"
         + (f", {ps.featurizer} features + {ps.folds}-fold logistic regression"
-           if ps.route != "file" else "")
+           if ps.route in ("builtin", "embeddings") else
+           f", a small VGG-style CNN, {ps.folds}-fold, temperature-scaled"
+           if ps.route == "cnn" else "")
         + f"; held-out accuracy {trust['heldout_accuracy']:.1%}, ECE {trust['ece']:.3f}), "
         f"cleanlab find_label_issues(filter_by={spec.filter_by}) flags "
         f"{metrics['num_label_issues']} rows (cleanlab estimates {li['num_issues_estimated']}); "
