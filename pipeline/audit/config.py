@@ -72,6 +72,8 @@ PROBS_KEYS = {
     "pca_dims": "PCA-whitened dimensions fed to the classifier (int >= 1)",
     "folds": "K of K-fold cross-validation (int >= 2)",
     "C": "inverse L2 regularisation of the logistic regression (> 0)",
+    "max_side": "builtin/cnn routes: images are area-downsampled to at most this many pixels "
+    "a side before features are computed (int >= 8, default 64; bounds memory on large images)",
     "cnn": "cnn route: overrides of pipeline.audit.cnn.CNN_DEFAULTS (epochs, width, "
     "batch_size, lr, weight_decay, label_smoothing, flip, pad)",
 }
@@ -90,6 +92,7 @@ class ProbsSpec:
     folds: int = 5
     C: float = 0.01
     cnn: dict[str, Any] = field(default_factory=dict)
+    max_side: int = 64
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,7 @@ def _parse_probs(data: Any, where: str) -> ProbsSpec:
         folds=_num(d.get("folds", 5), f"{where}.folds", integer=True, low=2),
         C=float(_num(d.get("C", 0.01), f"{where}.C", integer=False, low=1e-12)),
         cnn=_parse_cnn(d.get("cnn"), f"{where}.cnn", route),
+        max_side=_num(d.get("max_side", 64), f"{where}.max_side", integer=True, low=8),
     )
 
 

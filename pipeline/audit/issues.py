@@ -150,37 +150,101 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / (np.linalg.norm(x, axis=1, keepdims=True) + np.float32(1e-12))
 
 
-def knn(features: np.ndarray, k: int, *, block: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k nearest neighbours by cosine distance, excluding the row itself.
+#: Above this many rows :func:`knn` searches an inverted file instead of every row.
+EXACT_KNN_MAX = 50_000
 
-    Args:
-        features: float (N, D).
-        k: Neighbours per row (clipped to N - 1).
-        block: Rows per distance block (bounds memory, not results).
 
-    Returns:
-        ``(index, distance)``: int64 and float32 (N, k), nearest first; ties by lower index.
+def _topk(d: np.ndarray, cand: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of distances ``d`` (rows x candidates ``cand``), the k nearest (index, distance)."""
+    kk = min(k, d.shape[1])
+    part = (np.argpartition(d, kk - 1, axis=1)[:, :kk] if kk < d.shape[1]
+            else np.argsort(d, axis=1)[:, :kk])
+    pd = np.take_along_axis(d, part, axis=1)
+    pi = cand[part]
+    o = np.lexsort((pi, pd), axis=1)
+    return np.take_along_axis(pi, o, axis=1), np.take_along_axis(pd, o, axis=1)
 
-    """
-    u = _unit(features)
+
+def _exact(u: np.ndarray, k: int, block: int) -> tuple[np.ndarray, np.ndarray]:
     n = len(u)
-    k = max(0, min(k, n - 1))
     idx = np.empty((n, k), dtype=np.int64)
     dist = np.empty((n, k), dtype=np.float32)
+    cand = np.arange(n)
     for s in range(0, n, block):
         d = np.float32(1.0) - u[s : s + block] @ u.T
         np.maximum(d, 0, out=d)
         rows = np.arange(s, min(n, s + block))
         d[rows - s, rows] = np.inf
-        if k < n - 1:
-            part = np.argpartition(d, k - 1, axis=1)[:, :k]
-        else:
-            part = np.argsort(d, axis=1)[:, :k]
-        pd = np.take_along_axis(d, part, axis=1)
-        o = np.lexsort((part, pd), axis=1)
-        idx[s : s + block] = np.take_along_axis(part, o, axis=1)
-        dist[s : s + block] = np.take_along_axis(pd, o, axis=1)
+        idx[s : s + block], dist[s : s + block] = _topk(d, cand, k)
     return idx, dist
+
+
+def _ivf(u: np.ndarray, k: int, block: int, seed: int,
+         nprobe: int) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate k-NN over an inverted file of spherical k-means cells (deterministic)."""
+    from pipeline.audit.features import _spherical_kmeans
+
+    n = len(u)
+    nlist = int(np.clip(round(4 * np.sqrt(n)), 16, 4096))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x1F, n]))
+    train = u[np.sort(rng.choice(n, size=min(n, 64 * nlist), replace=False))]
+    cents = _spherical_kmeans(train, nlist, 8, rng)
+    cell = np.empty(n, dtype=np.int64)
+    for s in range(0, n, 65536):
+        cell[s : s + 65536] = (u[s : s + 65536] @ cents.T).argmax(axis=1)
+    members = [np.flatnonzero(cell == c) for c in range(nlist)]
+    probe = np.argsort(-(cents @ cents.T), axis=1, kind="stable")[:, :nprobe]
+    idx = np.full((n, k), -1, dtype=np.int64)
+    dist = np.full((n, k), np.inf, dtype=np.float32)
+    for c in range(nlist):
+        q = members[c]
+        if not len(q):
+            continue
+        cand = np.concatenate([members[p] for p in probe[c]])
+        cu = u[cand]
+        for s in range(0, len(q), block):
+            rows = q[s : s + block]
+            d = np.float32(1.0) - u[rows] @ cu.T
+            np.maximum(d, 0, out=d)
+            d[rows[:, None] == cand[None, :]] = np.inf
+            ii, dd = _topk(d, cand, k)
+            idx[rows, : ii.shape[1]], dist[rows, : dd.shape[1]] = ii, dd
+    np.minimum(dist, np.float32(2.0), out=dist)  # too few candidates: the largest cosine distance
+    return idx, dist
+
+
+def knn(features: np.ndarray, k: int, *, block: int = 1024, method: str = "auto",
+        seed: int = 0, nprobe: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """K nearest neighbours by cosine distance, excluding the row itself.
+
+    Exact (blocked, memory-bounded) up to :data:`EXACT_KNN_MAX` rows; above, an inverted
+    file: rows are assigned to ``~4 sqrt(N)`` spherical k-means cells and each cell's rows are
+    compared with the rows of the ``nprobe`` cells nearest to its centroid, so time grows
+    ~N^1.5 instead of N^2 and memory stays ~``block`` x candidates. Recall against the
+    exact search is measured in ``benchmarks/bench_audit_scale.py``.
+
+    Args:
+        features: float (N, D).
+        k: Neighbours per row (clipped to N - 1).
+        block: Rows per distance block (bounds memory, not results).
+        method: ``exact``, ``ivf`` or ``auto``.
+        seed: Seed of the cell k-means (ivf).
+        nprobe: Cells searched per cell (ivf).
+
+    Returns:
+        ``(index, distance)``: int64 and float32 (N, k), nearest first; ties by lower index
+        (ivf: ``-1`` / 2.0 where a row found fewer than k candidates).
+    """
+    u = _unit(features)
+    n = len(u)
+    k = max(0, min(k, n - 1))
+    if k == 0:
+        return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float32)
+    if method == "exact" or (method == "auto" and n <= EXACT_KNN_MAX):
+        return _exact(u, k, block)
+    if method not in ("ivf", "auto"):
+        raise ValueError(f"knn method {method!r} unknown; choose exact, ivf or auto")
+    return _ivf(u, k, block, seed, nprobe)
 
 
 def neighbour_issues(

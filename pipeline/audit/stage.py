@@ -25,6 +25,7 @@ import datasets
 import numpy as np
 
 from pipeline.audit.config import AuditSpec
+from pipeline.audit.data import load_clean
 from pipeline.errors import ManifestError, SourceError
 
 __all__ = [
@@ -113,45 +114,6 @@ def model_adequacy(probs: np.ndarray, labels: np.ndarray, *, n_bins: int = 15) -
     }
 
 
-def load_clean(config_dir: Path) -> dict[str, Any]:
-    """Read a clean config: ids, splits, labels, decoded images and PNG bytes, sorted by sample_id.
-
-    Raises:
-        SourceError: No shards, or duplicate sample ids.
-
-    """
-    from pipeline.shards import list_shards, read_shard
-    from pipeline.sources.hf import decode_image
-
-    shards = [p for paths in list_shards(config_dir).values() for p in paths]
-    if not shards:
-        raise SourceError(f"{config_dir}: no shards; run `benchsmith pull` first")
-    ids: list[str] = []
-    splits: list[str] = []
-    labels: list[int] = []
-    pngs: list[bytes] = []
-    names: list[str] = []
-    for path in shards:
-        table, feats = read_shard(path, ["sample_id", "split", "label", "image"])
-        names = list(feats["label"].names)
-        ids += table["sample_id"].to_pylist()
-        splits += table["split"].to_pylist()
-        labels += table["label"].to_pylist()
-        pngs += [d["bytes"] for d in table["image"].to_pylist()]
-    if len(set(ids)) != len(ids):
-        raise SourceError(f"{config_dir}: sample_id is not unique; re-pull the config")
-    order = sorted(range(len(ids)), key=ids.__getitem__)
-    pngs = [pngs[i] for i in order]
-    return {
-        "sample_ids": [ids[i] for i in order],
-        "splits": [splits[i] for i in order],
-        "labels": np.asarray([labels[i] for i in order], dtype=np.int64),
-        "pngs": pngs,
-        "images": [decode_image(b, what=f"{config_dir} image") for b in pngs],
-        "class_names": names,
-    }
-
-
 def _stack(images: list[np.ndarray], where: str) -> np.ndarray:
     shapes = {im.shape for im in images}
     if len(shapes) != 1:
@@ -198,7 +160,6 @@ def run_audit(
         label_issues,
         nearest_per_class,
         neighbour_issues,
-        pixel_hashes,
     )
     from pipeline.audit.probs import (
         check_pred_probs,
@@ -219,7 +180,9 @@ def run_audit(
     t0 = time.perf_counter()
     clean_dir, out_dir = Path(clean_dir), Path(out_dir)
     clean_manifest = read_config_manifest(clean_dir)
-    data = load_clean(clean_dir)
+    # Pixels only for the routes that learn from them, downsampled to bound memory.
+    data = load_clean(clean_dir, max_side=spec.probs.max_side
+                      if spec.probs.route in ("builtin", "cnn") else 0)
     ids, labels, names = data["sample_ids"], data["labels"], data["class_names"]
     n_classes = len(names)
     ps = spec.probs
@@ -278,7 +241,7 @@ def run_audit(
     t = time.perf_counter()
     li = label_issues(labels, probs, ids, filter_by=spec.filter_by, rank_by=spec.rank_by,
                       candidates=spec.candidates)
-    nb = neighbour_issues(x, ids, pixel_hashes(data["images"]), k=spec.outlier_k,
+    nb = neighbour_issues(x, ids, data["hashes"], k=spec.outlier_k,
                           duplicate_threshold=spec.duplicate_threshold,
                           outlier_threshold=spec.outlier_threshold)
     timings["issues_s"] = time.perf_counter() - t
@@ -359,6 +322,7 @@ def run_audit(
              or nb["outlier"][i]][: spec.report_max_rows]
     near = (nearest_per_class(x, labels, shown, n_classes) if x is not None
             else np.full((len(shown), n_classes), -1, np.int64))
+    data["pngs"].prefetch(shown + [int(j) for j in near.ravel() if j >= 0])
     report_rows = []
     for j, i in enumerate(shown):
         top = np.argsort(-probs[i], kind="stable")[:3]

@@ -55,7 +55,7 @@ def test_section_defaults_and_manifest_integration():
 
 @pytest.mark.parametrize("data, needle", [
     ({"probs": {"route": "builtin"}, "bogus": 1}, "allowed keys are"),
-    ({"probs": {"route": "gpu"}}, "'gpu' is not one of ['builtin', 'file', 'embeddings']"),
+    ({"probs": {"route": "gpu"}}, "'gpu' is not one of ['builtin', 'cnn', 'file', 'embeddings']"),
     ({"probs": {"route": "file", "path": 3}}, "path: expected a string"),
     ({"probs": {"route": "builtin"}, "filter_by": "x"}, str(list(FILTER_BY))),
     ({"probs": {"route": "builtin", "featurizer": "hog", "featurizer_params": {"filters": 3}}},
@@ -230,3 +230,19 @@ def test_model_adequacy_flags_weak_and_miscalibrated_models():
     assert res["heldout_accuracy"] > 0.9 and res["ece"] > 0.3
     weak = rng.dirichlet(np.ones(10), 2000)
     assert "accuracy" in model_adequacy(weak, y)["adequacy_note"]
+
+
+def test_ivf_knn_recall_and_determinism(mnist_test_images):
+    """The inverted-file search (used above EXACT_KNN_MAX rows) against the exact one."""
+    x = mnist_test_images[:5000].reshape(5000, -1).astype(np.float32)
+    f = x @ np.random.default_rng(0).standard_normal((784, 48)).astype(np.float32)
+    f[4999] = f[17] * 1.0001  # a near duplicate the search must pair
+    ie, de = knn(f, 10, method="exact")
+    ia, da = knn(f, 10, method="ivf")
+    ib, db = knn(f, 10, method="ivf")
+    np.testing.assert_array_equal(ia, ib)
+    np.testing.assert_array_equal(da, db)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ie, ia, strict=True)])
+    assert recall > 0.85 and np.mean(ie[:, 0] == ia[:, 0]) > 0.9
+    assert ia[4999, 0] == 17 and ia[17, 0] == 4999
+    assert np.all(np.diff(da, axis=1) >= 0) and np.all(da >= de[:, :1] - 1e-6)
