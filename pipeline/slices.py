@@ -49,7 +49,8 @@ __all__ = ["RULES", "SliceSpec", "parse_section", "select", "write_slices", "mai
 RULES: dict[str, str] = {
     "major": "at least min_models of the listed models' predictions were judged major mistakes",
     "multi_label": "more than one valid label in the aggregated set",
-    "label_error": "the given label is not in the aggregated set (re-annotation rejected it)",
+    "label_error": "the given label is a validated error: re-annotation did not confirm it by a "
+    "strict majority of votes (the label-errors paper's rule, pipeline.label_rules)",
     "clean": "every row in none of the other slices of the manifest",
 }
 SLICE_KEYS = {
@@ -181,10 +182,17 @@ def select(
         elif spec.rule == "label_error":
             if spec.audit_column and audit is None:
                 raise BenchsmithError(f"slice {spec.name}: audit_column needs the audit config")
-            for s, y, lab, n in zip(rows["sample_id"], rows["label"], rows["labels"],
-                                    rows["num_votes"], strict=True):
-                if n and lab is not None and y not in lab and (audit is None or audit.get(s)):
-                    sel[s] = "no valid label" if not lab else "given label rejected"
+            errs = rows.get("label_error") or [None] * len(rows["sample_id"])
+            for s, y, lab, n, err in zip(rows["sample_id"], rows["label"], rows["labels"],
+                                         rows["num_votes"], errs, strict=True):
+                # The validated-error flag of the labels config (pipeline.label_rules, the
+                # paper's rule) when it has one; else "the given label is not in the set".
+                wrong = bool(err) if err is not None else (
+                    bool(n) and lab is not None and y not in lab)
+                if n and lab is not None and wrong and (audit is None or audit.get(s)):
+                    sel[s] = ("no valid label" if not lab else
+                              "given label rejected" if y not in lab else
+                              "given label not confirmed by a majority (multi-label)")
         out[spec.name] = sel
     taken = {s for sel in out.values() for s in sel}
     for spec in specs:
@@ -215,14 +223,20 @@ def write_slices(
     rows: dict[str, list[Any]] = {c: clean[c].to_pylist() for c in ("sample_id", "label", "split")}
     labels_cfg = [n for n, (_, m) in configs.items() if m.get("kind") == "labels"]
     sets: dict[str, tuple[list[int], int]] = {}
+    has_err = False
     votes = None
     if labels_cfg:
         lname, ldir, lmeta = pick_config(configs, "labels", labels_cfg[0] if len(labels_cfg) == 1
                                          else None)
-        t = read_config(ldir, ["sample_id", "labels", "num_votes", "votes"])
+        has_err = "label_error" in lmeta.get("features", {})
+        t = read_config(ldir, ["sample_id", "labels", "num_votes", "votes"]
+                        + ["label_error"] * has_err)
         sets = {s: (lab, n) for s, lab, n in zip(t["sample_id"].to_pylist(),
                                                  t["labels"].to_pylist(),
                                                  t["num_votes"].to_pylist(), strict=True)}
+        if has_err:
+            errs = dict(zip(t["sample_id"].to_pylist(), t["label_error"].to_pylist(),
+                            strict=True))
         votes = {"sample_id": [], "model": [], "verdict": [], "severity": []}
         for s, vs in zip(t["sample_id"].to_pylist(), t["votes"].to_pylist(), strict=True):
             for v in vs:
@@ -231,6 +245,8 @@ def write_slices(
                     votes[c].append(v[c])
     rows["labels"] = [sets[s][0] if s in sets else None for s in rows["sample_id"]]
     rows["num_votes"] = [sets[s][1] if s in sets else 0 for s in rows["sample_id"]]
+    if labels_cfg and has_err:
+        rows["label_error"] = [errs.get(s) for s in rows["sample_id"]]
     audit = None
     col = next((s.audit_column for s in specs if s.audit_column), None)
     if col:

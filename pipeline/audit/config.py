@@ -12,7 +12,8 @@ Example::
         C: 0.01                     # inverse L2 strength of the logistic regression
       filter_by: prune_by_noise_rate  # cleanlab.filter.find_label_issues method
       rank_by: normalized_margin      # label-quality score that orders the review queue
-      candidates: 100                 # top-K rows sent to review; null = cleanlab's estimate
+      candidates: 100                 # top-K rows sent to review; null = cleanlab's estimate;
+                                      # paper = K of the label-errors release (see issues.py)
       duplicates: {threshold: 0.13}   # near duplicate: NN distance < threshold x median NN distance
       outliers: {k: 10, threshold: 0.37037}
       report: {max_rows: 300}
@@ -33,7 +34,7 @@ from pipeline.manifest import check_keys
 
 __all__ = ["AuditSpec", "ProbsSpec", "parse_section", "FILTER_BY", "RANK_BY", "ROUTES"]
 
-ROUTES = ("builtin", "file", "embeddings")
+ROUTES = ("builtin", "cnn", "file", "embeddings")
 FILTER_BY = (
     "prune_by_noise_rate",
     "prune_by_class",
@@ -54,7 +55,9 @@ AUDIT_KEYS = {
     "probs": "where predicted probabilities come from (route, path, featurizer, folds, ...)",
     "filter_by": f"cleanlab find_label_issues method: {', '.join(FILTER_BY)}",
     "rank_by": f"label quality score: {', '.join(RANK_BY)}",
-    "candidates": "review queue size K (int >= 1) or null for cleanlab's estimated issue count",
+    "candidates": "review queue size K: an int >= 1, null for cleanlab's estimated issue count, "
+    "or paper for the label-errors release's rule (off-diagonal share of cleanlab 1.0's "
+    "uncalibrated confident joint)",
     "duplicates": "{threshold}: near duplicate when NN distance < threshold x median NN distance",
     "outliers": "{k, threshold}: outlier when mean k-NN distance > Q3 + (1/threshold - 1) IQR",
     "report": "{max_rows}: rows shown in report.html",
@@ -62,11 +65,17 @@ AUDIT_KEYS = {
 PROBS_KEYS = {
     "route": f"one of {', '.join(ROUTES)}",
     "path": "npz/Parquet keyed by sample_id (file/embeddings routes; or `audit --probs`)",
+    "embeddings": "file route only: npz/Parquet of embeddings keyed by sample_id for the "
+    "near-duplicate/outlier/neighbour evidence (without it only exact duplicates are found)",
     "featurizer": f"builtin featurizer: {', '.join(FEATURIZER_PARAMS)}",
     "featurizer_params": "mapping of featurizer parameters",
     "pca_dims": "PCA-whitened dimensions fed to the classifier (int >= 1)",
     "folds": "K of K-fold cross-validation (int >= 2)",
     "C": "inverse L2 regularisation of the logistic regression (> 0)",
+    "max_side": "builtin/cnn routes: images are area-downsampled to at most this many pixels "
+    "a side before features are computed (int >= 8, default 64; bounds memory on large images)",
+    "cnn": "cnn route: overrides of pipeline.audit.cnn.CNN_DEFAULTS (epochs, width, "
+    "batch_size, lr, weight_decay, label_smoothing, flip, pad)",
 }
 
 
@@ -76,11 +85,14 @@ class ProbsSpec:
 
     route: str
     path: str | None = None
+    embeddings: str | None = None
     featurizer: str = "random_conv"
     featurizer_params: dict[str, Any] = field(default_factory=dict)
     pca_dims: int = 256
     folds: int = 5
     C: float = 0.01
+    cnn: dict[str, Any] = field(default_factory=dict)
+    max_side: int = 64
 
 
 @dataclass(frozen=True)
@@ -90,7 +102,7 @@ class AuditSpec:
     probs: ProbsSpec
     filter_by: str = "prune_by_noise_rate"
     rank_by: str = "normalized_margin"
-    candidates: int | None = None
+    candidates: int | str | None = None
     duplicate_threshold: float = 0.13
     outlier_k: int = 10
     outlier_threshold: float = 0.37037
@@ -130,6 +142,10 @@ def _parse_probs(data: Any, where: str) -> ProbsSpec:
     path = d.get("path")
     if path is not None and not isinstance(path, str):
         raise ManifestError(f"{where}.path: expected a string, got {path!r}")
+    embeddings = d.get("embeddings")
+    if embeddings is not None and (not isinstance(embeddings, str) or route != "file"):
+        raise ManifestError(f"{where}.embeddings: a path string, with route file only "
+                            f"(got {embeddings!r} with route {route})")
     featurizer = _choice(d.get("featurizer", "random_conv"), f"{where}.featurizer",
                          tuple(FEATURIZER_PARAMS))
     fparams = d.get("featurizer_params") or {}
@@ -144,12 +160,37 @@ def _parse_probs(data: Any, where: str) -> ProbsSpec:
     return ProbsSpec(
         route=route,
         path=path,
+        embeddings=embeddings,
         featurizer=featurizer,
         featurizer_params=dict(fparams),
         pca_dims=_num(d.get("pca_dims", 256), f"{where}.pca_dims", integer=True, low=1),
         folds=_num(d.get("folds", 5), f"{where}.folds", integer=True, low=2),
         C=float(_num(d.get("C", 0.01), f"{where}.C", integer=False, low=1e-12)),
+        cnn=_parse_cnn(d.get("cnn"), f"{where}.cnn", route),
+        max_side=_num(d.get("max_side", 64), f"{where}.max_side", integer=True, low=8),
     )
+
+
+def _parse_cnn(data: Any, where: str, route: str) -> dict[str, Any]:
+    from pipeline.audit.cnn import CNN_DEFAULTS
+
+    if data is None:
+        return {}
+    if route != "cnn":
+        raise ManifestError(f"{where}: goes with route cnn only (route is {route})")
+    d = check_keys(data, where, {k: f"default {v!r}" for k, v in CNN_DEFAULTS.items()})
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        default = CNN_DEFAULTS[k]
+        if isinstance(default, bool):
+            if not isinstance(v, bool):
+                raise ManifestError(f"{where}.{k}: expected true or false, got {v!r}")
+            out[k] = v
+        elif isinstance(default, int):
+            out[k] = _num(v, f"{where}.{k}", integer=True, low=0 if k == "pad" else 1)
+        else:
+            out[k] = float(_num(v, f"{where}.{k}", integer=False, low=0.0))
+    return out
 
 
 def parse_section(data: Any, where: str) -> AuditSpec:
@@ -172,7 +213,11 @@ def parse_section(data: Any, where: str) -> AuditSpec:
     """
     d = check_keys(data, where, AUDIT_KEYS, {"probs"})
     candidates = d.get("candidates")
-    if candidates is not None:
+    if candidates is not None and candidates != "paper":
+        if isinstance(candidates, str):
+            raise ManifestError(
+                f"{where}.candidates: {candidates!r} is not allowed; give an int >= 1, null "
+                "(cleanlab's estimate) or paper (the label-errors release's rule)")
         candidates = _num(candidates, f"{where}.candidates", integer=True, low=1)
     dup = check_keys(d.get("duplicates") or {}, f"{where}.duplicates",
                      {"threshold": "fraction of the median NN distance (>= 0)"})

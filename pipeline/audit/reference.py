@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import SourceError
+from pipeline.label_rules import is_validated_error
 
 __all__ = [
     "PaperRelease",
@@ -34,7 +35,8 @@ __all__ = [
     "VALIDATED_MAX_GIVEN_VOTES",
 ]
 
-#: A candidate is a validated error when fewer than 3 of 5 workers chose the given label.
+#: A candidate is a validated error when fewer than 3 of 5 workers chose the given label
+#: (:func:`pipeline.label_rules.is_validated_error`, the one rule benchsmith uses).
 VALIDATED_MAX_GIVEN_VOTES = 2
 
 
@@ -123,13 +125,17 @@ def mturk_records(folder: str | Path, dataset: str, *, prefix: str,
         if "id" not in rec or "mturk" not in rec:
             raise SourceError(f"{path}: record {i} lacks 'id' or 'mturk'")
         votes = {k: int(v) for k, v in rec["mturk"].items()}
+        given, guessed = int(rec["given_original_label"]), int(rec["our_guessed_label"])
+        # Where the guess equals the given label the file counts each such answer under
+        # both "given" and "guessed" (e.g. 4 + 4 + 1 neither = 5 workers): count it once.
+        workers = sum(v for k, v in votes.items() if not (k == "guessed" and guessed == given))
         out.append({
             "sample_id": f"{prefix}/{split}/{int(rec['id'])}",
             "index": int(rec["id"]),
-            "given_label": int(rec["given_original_label"]),
-            "guessed_label": int(rec["our_guessed_label"]),
+            "given_label": given,
+            "guessed_label": guessed,
             "votes": votes,
-            "validated_error": votes.get("given", 0) <= VALIDATED_MAX_GIVEN_VOTES,
+            "validated_error": is_validated_error(votes.get("given", 0), workers),
         })
     return out
 

@@ -1,10 +1,13 @@
 """The static HTML evidence report for reviewers (``report.html``).
 
-One self-contained file: every image is an inline base64 PNG, sorting is a few
-lines of vanilla JavaScript (click a column header; click again to reverse), and
-nothing is fetched from a server. Per flagged row it shows the image, the given
-and suggested labels, the label-quality score, the flags, and the nearest
-example of every class (by feature distance) so a reviewer can compare.
+One self-contained file: every distinct image is stored once (base64 PNG in a script
+table, referenced by every row that shows it, so a neighbour that is nearest to many rows
+costs its bytes once), sorting is a few lines of vanilla JavaScript (click a column
+header; click again to reverse), a click on any image shows it enlarged (Esc or a click
+closes), and nothing is fetched from a server. Per flagged row it shows the image, the
+given and suggested labels, the model's top-3 class probabilities, the label-quality
+score, the flags, and the nearest example of the relevant classes (in the feature space
+that made the probabilities) so a reviewer can compare.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class ReportRow:
         rank: Review rank (1 = first).
         flags: Issue names set on the row.
         neighbours: ``(class name, sample_id, png bytes)`` of the nearest example of each class.
+        top: ``(class name, probability)`` of the model's most probable classes.
 
     """
 
@@ -45,6 +49,7 @@ class ReportRow:
     rank: int
     flags: tuple[str, ...] = ()
     neighbours: tuple[tuple[str, str, bytes], ...] = field(default_factory=tuple)
+    top: tuple[tuple[str, float], ...] = ()
 
 
 _STYLE = """
@@ -60,9 +65,31 @@ figure{display:inline-block;margin:0 3px;text-align:center;font-size:11px}
 .flag{display:inline-block;background:#fde2e1;border-radius:3px;padding:0 4px;margin:1px;
 font-size:12px}
 .diff{color:#b00020;font-weight:600}
+img{cursor:zoom-in}
+#zoom{display:none;position:fixed;inset:0;background:rgba(0,0,0,.8);align-items:center;
+justify-content:center;cursor:zoom-out}
+#zoom.open{display:flex}
+#zoom img{width:min(80vmin,640px);height:min(80vmin,640px);cursor:zoom-out}
+#zoom p{color:#fff;position:absolute;bottom:1em}
+.top{font-size:12px;white-space:nowrap}
 """
 
 _SCRIPT = """
+(function(){
+  document.querySelectorAll('img[data-k]').forEach(function(im){
+    im.src='data:image/png;base64,'+IMAGES[im.dataset.k];
+  });
+  const zoom=document.getElementById('zoom'), big=zoom.querySelector('img');
+  document.addEventListener('click',function(e){
+    if(e.target.tagName==='IMG'&&e.target.dataset.k&&!zoom.contains(e.target)){
+      big.src=e.target.src; zoom.querySelector('p').textContent=e.target.alt;
+      zoom.classList.add('open');
+    } else if(zoom.contains(e.target)){ zoom.classList.remove('open'); }
+  });
+  document.addEventListener('keydown',function(e){
+    if(e.key==='Escape'){ zoom.classList.remove('open'); }
+  });
+})();
 (function(){
   const table=document.getElementById('audit');
   const body=table.tBodies[0];
@@ -86,9 +113,20 @@ _SCRIPT = """
 """
 
 
-def _img(png: bytes, cls: str, alt: str) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return f'<img class="{cls}" alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+class _Images:
+    """Distinct images of the page, each stored once and referenced by key."""
+
+    def __init__(self) -> None:
+        self.keys: dict[bytes, str] = {}
+
+    def img(self, png: bytes, cls: str, alt: str) -> str:
+        key = self.keys.setdefault(png, f"i{len(self.keys)}")
+        return f'<img class="{cls}" alt="{html.escape(alt)}" data-k="{key}">'
+
+    def script(self) -> str:
+        table = ",".join(f'"{k}":"{base64.b64encode(png).decode("ascii")}"'
+                         for png, k in self.keys.items())
+        return f"<script>const IMAGES={{{table}}};</script>"
 
 
 def render_report(rows: Sequence[ReportRow], *, title: str, summary: Mapping[str, Any]) -> str:
@@ -107,25 +145,28 @@ def render_report(rows: Sequence[ReportRow], *, title: str, summary: Mapping[str
     head = (
         '<tr><th data-type="num">rank</th><th>image</th><th data-type="str">sample_id</th>'
         '<th data-type="str">given</th><th data-type="str">suggested</th>'
+        '<th>top-3 probabilities</th>'
         '<th data-type="num">quality</th><th data-type="str">flags</th>'
-        "<th>nearest example of each class</th></tr>"
+        "<th>nearest examples</th></tr>"
     )
     body = []
+    images = _Images()
     for r in rows:
         diff = ' class="diff"' if r.suggested != r.given else ""
         flags = "".join(f'<span class="flag">{esc(f)}</span>' for f in r.flags)
         nbs = "".join(
-            f'<figure title="{esc(sid)}">{_img(png, "nb", f"nearest {name}: {sid}")}'
+            f'<figure title="{esc(sid)}">{images.img(png, "nb", f"nearest {name}: {sid}")}'
             f"<figcaption>{esc(name)}</figcaption></figure>"
             for name, sid, png in r.neighbours
         )
         body.append(
             f'<tr id="{esc(r.sample_id)}">'
             f'<td data-value="{r.rank}">{r.rank}</td>'
-            f"<td>{_img(r.png, 'main', r.sample_id)}</td>"
+            f"<td>{images.img(r.png, 'main', r.sample_id)}</td>"
             f'<td data-value="{esc(r.sample_id)}">{esc(r.sample_id)}</td>'
             f'<td data-value="{esc(r.given)}">{esc(r.given)}</td>'
             f'<td data-value="{esc(r.suggested)}"{diff}>{esc(r.suggested)}</td>'
+            f'<td class="top">{"<br>".join(f"{esc(n)} {p:.3f}" for n, p in r.top)}</td>'
             f'<td data-value="{r.quality:.6g}">{r.quality:.4f}</td>'
             f'<td data-value="{esc(" ".join(r.flags))}">{flags}</td>'
             f"<td>{nbs}</td></tr>"
@@ -138,7 +179,8 @@ def render_report(rows: Sequence[ReportRow], *, title: str, summary: Mapping[str
         "<p>Click a column header to sort; click again to reverse. Lower quality = more likely "
         "mislabelled. Suggested labels in red differ from the given label.</p>"
         f'<table id="audit"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
-        f"<script>{_SCRIPT}</script></body></html>\n"
+        '<div id="zoom"><img alt="enlarged"><p></p></div>'
+        f"{images.script()}<script>{_SCRIPT}</script></body></html>\n"
     )
 
 

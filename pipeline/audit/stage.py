@@ -25,16 +25,18 @@ import datasets
 import numpy as np
 
 from pipeline.audit.config import AuditSpec
+from pipeline.audit.data import load_clean
 from pipeline.errors import ManifestError, SourceError
 
-__all__ = ["AUDIT_COLUMNS", "audit_features", "load_clean", "run_audit", "main"]
+__all__ = [
+    "AUDIT_COLUMNS", "audit_features", "load_clean", "model_adequacy", "run_audit", "main",
+]
 
 AUDIT_COLUMNS = (
     "sample_id", "split", "label", "suggested_label", "quality", "rank", "label_issue",
     "review_candidate", "exact_duplicate", "near_duplicate", "duplicate_of", "outlier",
     "outlier_score", "pred_probs",
 )
-MAX_NEIGHBOUR_CLASSES = 20
 
 
 def audit_features(class_names: list[str]) -> datasets.Features:
@@ -57,42 +59,58 @@ def audit_features(class_names: list[str]) -> datasets.Features:
     })
 
 
-def load_clean(config_dir: Path) -> dict[str, Any]:
-    """Read a clean config: ids, splits, labels, decoded images and PNG bytes, sorted by sample_id.
+#: The audit's counts are headlined only when the probabilities come from a model at least
+#: this accurate on held-out rows and this well calibrated (15-bin ECE of the top label).
+MIN_ACCURACY = 0.90
+MAX_ECE = 0.05
 
-    Raises:
-        SourceError: No shards, or duplicate sample ids.
 
+def model_adequacy(probs: np.ndarray, labels: np.ndarray, *, n_bins: int = 15) -> dict[str, Any]:
+    """Held-out accuracy, calibration and whether the issue counts can be trusted.
+
+    Confident learning counts a label as wrong where the model is confidently sure of
+    another class; with a weak model its errors dominate the count, and an under- or
+    over-confident one shifts the per-class thresholds. The rule: counts are meaningful
+    when held-out accuracy >= :data:`MIN_ACCURACY` and the expected calibration error
+    (top-label confidence, ``n_bins`` equal-width bins, Guo et al. 2017) <= :data:`MAX_ECE`;
+    otherwise only the ranking (the review queue) is to be used.
+
+    Args:
+        probs: (N, C) out-of-sample probabilities.
+        labels: (N,) given labels.
+        n_bins: ECE bins.
+
+    Returns:
+        ``heldout_accuracy``, ``mean_confidence``, ``ece``, ``model_adequate`` and
+        ``adequacy_note`` (why not, or the rule that was met).
+
+    Example:
+        >>> p = np.array([[0.99, 0.01], [0.02, 0.98]])
+        >>> model_adequacy(p, np.array([0, 1]))["model_adequate"]
+        True
     """
-    from pipeline.shards import list_shards, read_shard
-    from pipeline.sources.hf import decode_image
-
-    shards = [p for paths in list_shards(config_dir).values() for p in paths]
-    if not shards:
-        raise SourceError(f"{config_dir}: no shards; run `benchsmith pull` first")
-    ids: list[str] = []
-    splits: list[str] = []
-    labels: list[int] = []
-    pngs: list[bytes] = []
-    names: list[str] = []
-    for path in shards:
-        table, feats = read_shard(path, ["sample_id", "split", "label", "image"])
-        names = list(feats["label"].names)
-        ids += table["sample_id"].to_pylist()
-        splits += table["split"].to_pylist()
-        labels += table["label"].to_pylist()
-        pngs += [d["bytes"] for d in table["image"].to_pylist()]
-    if len(set(ids)) != len(ids):
-        raise SourceError(f"{config_dir}: sample_id is not unique; re-pull the config")
-    order = sorted(range(len(ids)), key=ids.__getitem__)
-    pngs = [pngs[i] for i in order]
+    p = np.asarray(probs, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.int64)
+    conf = p.max(axis=1)
+    correct = p.argmax(axis=1) == y
+    bins = np.minimum((conf * n_bins).astype(np.int64), n_bins - 1)
+    gap = np.abs(np.bincount(bins, weights=correct, minlength=n_bins)
+                 - np.bincount(bins, weights=conf, minlength=n_bins))
+    ece = float(gap.sum() / max(1, len(y)))
+    acc = float(correct.mean()) if len(y) else 0.0
+    reasons = []
+    if acc < MIN_ACCURACY:
+        reasons.append(f"held-out accuracy {acc:.1%} < {MIN_ACCURACY:.0%}")
+    if ece > MAX_ECE:
+        reasons.append(f"ECE {ece:.3f} > {MAX_ECE}"
+                       + (" (underconfident)" if conf.mean() < acc else " (overconfident)"))
     return {
-        "sample_ids": [ids[i] for i in order],
-        "splits": [splits[i] for i in order],
-        "labels": np.asarray([labels[i] for i in order], dtype=np.int64),
-        "pngs": pngs,
-        "images": [decode_image(b, what=f"{config_dir} image") for b in pngs],
-        "class_names": names,
+        "heldout_accuracy": acc,
+        "mean_confidence": float(conf.mean()) if len(y) else 0.0,
+        "ece": ece,
+        "model_adequate": not reasons,
+        "adequacy_note": "; ".join(reasons) or (
+            f"accuracy >= {MIN_ACCURACY:.0%} and ECE <= {MAX_ECE}"),
     }
 
 
@@ -142,7 +160,6 @@ def run_audit(
         label_issues,
         nearest_per_class,
         neighbour_issues,
-        pixel_hashes,
     )
     from pipeline.audit.probs import (
         check_pred_probs,
@@ -164,7 +181,9 @@ def run_audit(
     t0 = time.perf_counter()
     clean_dir, out_dir = Path(clean_dir), Path(out_dir)
     clean_manifest = read_config_manifest(clean_dir)
-    data = load_clean(clean_dir)
+    # Pixels only for the routes that learn from them, downsampled to bound memory.
+    data = load_clean(clean_dir, max_side=spec.probs.max_side
+                      if spec.probs.route in ("builtin", "cnn") else 0)
     ids, labels, names = data["sample_ids"], data["labels"], data["class_names"]
     n_classes = len(names)
     ps = spec.probs
@@ -172,17 +191,30 @@ def run_audit(
     timings: dict[str, float] = {"load_s": time.perf_counter() - t0}
 
     t = time.perf_counter()
+    # The neighbour evidence uses the features that made the probabilities: the user's
+    # embeddings, the built-in features, or (file route) the embeddings given beside the
+    # probabilities; the file route never computes built-in features it does not need.
+    raw: np.ndarray | None
     if ps.route == "embeddings":
         if path is None:
             raise ManifestError("audit.probs.route embeddings needs audit.probs.path or --probs")
         raw = load_keyed_array(path, ids, "embedding").astype(np.float32)
+        feature_source = f"embeddings:{path}"
+    elif ps.route == "cnn":
+        raw = None  # the networks' own pooled features arrive with the probabilities
+        feature_source = "cnn:pooled"
+    elif ps.route == "file":
+        raw = (load_keyed_array(ps.embeddings, ids, "embedding").astype(np.float32)
+               if ps.embeddings else None)
+        feature_source = f"embeddings:{ps.embeddings}" if ps.embeddings else "none"
     else:
         rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA0D17, len(ps.featurizer)]))
         raw = featurize(ps.featurizer, _stack(data["images"], str(clean_dir)), rng=rng,
                         **ps.featurizer_params)
         if ps.featurizer == "random_conv":
             raw = np.sqrt(raw)  # variance-stabilise the pooled activations
-    x = whiten(raw, ps.pca_dims)
+        feature_source = f"builtin:{ps.featurizer}"
+    x = whiten(raw, ps.pca_dims) if raw is not None else None
     timings["features_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -191,7 +223,17 @@ def run_audit(
             raise ManifestError("audit.probs.route file needs audit.probs.path or --probs")
         probs = check_pred_probs(load_keyed_array(path, ids, "pred_probs"), n_classes,
                                  where=str(path))
+    elif ps.route == "cnn":
+        from pipeline.audit.cnn import cnn_pred_probs
+        from pipeline.audit.probs import fold_ids
+
+        fid = fold_ids(ids, labels, folds=ps.folds, seed=seed)
+        probs, emb = cnn_pred_probs(_stack(data["images"], str(clean_dir)), labels, fid,
+                                    n_classes=n_classes, seed=seed, params=ps.cnn,
+                                    scheduler=scheduler, workers=workers, progress=progress)
+        x = whiten(emb, ps.pca_dims)
     else:
+        assert x is not None  # the builtin and embeddings routes always have features
         probs = cross_val_pred_probs(x, labels, ids, n_classes=n_classes, folds=ps.folds, C=ps.C,
                                      seed=seed, scheduler=scheduler, workers=workers,
                                      progress=progress)
@@ -200,7 +242,7 @@ def run_audit(
     t = time.perf_counter()
     li = label_issues(labels, probs, ids, filter_by=spec.filter_by, rank_by=spec.rank_by,
                       candidates=spec.candidates)
-    nb = neighbour_issues(x, ids, pixel_hashes(data["images"]), k=spec.outlier_k,
+    nb = neighbour_issues(x, ids, data["hashes"], k=spec.outlier_k,
                           duplicate_threshold=spec.duplicate_threshold,
                           outlier_threshold=spec.outlier_threshold)
     timings["issues_s"] = time.perf_counter() - t
@@ -240,18 +282,22 @@ def run_audit(
                         "rejects": []})
 
     flagged = li["review_candidate"] | li["label_issue"]
+    trust = model_adequacy(probs, labels)
     metrics = {
         "num_rows": len(ids),
         "num_classes": n_classes,
         "route": ps.route,
-        "heldout_accuracy": float((probs.argmax(axis=1) == labels).mean()),
+        **trust,
         "num_label_issues": int(li["label_issue"].sum()),
         "num_issues_estimated": li["num_issues_estimated"],
-        "issue_rate": float(li["label_issue"].mean()),
+        # A weak model's issue rate is mostly its own error rate: not headlined (null).
+        "issue_rate": float(li["label_issue"].mean()) if trust["model_adequate"] else None,
         "num_review_candidates": int(li["review_candidate"].sum()),
+        "review_queue_k_method": li["k_method"],
         "num_exact_duplicates": int(nb["exact_duplicate"].sum()),
         "num_near_duplicates": int(nb["near_duplicate"].sum()),
         "num_outliers": int(nb["outlier"].sum()),
+        "neighbour_features": feature_source,
     }
     method = spec.to_dict()
     if probs_path:
@@ -260,22 +306,31 @@ def run_audit(
         f"Label audit of {clean_manifest.get('config', clean_dir.name)} "
         f"({len(ids)} rows): out-of-sample predicted probabilities ({ps.route} route"
         + (f", {ps.featurizer} features + {ps.folds}-fold logistic regression"
-           if ps.route != "file" else "")
-        + f"), cleanlab find_label_issues(filter_by={spec.filter_by}) flags "
+           if ps.route in ("builtin", "embeddings") else
+           f", a small VGG-style CNN, {ps.folds}-fold, temperature-scaled"
+           if ps.route == "cnn" else "")
+        + f"; held-out accuracy {trust['heldout_accuracy']:.1%}, ECE {trust['ece']:.3f}), "
+        f"cleanlab find_label_issues(filter_by={spec.filter_by}) flags "
         f"{metrics['num_label_issues']} rows (cleanlab estimates {li['num_issues_estimated']}); "
-        f"rows ranked by {spec.rank_by} (rank 1 = review first); the top {li['k']} are review "
-        f"candidates. Flags are machine suggestions, not verified errors."
+        f"rows ranked by {spec.rank_by} (rank 1 = review first); the top {li['k']} "
+        f"({li['k_method']}) are review candidates. Flags are machine suggestions, not verified "
+        "errors."
+        + ("" if trust["model_adequate"] else
+           f" The model is too weak for the issue counts to mean much ({trust['adequacy_note']}): "
+           "use the ranked review queue, not the issue rate.")
     )
 
     # Evidence report.
     shown = [int(i) for i in np.argsort(li["rank"]) if flagged[i] or nb["near_duplicate"][i]
              or nb["outlier"][i]][: spec.report_max_rows]
-    near = nearest_per_class(x, labels, shown, n_classes)
+    near = (nearest_per_class(x, labels, shown, n_classes) if x is not None
+            else np.full((len(shown), n_classes), -1, np.int64))
+    data["pngs"].prefetch(shown + [int(j) for j in near.ravel() if j >= 0])
     report_rows = []
     for j, i in enumerate(shown):
-        cls = list(range(n_classes))
-        if n_classes > MAX_NEIGHBOUR_CLASSES:
-            cls = sorted({int(labels[i]), int(li["suggested_label"][i])})
+        top = np.argsort(-probs[i], kind="stable")[:3]
+        # Neighbours of the classes a reviewer weighs: given, suggested and the top 3.
+        cls = sorted({int(labels[i]), int(li["suggested_label"][i]), *map(int, top)})
         flags = tuple(f for f, on in (
             ("label_issue", li["label_issue"][i]), ("review_candidate", li["review_candidate"][i]),
             ("exact_duplicate", nb["exact_duplicate"][i]),
@@ -287,11 +342,15 @@ def run_audit(
             sample_id=ids[i], png=data["pngs"][i], given=names[labels[i]],
             suggested=names[li["suggested_label"][i]], quality=float(li["quality"][i]),
             rank=int(li["rank"][i]), flags=flags,
+            top=tuple((names[int(c)], float(probs[i, c])) for c in top),
             neighbours=tuple((names[c], ids[near[j, c]], data["pngs"][near[j, c]])
                              for c in cls if near[j, c] >= 0),
         ))
     report_path = Path(report_path) if report_path else out_dir / "report.html"
-    write_report(report_path, report_rows, title=f"Label audit: {config_name}",
+    title = f"Label audit of {clean_manifest.get('config', clean_dir.name)}"
+    if clean_manifest.get("benchmark"):
+        title += f" ({clean_manifest['benchmark']})"
+    write_report(report_path, report_rows, title=title,
                  summary={**metrics, "method": method, "rows shown": len(report_rows)})
     timings["write_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t0
@@ -306,7 +365,8 @@ def run_audit(
                       "splits": clean_manifest.get("splits", {})},
             "method": method,
             "metrics": {k: v for k, v in metrics.items() if k != "seconds"},
-            "duplicates": {"median_nn_distance": nb["median_nn_distance"], "metric": "cosine"},
+            "duplicates": {"median_nn_distance": nb["median_nn_distance"], "metric": "cosine",
+                           "features": feature_source},
             "outliers": {"cutoff": nb["outlier_cutoff"], "score": "mean cosine distance to k-NN"},
             "seed": seed,
             "code_version": code_version(),
@@ -358,7 +418,10 @@ def main(argv: list[str] | None = None) -> int:
         f"audited {metrics['num_rows']} rows: {metrics['num_label_issues']} label issues "
         f"(estimated {metrics['num_issues_estimated']}), {metrics['num_review_candidates']} review "
         f"candidates, {metrics['num_near_duplicates']} near-duplicates, {metrics['num_outliers']} "
-        f"outliers; held-out accuracy {metrics['heldout_accuracy']:.4f} "
+        f"outliers; held-out accuracy {metrics['heldout_accuracy']:.4f}, ECE {metrics['ece']:.3f} "
         f"in {metrics['seconds']['total_s']:.1f} s"
     )
+    if not metrics["model_adequate"]:
+        print(f"audit: the model is too weak for the issue counts to mean much "
+              f"({metrics['adequacy_note']}); review the ranked queue instead")
     return 0

@@ -9,6 +9,9 @@ until votes reject it, other classes are not valid. Two rules:
 
 * ``majority``: a candidate is valid when more than ``threshold`` of the votes that
   judged it marked it valid (``threshold=0.5`` = strict majority; ties are not valid).
+* ``plurality``: the candidate(s) marked valid by the most votes (ties are all valid; a
+  sample nobody marked anything valid for gets an empty set). With single-choice votes
+  (CIFAR-10H) this is the modal label, where a strict majority can leave a set empty.
 * ``cleanlab``: the (sample, class) questions become a binary multi-annotator task
   (valid / not valid) solved by :func:`cleanlab.multiannotator.get_label_quality_multiannotator`
   (CROWDLAB) with the model's probability of the class as the binary ``pred_probs`` when
@@ -32,11 +35,11 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from pipeline.reannotate.importers import ABSTAIN
+from pipeline.label_rules import ABSTAIN
 
 __all__ = ["RULES", "Aggregate", "Questions", "questions", "aggregate"]
 
-RULES: tuple[str, ...] = ("majority", "cleanlab")
+RULES: tuple[str, ...] = ("majority", "plurality", "cleanlab")
 
 
 @dataclass
@@ -118,6 +121,16 @@ def _decide_majority(q: Questions, threshold: float) -> np.ndarray:
     return yes > threshold * asked
 
 
+def _decide_plurality(q: Questions) -> np.ndarray:
+    """Per sample, the candidate(s) with the most "valid" marks (ties kept; none if 0)."""
+    n = len(q.sample_ids)
+    yes = np.bincount(q.q_of_vote, weights=q.valid, minlength=n)
+    sample = np.unique(np.asarray(q.sample_ids, dtype=object), return_inverse=True)[1]
+    best = np.zeros(int(sample.max()) + 1 if n else 0)
+    np.maximum.at(best, sample, yes)
+    return (yes > 0) & (yes == best[sample])
+
+
 def _decide_cleanlab(q: Questions, pred_probs: Mapping[str, np.ndarray] | None) -> np.ndarray:
     import pandas as pd
     from cleanlab.multiannotator import get_label_quality_multiannotator, get_majority_vote_label
@@ -165,7 +178,7 @@ def aggregate(
     Args:
         votes: Joined votes (every ``sample_id`` is in ``given``).
         given: ``sample_id`` -> given label.
-        rule: ``majority`` or ``cleanlab``.
+        rule: ``majority``, ``plurality`` or ``cleanlab``.
         threshold: ``majority``: share of judging votes above which a class is valid, in
             [0, 1). Ignored by ``cleanlab``.
         pred_probs: ``sample_id`` -> class probabilities (float32, sums to 1); used by
@@ -195,6 +208,8 @@ def aggregate(
         decided = np.zeros(0, bool)
     elif rule == "majority":
         decided = _decide_majority(q, threshold)
+    elif rule == "plurality":
+        decided = _decide_plurality(q)
     else:
         decided = _decide_cleanlab(q, pred_probs)
     asked = np.bincount(q.q_of_vote, minlength=len(q.sample_ids))

@@ -6,14 +6,14 @@ Example::
       config_name: labels            # output config (votes go to <config_name>-votes)
       clean_config: clean            # which clean config the votes are about
       sources:
-        - importer: real             # real | real_raters | imagenetv2 | mturk | mistakes | review
+        - importer: real   # real | real_raters | imagenetv2 | mturk | mistakes | counts | review
           path: refs/real.json
           options: {prefix: imagenet/validation}
         - importer: mistakes
           path: refs/vit3b_mistakes.json
           options: {prefix: imagenet/validation, model: vit3b}
       aggregate:
-        rule: majority               # majority | cleanlab
+        rule: majority               # majority | plurality | cleanlab
         threshold: 0.5               # majority: share of judging votes above which a label is valid
         pred_probs: null             # Parquet (sample_id, probs) for cleanlab, or null
       unvoted: given                 # rows without votes: keep the given label as the set, or drop
@@ -36,14 +36,14 @@ SECTION_KEYS = {
     "config_name": "output config name (default labels)",
     "clean_config": "clean config the votes are about (default: the manifest's only clean config)",
     "sources": "list of {importer, path, options}",
-    "aggregate": "{rule: majority|cleanlab, threshold, pred_probs}",
+    "aggregate": "{rule: majority|plurality|cleanlab, threshold, pred_probs}",
     "unvoted": "rows without votes: given (set = [given label]) | drop",
     "min_agreement": "join check threshold in [0, 1] (default 0.5)",
 }
 SOURCE_KEYS = {
     "importer": f"one of {sorted(IMPORTERS)}",
     "path": "the annotation file",
-    "options": "importer options (prefix, key_format, model)",
+    "options": "importer options (prefix, key_format, model, annotator)",
 }
 AGG_KEYS = {
     "rule": f"one of {list(RULES)}",

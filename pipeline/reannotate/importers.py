@@ -64,6 +64,7 @@ __all__ = [
     "import_mturk",
     "import_mistakes",
     "import_review",
+    "import_counts",
     "check_join",
 ]
 
@@ -94,8 +95,6 @@ CATEGORIES: dict[str, str] = {
 }
 #: Severities; the paper folds ``borderline`` into ``minor`` in its analysis (kept raw here).
 SEVERITIES: tuple[str, ...] = ("major", "minor", "borderline")
-#: Verdicts that abstain (the vote carries no information on validity).
-ABSTAIN: frozenset[str] = frozenset({"maybe", "unsure", "skip"})
 
 
 def _read_json(path: str | Path) -> Any:
@@ -276,6 +275,8 @@ def import_mturk(path: str | Path, *, prefix: str, key_format: str) -> pa.Table:
             raise SourceError(f"{path}: record {i} lacks id/given/guessed/mturk ({exc})") from exc
         raw = json.dumps({k: rec[k] for k in ("id", "url") if k in rec})
         for verdict, picks in MTURK_SETS.items():
+            if verdict == "guessed" and s == g:
+                continue  # the file repeats the "given" answers under "guessed": count once
             for _ in range(int(counts.get(verdict, 0))):
                 chosen = [g] * ("g" in picks) + [s] * ("s" in picks)
                 rows.append({"sample_id": _sid(prefix, key), "annotator": "mturk", "labels": chosen,
@@ -371,6 +372,68 @@ def import_review(path: str | Path) -> tuple[pa.Table, int]:
     return votes_from_rows(r for rows in latest.values() for r in rows.values()), skipped
 
 
+def import_counts(path: str | Path, *, prefix: str, key_format: str = "{index}",
+                  annotator: str = "crowd") -> pa.Table:
+    """Vote-count matrices (CIFAR-10H style): ``counts[i, c]`` people chose class ``c``.
+
+    The file is ``.npy`` of shape (N, C) with rows in the dataset's official order, or
+    ``.npz`` with ``counts`` and ``sample_id`` (rows keyed explicitly; no order assumed).
+    Every count becomes that many single-choice votes over all classes (``offered`` null,
+    ``labels = [c]``, verdict ``set``); annotators are anonymous (``<annotator>``), so
+    aggregation treats repeats as distinct pseudo-annotators. The join with the clean
+    config is checked like every other importer's (an official-order file against a
+    shuffled or shifted clean config fails the agreement check).
+
+    Args:
+        path: ``counts.npy`` / ``counts.npz``.
+        prefix: ``sample_id`` prefix (``cifar10/test``).
+        key_format: Key of row ``i`` of an ``.npy`` file (``"{index}"`` = official index).
+        annotator: Annotator name recorded on every vote.
+
+    Reference:
+        Peterson et al., "Human uncertainty makes classification more robust", ICCV 2019
+        (CIFAR-10H, ``cifar10h-counts.npy``).
+
+    Example:
+        >>> import tempfile, numpy as np
+        >>> f = Path(tempfile.mkdtemp()) / "c.npy"
+        >>> np.save(f, np.array([[2, 1], [0, 3]]))
+        >>> import_counts(f, prefix="x/test").num_rows
+        6
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise SourceError(f"vote-count file {p} not found")
+    try:
+        data = np.load(p, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise SourceError(f"{p}: not a numpy .npy/.npz file ({exc})") from exc
+    if isinstance(data, np.lib.npyio.NpzFile):
+        if "counts" not in data or "sample_id" not in data:
+            raise SourceError(f"{p}: an .npz needs arrays 'counts' and 'sample_id' "
+                              f"(has {sorted(data.files)})")
+        counts, keys = data["counts"], [str(k) for k in data["sample_id"]]
+        ids = keys
+    else:
+        counts = data
+        ids = [_sid(prefix, key_format.format(index=i)) for i in range(len(counts))]
+    if counts.ndim != 2 or not np.issubdtype(counts.dtype, np.number) or len(ids) != len(counts):
+        raise SourceError(f"{p}: expected an (N, C) count matrix, got {counts.dtype} "
+                          f"{counts.shape}")
+    if not np.all(np.isfinite(counts)) or np.any(counts < 0) or np.any(counts != np.round(counts)):
+        raise SourceError(f"{p}: counts must be non-negative integers")
+    c = counts.astype(np.int64)
+    row, cls = np.nonzero(c)
+    reps = c[row, cls]
+    row, cls = np.repeat(row, reps), np.repeat(cls, reps)
+    n = len(row)
+    sid = pa.array(ids, pa.string()).take(pa.array(row))
+    labels = pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)),
+                                      pa.array(cls.astype(np.int32)))
+    return _columnar(n, sample_id=sid, annotator=annotator, labels=labels, verdict="set",
+                     source="counts")
+
+
 Importer = Callable[..., pa.Table]
 #: importer key -> (function, the options it takes)
 IMPORTERS: dict[str, tuple[Importer, tuple[str, ...]]] = {
@@ -379,6 +442,7 @@ IMPORTERS: dict[str, tuple[Importer, tuple[str, ...]]] = {
     "imagenetv2": (import_imagenetv2, ("prefix",)),
     "mturk": (import_mturk, ("prefix", "key_format")),
     "mistakes": (import_mistakes, ("prefix", "model")),
+    "counts": (import_counts, ("prefix", "key_format", "annotator")),
     "review": (lambda path: import_review(path)[0], ()),
 }
 

@@ -3,10 +3,12 @@
 Output: ``<out>/<config_name>/``, one row per clean row (or per voted row with
 ``unvoted: drop``): ``sample_id``, ``label`` (given), ``labels`` (List(ClassLabel);
 empty = no valid label), ``num_votes``, ``agreement`` (share of vote decisions that
-agree with the set) and ``votes``: the raw votes of the row (every imported vote that
-joined; the columns of :data:`~pipeline.reannotate.importers.VOTE_SCHEMA` but
-``sample_id``). ``manifest.json`` has ``kind: labels``, the rule, its parameters,
-per-source join reports and counts.
+agree with the set), ``label_error`` (the given label is a validated error by
+:mod:`pipeline.label_rules`; null without counted votes) and ``votes``: the raw
+votes of the row (every imported vote that joined; the columns of
+:data:`~pipeline.reannotate.importers.VOTE_SCHEMA` but ``sample_id``).
+``manifest.json`` has ``kind: labels``, the rule, its parameters, per-source join
+reports and counts.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import datasets
 import numpy as np
 
 from pipeline.errors import BenchsmithError
+from pipeline.label_rules import validated_errors
 from pipeline.manifest import Manifest
 from pipeline.reannotate.aggregate import aggregate
+from pipeline.reannotate.agreement import reviewer_agreement
 from pipeline.reannotate.config import ReannotateSpec
 from pipeline.reannotate.importers import (
     IMPORTERS,
@@ -56,6 +60,7 @@ def label_features(names: list[str]) -> datasets.Features:
         "labels": datasets.List(datasets.ClassLabel(names=names)),
         "num_votes": datasets.Value("int32"),
         "agreement": datasets.Value("float32"),
+        "label_error": datasets.Value("bool"),
         "votes": datasets.List({n: vote[n] for n in VOTE_FIELDS}),
     })
 
@@ -123,8 +128,12 @@ def reannotate(
     vcols = {c: votes[c].to_pylist() for c in VOTE_SCHEMA.names}
     for i, s in enumerate(vcols["sample_id"]):
         by_sample.setdefault(s, []).append({n: vcols[n][i] for n in VOTE_FIELDS})
+    agreement = reviewer_agreement(votes, given)
+    errors = validated_errors(
+        ({"sample_id": s, "labels": vcols["labels"][i], "offered": vcols["offered"][i],
+          "verdict": vcols["verdict"][i]} for i, s in enumerate(vcols["sample_id"])), given)
     rows: dict[str, list[Any]] = {k: [] for k in ("sample_id", "label", "labels", "num_votes",
-                                                  "agreement", "votes", "split")}
+                                                  "agreement", "label_error", "votes", "split")}
     for s, lab, split in zip(sids, clean["label"].to_pylist(), clean["split"].to_pylist(),
                              strict=True):
         voted = s in agg.labels
@@ -135,6 +144,7 @@ def reannotate(
         rows["labels"].append(agg.labels[s] if voted else [lab])
         rows["num_votes"].append(agg.num_votes.get(s, 0))
         rows["agreement"].append(agg.agreement.get(s, float("nan")))
+        rows["label_error"].append(errors.get(s))
         rows["votes"].append(by_sample.get(s, []))
         rows["split"].append(split)
     feats = label_features(names)
@@ -149,11 +159,14 @@ def reannotate(
         "given_not_valid": sum(1 for s, x, n in zip(rows["sample_id"], rows["labels"],
                                                     rows["num_votes"], strict=True)
                                if n and given[s] not in x),
+        "validated_errors": sum(1 for e in errors.values() if e),
         "votes": votes.num_rows,
         "review_lines_skipped": skipped_lines,
     }
     rule_text = (f"majority vote (a label is valid when more than {spec.threshold:.0%} of the "
                  "votes that judged it marked it valid)" if spec.rule == "majority" else
+                 "plurality vote (the label(s) most votes marked valid, ties kept)"
+                 if spec.rule == "plurality" else
                  "cleanlab multi-annotator consensus (CROWDLAB) over (sample, class) questions"
                  + (" with model pred_probs" if probs is not None
                     else ", majority without pred_probs"))
@@ -169,13 +182,30 @@ def reannotate(
         "sources": [{"importer": i, "path": p, "options": o} for i, p, o in sources],
         "joins": reports,
         "counts": counts,
+        "reviewer_agreement": agreement,
         "description": (
             f"ReaL-style sets of valid labels for `{cname}` ({counts['voted_rows']} re-annotated "
             f"rows: {counts['multi_label']} multi-label, {counts['empty_sets']} with no valid "
-            f"label, {counts['given_not_valid']} whose given label is not valid), aggregated by "
+            f"label, {counts['given_not_valid']} whose given label is not in the set, "
+            f"{counts['validated_errors']} validated label errors by the label-errors paper's "
+            "rule: the given label is wrong unless a strict majority of the votes confirmed it "
+            "as the label, a 'both' vote not confirming it), aggregated by "
             f"{rule_text} from {src_text}; rows without votes keep their given label; each "
-            "row keeps its raw votes (annotator, labels, verdict, category, severity, source)."),
+            "row keeps its raw votes (annotator, labels, verdict, category, severity, source)."
+            + _agreement_text(agreement)),
     })
+
+
+def _agreement_text(a: dict[str, Any]) -> str:
+    """One sentence on the named reviewers' agreement, for the card ("" without reviewers)."""
+    if not a["reviewers"]:
+        return ""
+    fk = a["fleiss_kappa"]
+    pairs = "; ".join(f"{k}: {v:.2f}" for k, v in a["cohen_kappa"].items() if v is not None)
+    return (f" Reviewers {', '.join(a['reviewers'])} decided {a['items_reviewed']} rows; "
+            f"{a['items_multi']} by two or more ({a['items_unanimous']} unanimous"
+            + (f", Fleiss' kappa {fk:.2f}" if fk is not None else "")
+            + (f"; Cohen's kappa {pairs}" if pairs else "") + ").")
 
 
 def _write_by_split(cdir: Path, cols: dict[str, list[Any]], feats: datasets.Features) -> list[dict]:

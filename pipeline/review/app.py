@@ -9,16 +9,17 @@ followed by ``fsync``, so a killed process loses at most the line being written
 (the importer skips a torn last line). The votes file is an input of
 ``benchsmith reannotate`` (``--votes``).
 
-Items come from the build's configs:
+What is shown and what a save writes: :mod:`pipeline.review.queue`. Several reviewers
+can work on one queue, each with their own ``--annotator`` (and votes file, or one shared
+file); ``benchsmith reannotate`` reports their agreement.
 
-* ``audit``: rows of the ``audit`` config flagged in ``--audit-column``; a
-  ``suggested_label`` column, when present, becomes a candidate;
-* ``mistake``: rows where a model in ``--predictions`` predicted a label outside the
-  row's valid set (the ``labels`` config) or, without one, other than the given label.
-
-Per saved item the file gets one line with the valid-label set (``offered`` = the
-candidates shown) and, for every model whose prediction was not marked valid, one
-``mistake`` line with that model, the category and severity.
+The server only ever listens on 127.0.0.1 and defends the votes file against other
+pages in the reviewer's browser: every request must carry a ``Host`` of this server
+(DNS-rebinding), writes must be ``application/json`` with a same-origin (or absent)
+``Origin`` and the per-session token the page was served with (cross-site request
+forgery), bodies are bounded (:data:`MAX_BODY` bytes, :data:`MAX_DEPTH` levels of
+nesting) and every field is type-checked, so a bad request gets a 4xx, never a dead
+handler.
 """
 
 from __future__ import annotations
@@ -26,48 +27,87 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import threading
-import time
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import BenchsmithError
-from pipeline.reannotate.importers import SEVERITIES, import_review
-from pipeline.reannotate.tables import (
-    class_names,
-    find_configs,
-    pick_config,
-    read_config,
-    read_predictions,
-)
+from pipeline.reannotate.importers import import_review
 from pipeline.review.page import PAGE
+from pipeline.review.queue import ReviewQueue, build_queue, vote_records
 
-__all__ = ["Item", "ReviewQueue", "VotesFile", "build_queue", "make_server", "main"]
+__all__ = ["VotesFile", "build_queue", "make_server", "parse_vote_body", "main"]
 
-CATEGORIES = ("fine_grained", "fine_grained_oov", "spurious_correlation", "non_prototypical")
-
-
-@dataclass
-class Item:
-    """One thing to review."""
-
-    index: int
-    sample_id: str
-    kind: str  # audit | mistake
-    given: int
-    predictions: list[tuple[str, int]]
-    candidates: list[tuple[int, str]]  # (label, why shown)
-    image: bytes = field(repr=False, default=b"")
+#: Largest accepted request body (bytes); a vote is a few hundred.
+MAX_BODY = 64 * 1024
+#: Deepest accepted JSON nesting of a request body.
+MAX_DEPTH = 8
+#: Pending connections the listening socket queues (the stdlib default of 5 resets clients
+#: under a burst of concurrent reviewers).
+LISTEN_BACKLOG = 256
 
 
-@dataclass
-class ReviewQueue:
-    """Items plus the class names."""
+class RequestError(ValueError):
+    """A request the server refuses, with its HTTP status."""
 
-    items: list[Item]
-    names: list[str]
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def json_depth(data: bytes) -> int:
+    """Deepest bracket nesting of a JSON document (strings skipped), without parsing it.
+
+    Example:
+        >>> json_depth(b'{"a": [1, {"b": "[[["}]}')
+        3
+    """
+    depth = best = 0
+    in_str = escape = False
+    for ch in data:
+        if in_str:
+            if escape:
+                escape = False
+            elif ch == 0x5C:  # backslash
+                escape = True
+            elif ch == 0x22:
+                in_str = False
+        elif ch == 0x22:
+            in_str = True
+        elif ch in (0x7B, 0x5B):
+            depth += 1
+            best = max(best, depth)
+        elif ch in (0x7D, 0x5D):
+            depth -= 1
+    return best
+
+
+def parse_vote_body(data: bytes, n_items: int) -> dict[str, Any]:
+    """Decode and type-check a vote request body.
+
+    Raises:
+        RequestError: 400 for anything but ``{"index": int, ...}`` within the bounds.
+    """
+    if json_depth(data) > MAX_DEPTH:
+        raise RequestError(400, f"JSON nested deeper than {MAX_DEPTH} levels")
+    try:
+        body = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestError(400, f"body is not JSON ({exc})") from exc
+    if not isinstance(body, dict):
+        raise RequestError(400, "body must be a JSON object")
+    index = body.get("index")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n_items:
+        raise RequestError(400, f"index must be an integer in 0..{n_items - 1}, got {index!r}")
+    valid = body.get("valid") or []
+    if not isinstance(valid, list) or any(isinstance(y, bool) or not isinstance(y, int)
+                                          for y in valid):
+        raise RequestError(400, "valid must be a list of class indices (integers)")
+    for key in ("category", "severity", "verdict", "note"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise RequestError(400, f"{key} must be a string or null")
+    return body
 
 
 class VotesFile:
@@ -100,121 +140,41 @@ class VotesFile:
             self.count += len(records)
 
 
-def build_queue(
-    roots: list[Path],
-    *,
-    predictions: Path | None,
-    audit_column: str | None,
-    limit: int | None = None,
-) -> ReviewQueue:
-    """Collect the audit candidates and model mistakes of a build.
+class ReviewServer(ThreadingHTTPServer):
+    """The threading HTTP server with a listen backlog sized for many reviewers."""
 
-    Args:
-        roots: Build folder(s).
-        predictions: Predictions Parquet (model mistakes), or None.
-        audit_column: Boolean column of the audit config that flags candidates, or None to
-            skip audit candidates.
-        limit: At most this many items (in build order), or None.
-
-    Returns:
-        The queue; audit candidates first, then mistakes, each in clean-row order.
-
-    """
-    configs = find_configs(roots)
-    cname, cdir, cmeta = pick_config(configs, "clean")
-    names = class_names(cmeta)
-    clean = read_config(cdir, ["sample_id", "label", "image"])
-    sids = clean["sample_id"].to_pylist()
-    labels = clean["label"].to_pylist()
-    row = {s: i for i, s in enumerate(sids)}
-    sets: dict[str, list[int]] = {}
-    label_cfgs = [n for n, (_, m) in configs.items() if m.get("kind") == "labels"]
-    if len(label_cfgs) == 1:
-        t = read_config(configs[label_cfgs[0]][0], ["sample_id", "labels"])
-        sets = dict(zip(t["sample_id"].to_pylist(), t["labels"].to_pylist(), strict=True))
-    preds: dict[str, list[tuple[str, int]]] = {}
-    if predictions is not None:
-        p = read_predictions(predictions, len(names))
-        for s, m, y, c in zip(p["sample_id"].to_pylist(), p["model"].to_pylist(),
-                              p["prediction"].to_pylist(), p["config"].to_pylist(), strict=True):
-            if c in (None, cname) and s in row:
-                preds.setdefault(s, []).append((m, int(y)))
-    order: list[tuple[str, str, list[tuple[int, str]]]] = []
-    if audit_column:
-        _, adir, _ = pick_config(configs, "audit")
-        at = read_config(adir)
-        if audit_column not in at.column_names:
-            raise BenchsmithError(f"audit config has no column {audit_column!r}; "
-                                  f"columns: {at.column_names}")
-        sugg = (at["suggested_label"].to_pylist() if "suggested_label" in at.column_names
-                else [None] * at.num_rows)
-        for s, flag, g in zip(at["sample_id"].to_pylist(), at[audit_column].to_pylist(), sugg,
-                              strict=True):
-            if flag and s in row:
-                order.append((s, "audit", [(int(g), "suggested")] if g is not None else []))
-    in_audit = {s for s, _, _ in order}
-    for s in sids:
-        valid = sets.get(s, [labels[row[s]]])
-        if s not in in_audit and any(y not in valid for _, y in preds.get(s, [])):
-            order.append((s, "mistake", []))
-    images = clean["image"]
-    items = []
-    for s, kind, extra in order[:limit]:
-        i = row[s]
-        cands: list[tuple[int, str]] = [(labels[i], "given")]
-        cands += [(y, m) for m, y in preds.get(s, [])]
-        cands += [(y, "ReaL set") for y in sets.get(s, [])]
-        cands += extra
-        uniq: dict[int, str] = {}
-        for y, why in cands:
-            uniq[y] = f"{uniq[y]}, {why}" if y in uniq else why
-        items.append(Item(index=len(items), sample_id=s, kind=kind, given=labels[i],
-                          predictions=preds.get(s, []), candidates=list(uniq.items()),
-                          image=images[i].as_py()["bytes"]))
-    return ReviewQueue(items=items, names=names)
-
-
-def vote_records(item: Item, body: dict[str, Any], annotator: str) -> list[dict[str, Any]]:
-    """Votes-file records for one saved item (see the module docstring).
-
-    Raises:
-        ValueError: A label not shown, or an unknown category, severity or verdict.
-
-    """
-    shown = [y for y, _ in item.candidates]
-    valid = sorted({int(y) for y in body.get("valid") or []})
-    if any(y not in shown for y in valid):
-        raise ValueError(f"valid labels {valid} must be among the candidates {shown}")
-    category, severity = body.get("category"), body.get("severity")
-    if category is not None and category not in CATEGORIES:
-        raise ValueError(f"category {category!r} not in {list(CATEGORIES)}")
-    if severity is not None and severity not in SEVERITIES:
-        raise ValueError(f"severity {severity!r} not in {list(SEVERITIES)}")
-    verdict = body.get("verdict", "valid")
-    if verdict not in ("valid", "unsure"):
-        raise ValueError(f"verdict {verdict!r} not in ['valid', 'unsure']")
-    now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    base = {"sample_id": item.sample_id, "annotator": annotator, "given": item.given,
-            "time": now, "save": f"{time.time_ns():x}-{item.index}"}
-    out = [{**base, "labels": valid, "offered": shown, "verdict": verdict, "model": None,
-            "category": None, "severity": None}]
-    if verdict == "valid":
-        for model, y in item.predictions:
-            if y not in valid:
-                out.append({**base, "labels": [], "offered": [y], "verdict": "mistake",
-                            "model": model, "category": category, "severity": severity})
-    return out
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
 
 
 def make_server(
     queue: ReviewQueue, votes: VotesFile, *, annotator: str, port: int = 0
 ) -> ThreadingHTTPServer:
-    """Return an HTTP server on 127.0.0.1 (``port=0`` picks a free port) serving the review page."""
+    """Return an HTTP server on 127.0.0.1 (``port=0`` picks a free port) serving the review page.
+
+    The per-session write token is ``server.token`` (also served to same-host clients in
+    ``/api/items`` and embedded in the page).
+    """
+    token = secrets.token_urlsafe(24)
+    allowed: set[str] = set()  # filled once the port is known
     reviewed: set[str] = set()
+    last: dict[str, str] = {}  # sample_id -> this annotator's standing verdict
+    counts = {v: 0 for v in ("correct", "set", "unsure")}
+    count_lock = threading.Lock()
     if votes.path.is_file():
         v, _ = import_review(votes.path)
-        reviewed = {s for s, a in zip(v["sample_id"].to_pylist(), v["annotator"].to_pylist(),
-                                      strict=True) if a == annotator}
+        for s, a, verdict, labels, given, model in zip(
+                v["sample_id"].to_pylist(), v["annotator"].to_pylist(),
+                v["verdict"].to_pylist(), v["labels"].to_pylist(), v["given"].to_pylist(),
+                v["model"].to_pylist(), strict=True):
+            if a != annotator or model is not None or verdict == "skip":
+                continue
+            kind = ("unsure" if verdict == "unsure" else
+                    "correct" if labels == [given] else "set")
+            last[s] = kind
+            reviewed.add(s)
+        for kind in last.values():
+            counts[kind] += 1
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:  # keep the terminal quiet
@@ -231,13 +191,26 @@ def make_server(
         def _json(self, code: int, obj: Any) -> None:
             self._send(code, json.dumps(obj).encode(), "application/json")
 
+        def _host_ok(self) -> bool:
+            if self.headers.get("Host", "") in allowed:
+                return True
+            self._json(403, {"error": "unknown Host header (this server answers only as "
+                             f"{sorted(allowed)})"})
+            return False
+
         def do_GET(self) -> None:  # noqa: N802 - http.server API
+            if not self._host_ok():
+                return
             if self.path in ("/", "/index.html"):
-                self._send(200, PAGE.encode(), "text/html; charset=utf-8")
+                self._send(200, PAGE.replace("__BENCHSMITH_TOKEN__", token).encode(),
+                           "text/html; charset=utf-8")
             elif self.path == "/api/items":
                 n = queue.names
-                self._json(200, {"annotator": annotator, "votes": str(votes.path), "items": [
+                self._json(200, {"annotator": annotator, "votes": str(votes.path),
+                                 "token": token, "names": n, "notes": queue.notes,
+                                 "counts": counts, "items": [
                     {"index": it.index, "sample_id": it.sample_id, "kind": it.kind,
+                     "rank": it.rank,
                      "given": it.given, "given_name": n[it.given],
                      "reviewed": it.sample_id in reviewed,
                      "predictions": [{"model": m, "label": y, "name": n[y]}
@@ -256,22 +229,61 @@ def make_server(
             else:
                 self._json(404, {"error": f"no route {self.path}"})
 
+        def _check_write(self) -> bytes:
+            """Return the body of an acceptable write request; raise :class:`RequestError`."""
+            origin = self.headers.get("Origin")
+            if origin is not None and origin not in {f"http://{h}" for h in allowed}:
+                raise RequestError(403, f"cross-origin write from {origin!r} refused")
+            ctype = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if ctype != "application/json":
+                raise RequestError(415, "votes must be sent as application/json")
+            if not secrets.compare_digest(self.headers.get("X-Benchsmith-Token", ""), token):
+                raise RequestError(403, "missing or wrong X-Benchsmith-Token (reload the page)")
+            try:
+                length = int(self.headers.get("Content-Length", ""))
+            except ValueError as exc:
+                raise RequestError(411, "Content-Length required") from exc
+            if not 0 <= length <= MAX_BODY:
+                raise RequestError(413, f"body of {length} bytes exceeds {MAX_BODY}")
+            return self.rfile.read(length)
+
         def do_POST(self) -> None:  # noqa: N802 - http.server API
+            if not self._host_ok():
+                return
             if self.path != "/api/vote":
                 self._json(404, {"error": f"no route {self.path}"})
                 return
             try:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                item = queue.items[int(body["index"])]
-                records = vote_records(item, body, annotator)
+                body = parse_vote_body(self._check_write(), len(queue.items))
+                item = queue.items[body["index"]]
+                records = vote_records(item, body, annotator, len(queue.names))
+            except RequestError as exc:
+                self.close_connection = True  # an unread body must not be parsed as a request
+                self._json(exc.status, {"error": str(exc)})
+                return
             except (ValueError, KeyError, IndexError, TypeError) as exc:
                 self._json(400, {"error": str(exc)})
                 return
             votes.append(records)
-            reviewed.add(item.sample_id)
-            self._json(200, {"lines": len(records), "total": votes.count})
+            with count_lock:
+                old = last.get(item.sample_id)
+                if old is not None:
+                    counts[old] -= 1
+                verdict = body.get("verdict", "set")
+                if verdict == "retract":
+                    last.pop(item.sample_id, None)
+                    reviewed.discard(item.sample_id)
+                else:
+                    last[item.sample_id] = verdict
+                    counts[verdict] += 1
+                    reviewed.add(item.sample_id)
+            self._json(200, {"lines": len(records), "total": votes.count, "counts": counts})
 
-    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = ReviewServer(("127.0.0.1", port), Handler)
+    bound = server.server_address[1]
+    allowed.update({f"127.0.0.1:{bound}", f"localhost:{bound}"})
+    server.token = token  # type: ignore[attr-defined]
+    return server
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -283,13 +295,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--predictions", type=Path, default=None,
                         help="predictions Parquet: review the models' mistakes")
     parser.add_argument("--audit-column", default=None,
-                        help="boolean column of the audit config flagging candidates")
+                        help="boolean column of the audit config flagging candidates "
+                        "(default: review_candidate, the audit's top-K queue)")
     parser.add_argument("--limit", type=int, default=None, help="at most this many items")
     parser.add_argument("--port", type=int, default=0, help="port (0 = a free one)")
     args = parser.parse_args(argv)
     queue = build_queue(args.build, predictions=args.predictions,
                         audit_column=args.audit_column, limit=args.limit)
     server = make_server(queue, VotesFile(args.votes), annotator=args.annotator, port=args.port)
+    for note in queue.notes:
+        print(f"review: {note}")
     print(f"reviewing {len(queue.items)} items at http://127.0.0.1:{server.server_address[1]}/ "
           f"(votes -> {args.votes}); Ctrl-C to stop", flush=True)
     try:

@@ -43,8 +43,9 @@ def test_file_route_reproduces_paper_candidates_end_to_end(mnist_full, shared_di
     rel_dir = shared_dir / "reference/label-errors"
     probs = export_pred_probs(load_release(rel_dir, "mnist", prefix="mnist"), tmp_path / "p.npz")
     m = _manifest(tmp_path / "m.yaml", shared_dir, {
-        "probs": {"route": "file", "featurizer": "pca_pixels",
-                  "featurizer_params": {"components": 64}, "pca_dims": 64},
+        # The paper's own probabilities from a file, nothing else (this died with a
+        # TypeError in the built-in featurizer before the file route skipped it).
+        "probs": {"route": "file"},
         "rank_by": "normalized_margin", "candidates": 100, "report": {"max_rows": 120},
     }, None)
     out = tmp_path / "audit"
@@ -68,9 +69,24 @@ def test_file_route_reproduces_paper_candidates_end_to_end(mnist_full, shared_di
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["num_review_candidates"] == 100 and metrics["num_label_issues"] == 15
     assert metrics["heldout_accuracy"] == pytest.approx(0.9913, abs=1e-4)
+    assert metrics["review_queue_k_method"] == "fixed"
+    # No feature space was given: no built-in features were computed, no neighbours shown.
+    assert metrics["neighbour_features"] == "none" and metrics["num_outliers"] == 0
+    assert "features_s" in metrics["seconds"] and metrics["seconds"]["features_s"] < 1.0
     html = (out / "report.html").read_text()
     shown = html.count('<tr id="mnist/test/')
-    assert 100 <= shown <= 120 and html.count("data:image/png;base64,") == shown * 11
+    assert 100 <= shown <= 120 and html.count("data-k=") == shown  # no neighbours
+    assert len(html) < 200_000  # each image once, no built-in-feature neighbours
+    assert "Label audit of clean" in html
+
+    # candidates: paper -> K from cleanlab 1.0's uncalibrated confident joint (15 on MNIST).
+    m2 = _manifest(tmp_path / "m2.yaml", shared_dir, {"probs": {"route": "file"},
+                                                       "candidates": "paper"}, None)
+    out2 = tmp_path / "audit_paper"
+    assert cli_main(["audit", "--manifest", str(m2), "--clean", str(mnist_full / "pulled/clean"),
+                     "--out", str(out2), "--probs", str(probs), "--no-progress"]) == 0
+    m2x = json.loads((out2 / "metrics.json").read_text())
+    assert m2x["num_review_candidates"] == 15 and m2x["review_queue_k_method"] == "paper"
 
 
 def test_builtin_route_small_subset(tmp_path, shared_dir):
@@ -143,17 +159,27 @@ def test_report_renders_images_and_sorts_in_chromium(tmp_path, shared_dir):
                       suggested=str((ex[i].label + i % 2) % 10), quality=float(quality[i]),
                       rank=i + 1, flags=("label_issue",) if i % 3 == 0 else (),
                       neighbours=tuple((str(ex[j].label), f"mnist/test/{j}", pngs[j])
-                                       for j in range(20, 30)))
+                                       for j in range(20, 30)),
+                      top=((str(ex[i].label), 0.7), ("3", 0.2), ("5", 0.1)))
             for i in range(20)]
     path = write_report(tmp_path / "report.html", rows, title="t", summary={"rows": 20})
+    text = path.read_text()
+    # Each distinct image is stored once: 20 rows + 10 shared neighbours.
+    assert text.count('":"iVBOR') == 30 and text.count("data-k=") == 20 * 11
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.goto(path.resolve().as_uri())
         widths = page.eval_on_selector_all(
-            "img", "els => els.map(e => e.complete && e.naturalWidth)")
+            "#audit img", "els => els.map(e => e.complete && e.naturalWidth)")
         assert len(widths) == 20 * 11 and all(w == 28 for w in widths)
-        col = "#audit tbody tr td:nth-child(6)"
+        assert "0.700" in page.inner_text("#audit tbody tr:first-child td.top")
+        page.click("#audit tbody tr:first-child img.main")  # enlarge, then close
+        assert page.is_visible("#zoom img")
+        assert page.eval_on_selector("#zoom img", "e => e.getBoundingClientRect().width") > 200
+        page.keyboard.press("Escape")
+        assert not page.is_visible("#zoom img")
+        col = "#audit tbody tr td:nth-child(7)"
         page.click("th:has-text('quality')")
         values = "els => els.map(e => e.dataset.value)"
         asc = [float(v) for v in page.eval_on_selector_all(col, values)]

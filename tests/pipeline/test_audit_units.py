@@ -55,7 +55,7 @@ def test_section_defaults_and_manifest_integration():
 
 @pytest.mark.parametrize("data, needle", [
     ({"probs": {"route": "builtin"}, "bogus": 1}, "allowed keys are"),
-    ({"probs": {"route": "gpu"}}, "'gpu' is not one of ['builtin', 'file', 'embeddings']"),
+    ({"probs": {"route": "gpu"}}, "'gpu' is not one of ['builtin', 'cnn', 'file', 'embeddings']"),
     ({"probs": {"route": "file", "path": 3}}, "path: expected a string"),
     ({"probs": {"route": "builtin"}, "filter_by": "x"}, str(list(FILTER_BY))),
     ({"probs": {"route": "builtin", "featurizer": "hog", "featurizer_params": {"filters": 3}}},
@@ -194,3 +194,55 @@ def test_label_issues_flip_is_found_and_rank_is_order_independent(mnist1500, mni
     res2 = label_issues(noisy[perm], p[perm], [ids[i] for i in perm], filter_by="both",
                         rank_by="self_confidence", candidates=30)
     np.testing.assert_array_equal(res["rank"][perm], res2["rank"])
+
+
+def test_paper_queue_size_is_the_release_rule(shared_dir):
+    from pipeline.audit.issues import label_issues, paper_queue_size
+
+    rel = shared_dir / "reference/label-errors"
+    for name, k_paper, k_cleanlab2 in (("cifar10", 275, 244), ("mnist", 15, 15)):
+        probs = np.load(rel / f"{name}_test_set_pyx.npy")
+        labels = np.load(rel / f"{name}_test_set_original_labels.npy")
+        assert paper_queue_size(labels, probs) == k_paper
+        ids = [f"{name}/test/{i}" for i in range(len(labels))]
+        li = label_issues(labels, probs / probs.sum(1, keepdims=True), ids,
+                          filter_by="prune_by_noise_rate", rank_by="normalized_margin",
+                          candidates="paper")
+        assert li["k"] == k_paper and int(li["review_candidate"].sum()) == k_paper
+        assert li["num_issues_estimated"] == k_cleanlab2 and li["k_method"] == "paper"
+
+
+def test_model_adequacy_flags_weak_and_miscalibrated_models():
+    from pipeline.audit.stage import model_adequacy
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 2000)
+    good = np.full((2000, 10), 0.001)
+    good[np.arange(2000), y] = 0.991
+    assert model_adequacy(good, y)["model_adequate"]
+    # Right 98% of the time but only ~60% confident: underconfident, counts not trusted.
+    under = np.full((2000, 10), 0.4 / 9)
+    under[np.arange(2000), y] = 0.6
+    flip = rng.random(2000) < 0.02
+    under[flip] = under[flip][:, ::-1]
+    res = model_adequacy(under, y)
+    assert not res["model_adequate"] and "underconfident" in res["adequacy_note"]
+    assert res["heldout_accuracy"] > 0.9 and res["ece"] > 0.3
+    weak = rng.dirichlet(np.ones(10), 2000)
+    assert "accuracy" in model_adequacy(weak, y)["adequacy_note"]
+
+
+def test_ivf_knn_recall_and_determinism(mnist_test_images):
+    """The inverted-file search (used above EXACT_KNN_MAX rows) against the exact one."""
+    x = mnist_test_images[:5000].reshape(5000, -1).astype(np.float32)
+    f = x @ np.random.default_rng(0).standard_normal((784, 48)).astype(np.float32)
+    f[4999] = f[17] * 1.0001  # a near duplicate the search must pair
+    ie, de = knn(f, 10, method="exact")
+    ia, da = knn(f, 10, method="ivf")
+    ib, db = knn(f, 10, method="ivf")
+    np.testing.assert_array_equal(ia, ib)
+    np.testing.assert_array_equal(da, db)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ie, ia, strict=True)])
+    assert recall > 0.85 and np.mean(ie[:, 0] == ia[:, 0]) > 0.9
+    assert ia[4999, 0] == 17 and ia[17, 0] == 4999
+    assert np.all(np.diff(da, axis=1) >= 0) and np.all(da >= de[:, :1] - 1e-6)

@@ -301,3 +301,45 @@ def test_stage_writes_loadable_labels_and_votes(ref: Path, imagenet_given, tmp_p
     assert n_votes == 50000 + 378 + 1 == sum(ds["num_votes"])
     mistakes = [v for vs in ds["votes"] for v in vs if v["source"] == "mistakes"]
     assert {v["model"] for v in mistakes} == {"vit3b"} and len(mistakes) == 378
+
+
+def test_cifar10h_count_matrix_import_and_rules(shared_dir: Path, tmp_path: Path) -> None:
+    """CIFAR-10H (10,000 x 10 counts) straight from its matrix; majority vs plurality."""
+    from pipeline.reannotate.importers import import_counts
+
+    counts = np.load(shared_dir / "datasets/cifar10h/cifar10h-counts.npy")
+    labels = np.load(shared_dir / "reference/label-errors/cifar10_test_set_original_labels.npy")
+    given = {f"cifar10/test/{i}": int(y) for i, y in enumerate(labels)}
+    votes = import_counts(shared_dir / "datasets/cifar10h/cifar10h-counts.npy",
+                          prefix="cifar10/test")
+    assert votes.num_rows == int(counts.sum()) and votes.num_rows > 500_000
+    matched, rep = check_join(votes, given, source="counts", num_classes=10, min_agreement=0.5)
+    assert rep.matched_samples == 10000
+    maj = aggregate(matched, given, rule="majority", threshold=0.5)
+    plu = aggregate(matched, given, rule="plurality", threshold=0.5)
+    empty_maj = sum(1 for lab in maj.labels.values() if not lab)
+    assert empty_maj == int((counts.max(1) * 2 <= counts.sum(1)).sum()) == 74  # the issue's 74
+    assert all(plu.labels.values())  # plurality always names a label
+    modal = counts.argmax(1)
+    ties = (counts == counts.max(1, keepdims=True)).sum(1) > 1
+    assert all(plu.labels[f"cifar10/test/{i}"] == [int(modal[i])]
+               for i in np.flatnonzero(~ties))
+    agree_plu = np.mean([given[s] in lab for s, lab in plu.labels.items()])
+    expected = np.mean(counts[np.arange(10000), labels] == counts.max(1))  # computed directly
+    assert agree_plu == pytest.approx(expected) and 0.98 < agree_plu < 1.0
+    # A shifted official-order file is caught by the join check.
+    np.save(tmp_path / "shifted.npy", np.roll(counts, 1, axis=0))
+    with pytest.raises(SourceError):
+        check_join(import_counts(tmp_path / "shifted.npy", prefix="cifar10/test"), given,
+                   source="counts", num_classes=10, min_agreement=0.5)
+    # Keyed .npz: order does not matter.
+    order = np.random.default_rng(0).permutation(10000)
+    np.savez(tmp_path / "keyed.npz", counts=counts[order],
+             sample_id=np.asarray([f"cifar10/test/{i}" for i in order]))
+    keyed = aggregate(check_join(import_counts(tmp_path / "keyed.npz", prefix="unused"), given,
+                                 source="counts", num_classes=10, min_agreement=0.5)[0],
+                      given, rule="plurality", threshold=0.5)
+    assert keyed.labels == {s: plu.labels[s] for s in keyed.labels}
+    with pytest.raises(SourceError, match="non-negative integers"):
+        np.save(tmp_path / "bad.npy", counts - 3)
+        import_counts(tmp_path / "bad.npy", prefix="cifar10/test")

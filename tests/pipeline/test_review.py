@@ -88,18 +88,22 @@ def test_review_page_end_to_end_in_chromium(build, tmp_path: Path) -> None:
             page.wait_for_selector("body[data-ready='1']")
             page.wait_for_function("document.getElementById('img').naturalWidth === 224")
             assert page.inner_text("#sid") == "photos/test/0"
-            # item 0 (audit): the given label "cat" is wrong, the suggested "person" is right
-            page.keyboard.press("2")
+            # untouched: the page shows the default it will save
+            assert page.inner_text("#choice") == "given label correct (default)"
+            # item 0 (audit): the given label "cat" is wrong, the suggested "person" (class
+            # id 4: number keys are class ids with <= 10 classes) is right
+            page.keyboard.press("4")
             assert page.locator(".cand.valid").count() == 1
+            assert page.inner_text("#choice") == "valid: 4 person"
             page.keyboard.press("Enter")  # set line + both models' predictions were wrong
             page.wait_for_selector("body[data-saved='3']")
             assert page.inner_text("#sid") == "photos/test/1"
             # item 1: not sure
             page.keyboard.press("u")
             page.wait_for_selector("body[data-saved='4']")
-            # item 2: given "rocket" is right; model a's "dog" is a major spurious mistake
+            # item 2: given "rocket" is right (Enter on the untouched item); model a's "dog"
+            # is a major spurious mistake
             assert "a: 1 dog" in page.inner_text("#preds")
-            page.keyboard.press("1")
             page.keyboard.press("s")
             page.keyboard.press("Shift+M")
             assert "on" in page.locator("#sevs .opt[data-value='major']").get_attribute("class")
@@ -122,6 +126,7 @@ def test_review_page_end_to_end_in_chromium(build, tmp_path: Path) -> None:
         ("photos/test/2", "valid", [2], None), ("photos/test/2", "mistake", [], "a")]
     assert (lines[5]["category"], lines[5]["severity"], lines[5]["offered"]) == (
         "spurious_correlation", "major", [1])
+    assert (lines[4]["category"], lines[4]["severity"]) == ("spurious_correlation", "major")
     # the votes file is reannotate's input: it joins, and feeds the major slice rule
     votes, skipped = import_review(votes_path)
     given = {f"photos/test/{i}": y for i, y in enumerate([0, 0, 2, 3, 4, 1, 4, 2, 3])}
@@ -140,12 +145,18 @@ def test_votes_survive_kill_9(build, tmp_path: Path) -> None:
         stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()  # "reviewing N items at http://127.0.0.1:PORT/ ..."
+        while not line.startswith("reviewing"):  # after notes on what the queue holds
+            assert line.startswith("review: "), line
+            line = proc.stdout.readline()
         url = line.split(" at ", 1)[1].split()[0]
+        with urllib.request.urlopen(url + "api/items", timeout=10) as r:
+            token = json.loads(r.read())["token"]
         for index, valid in ((0, [2]), (1, [3])):
             req = urllib.request.Request(
                 url + "api/vote", data=json.dumps({"index": index, "valid": valid,
                                                    "severity": "minor"}).encode(),
-                headers={"Content-Type": "application/json"}, method="POST")
+                headers={"Content-Type": "application/json", "X-Benchsmith-Token": token},
+                method="POST")
             with urllib.request.urlopen(req, timeout=10) as r:
                 assert json.loads(r.read())["lines"] >= 1
         bad = urllib.request.Request(url + "api/vote", data=b'{"index": 0, "valid": [9]}',
@@ -165,3 +176,93 @@ def test_votes_survive_kill_9(build, tmp_path: Path) -> None:
                                    "offered": [4], "verdict": "valid"}])
     votes, skipped = import_review(votes_path)
     assert skipped == 1 and "photos/test/4" in votes["sample_id"].to_pylist()
+
+
+def _raw(port: int, request: bytes) -> tuple[int, bytes]:
+    """Send raw HTTP bytes, return (status, body)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_review_server_refuses_foreign_hosts_cross_origin_and_bad_bodies(build, tmp_path) -> None:
+    root, preds = build
+    q = build_queue([root], predictions=preds, audit_column="is_label_issue")
+    votes_path = tmp_path / "votes.jsonl"
+    server = make_server(q, VotesFile(votes_path), annotator="sec", port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port, token = server.server_address[1], server.token
+    host = f"127.0.0.1:{port}"
+
+    def post(body: bytes, *, hdrs: dict[str, str] | None = None) -> tuple[int, bytes]:
+        h = {"Host": host, "Content-Type": "application/json", "X-Benchsmith-Token": token,
+             "Content-Length": str(len(body)), **(hdrs or {})}
+        head = "".join(f"{k}: {v}\r\n" for k, v in h.items() if v is not None)
+        return _raw(port, f"POST /api/vote HTTP/1.1\r\n{head}\r\n".encode() + body)
+
+    ok = json.dumps({"index": 0, "valid": [0]}).encode()
+    try:
+        # DNS rebinding: a foreign Host is not served, not even the item list.
+        assert _raw(port, b"GET /api/items HTTP/1.1\r\nHost: evil.example\r\n\r\n")[0] == 403
+        assert _raw(port, f"GET /api/items HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())[0] == 200
+        # CSRF: a text/plain form post from another origin, or one without the token.
+        assert post(ok, hdrs={"Origin": "http://evil.example"})[0] == 403
+        assert post(ok, hdrs={"Content-Type": "text/plain"})[0] == 415
+        assert post(ok, hdrs={"X-Benchsmith-Token": "guess"})[0] == 403
+        assert post(ok, hdrs={"Host": "evil.example"})[0] == 403
+        # Bounded bodies: a declared 50 MB body is refused before it is read.
+        t = __import__("time").perf_counter()
+        assert post(b"x" * 100, hdrs={"Content-Length": str(50 << 20)})[0] == 413
+        assert __import__("time").perf_counter() - t < 2
+        # Values that used to kill the handler.
+        assert post(b'{"index": 1e309, "valid": [0]}')[0] == 400
+        assert post(b'{"index": true}')[0] == 400
+        deep = b"[" * 5000 + b"]" * 5000
+        assert post(b'{"index": 0, "valid": ' + deep + b"}")[0] == 400
+        assert post(b"\xff\xfe")[0] == 400
+        assert not votes_path.exists() or votes_path.read_bytes() == b""
+        # The real page's own write goes through (same origin, token).
+        assert post(ok, hdrs={"Origin": f"http://{host}"})[0] == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(votes_path.read_text().splitlines()) >= 1
+
+
+def test_review_server_twenty_concurrent_voters(build, tmp_path) -> None:
+    """20 reviewers x 50 votes at once: no reset, every acknowledged vote on disk."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    root, preds = build
+    q = build_queue([root], predictions=preds, audit_column="is_label_issue")
+    votes_path = tmp_path / "votes.jsonl"
+    server = make_server(q, VotesFile(votes_path), annotator="crowd", port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/vote"
+
+    def voter(v: int) -> int:
+        acked = 0
+        for k in range(50):
+            i = (v + k) % len(q.items)
+            body = json.dumps({"index": i, "valid": [q.items[i].given], "note": f"{v}-{k}"})
+            req = urllib.request.Request(url, data=body.encode(), method="POST", headers={
+                "Content-Type": "application/json", "X-Benchsmith-Token": server.token})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                acked += json.loads(r.read())["lines"]
+        return acked
+
+    try:
+        with ThreadPoolExecutor(20) as pool:
+            acked = sum(pool.map(voter, range(20)))  # any reset raises here
+    finally:
+        server.shutdown()
+        server.server_close()
+    lines = votes_path.read_text().splitlines()
+    assert len(lines) == acked >= 1000
+    assert all(json.loads(x)["annotator"] == "crowd" for x in lines)

@@ -108,3 +108,54 @@ def test_slice_manifest_errors() -> None:
     for data, msg in bad:
         with pytest.raises(ManifestError, match=msg):
             parse_slices(data, "m: slices")
+
+
+@pytest.mark.parametrize("dataset, prefix, key_format, expected", [
+    ("imagenet", PREFIX, "ILSVRC2012_val_{id:08d}", 2916),
+    ("mnist", "mnist/test", "{id}", 15),
+])
+def test_label_error_slice_is_the_papers_validated_rule(
+    shared_dir: Path, tmp_path: Path, dataset: str, prefix: str, key_format: str, expected: int
+) -> None:
+    """One rule: the slice, the reannotate counts and the audit's reference import agree."""
+    from pipeline.audit.reference import mturk_records
+
+    rel = shared_dir / "reference/label-errors"
+    labels = np.load(rel / f"{dataset}_test_set_original_labels.npy" if dataset == "mnist"
+                     else rel / "imagenet_val_set_original_labels.npy")
+    if dataset == "imagenet":
+        paths = json.loads((rel / "imagenet_val_set_index_to_filepath.json").read_text())
+        given = {f"{prefix}/{Path(p).stem}": int(y) for p, y in zip(paths, labels, strict=True)}
+    else:
+        given = {f"{prefix}/{i}": int(y) for i, y in enumerate(labels)}
+    ids = sorted(given)
+    png = {"bytes": encode_png(np.zeros((1, 1, 3), np.uint8)), "path": None}
+    split = prefix.rsplit("/", 1)[1]
+    names = [f"c{i}" for i in range(1000 if dataset == "imagenet" else 10)]
+    write_config(tmp_path / "pulled/clean", {
+        "sample_id": ids, "image": [png] * len(ids), "label": [given[s] for s in ids],
+        "source": [dataset] * len(ids), "split": [split] * len(ids),
+        "key": [s.rsplit("/", 1)[1] for s in ids]}, build_features(names), "clean",
+        split=split, images=["RGB 1x1"])
+    src = {"importer": "mturk", "path": str(rel / f"{dataset}_mturk.json"),
+           "options": {"prefix": prefix, "key_format": key_format}}
+    spec = parse_section({"sources": [src]}, "m: reannotate")
+    meta = reannotate(spec, [tmp_path / "pulled"], tmp_path / "labels")
+    assert meta["counts"]["validated_errors"] == expected
+    res = write_slices(parse_slices([{"name": "label_error", "rule": "label_error"}], "m: slices"),
+                       [tmp_path / "pulled", tmp_path / "labels"], tmp_path / "slices")
+    sl = read_config(tmp_path / "slices/label_error")
+    assert res["label_error"]["splits"][split]["num_rows"] == expected
+    if dataset == "imagenet":
+        records = mturk_records(rel, "imagenet", prefix=prefix)
+        for r in records:  # the reference import keys by array index; map to file names
+            r["sample_id"] = f"{prefix}/ILSVRC2012_val_{r['index']:08d}"
+    else:
+        records = mturk_records(rel, dataset, prefix="mnist")
+    assert set(sl["sample_id"].to_pylist()) == {r["sample_id"] for r in records
+                                                if r["validated_error"]}
+    # "both" votes are kept as multi-label information on rows that are still errors.
+    multi = [lab for lab in sl["labels"].to_pylist() if len(lab) > 1]
+    assert (len(multi) > 0) == (dataset == "imagenet")
+    reasons = set(sl["reason"].to_pylist())
+    assert ("given label not confirmed by a majority (multi-label)" in reasons) == bool(multi)

@@ -1,0 +1,117 @@
+"""Audit probability routes side by side on the real test sets (2 cores).
+
+For CIFAR-10 test (the JPEG Parquet in shared/) and MNIST test: held-out accuracy, ECE,
+time, and how well the route's review queue matches the label-errors release:
+
+* CIFAR-10: overlap of the route's top-275 (``candidates: paper``'s K) with the top-275 of
+  the published probabilities' ranking (normalized margin);
+* MNIST: how many of the 15 MTurk-validated errors are in the route's top-100.
+
+Run: ``python benchmarks/bench_audit_cnn.py [--routes builtin cnn] [--datasets cifar10 mnist]``
+-> ``benchmarks/results/audit_routes.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.audit.issues import label_issues
+from pipeline.audit.probs import fold_ids
+from pipeline.audit.reference import load_release, mturk_records, paper_candidates
+from pipeline.audit.stage import model_adequacy
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def _cifar(shared: Path) -> tuple[np.ndarray, np.ndarray]:
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    t = pq.read_table(shared / "datasets/cifar10/cifar10-test-jpeg-official-order.parquet")
+    imgs = np.stack([np.asarray(Image.open(io.BytesIO(d["bytes"])).convert("RGB"))
+                     for d in t["image"].to_pylist()])
+    return imgs, np.asarray(t["label"].to_numpy(), np.int64)
+
+
+def _mnist(shared: Path) -> tuple[np.ndarray, np.ndarray]:
+    from pipeline.sources.idx import read_idx
+
+    d = shared / "datasets/mnist"
+    return (read_idx(d / "t10k-images-idx3-ubyte.gz"),
+            read_idx(d / "t10k-labels-idx1-ubyte.gz").astype(np.int64))
+
+
+def _route(route: str, images: np.ndarray, labels: np.ndarray, ids: list[str],
+           natural: bool) -> np.ndarray:
+    fid = fold_ids(ids, labels, folds=5, seed=0)
+    if route == "cnn":
+        from pipeline.audit.cnn import cnn_pred_probs
+
+        probs, _ = cnn_pred_probs(images, labels, fid, n_classes=10, seed=0,
+                                  params={"flip": natural}, scheduler="processes", workers=2)
+        return probs
+    from pipeline.audit.features import featurize
+    from pipeline.audit.probs import cross_val_pred_probs, whiten
+
+    rng = np.random.default_rng(np.random.SeedSequence([0, 0xA0D17, len("random_conv")]))
+    raw = np.sqrt(featurize("random_conv", images, rng=rng, filters=256, patch=5,
+                            sample_patches=50000))
+    x = whiten(raw, 256)
+    return cross_val_pred_probs(x, labels, ids, n_classes=10, folds=5, C=0.01, seed=0,
+                                scheduler="processes", workers=2)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shared", type=Path, default=SHARED)
+    ap.add_argument("--routes", nargs="+", default=["builtin", "cnn"])
+    ap.add_argument("--datasets", nargs="+", default=["cifar10", "mnist"])
+    ap.add_argument("--out", type=Path,
+                    default=Path(__file__).parent / "results/audit_routes.md")
+    args = ap.parse_args()
+    rel = args.shared / "reference/label-errors"
+    lines = ["# Audit probability routes (benchmarks/bench_audit_cnn.py)", "",
+             "5-fold cross-validated probabilities on the test sets, 2 dask processes.", "",
+             "| dataset | route | seconds | load avg | held-out acc | ECE | adequate | "
+             "queue vs the release |", "|---|---|---|---|---|---|---|---|"]
+    for name in args.datasets:
+        images, labels = (_cifar if name == "cifar10" else _mnist)(args.shared)
+        ids = [f"{name}/test/{i}" for i in range(len(labels))]
+        release = load_release(rel, name, prefix=name)
+        for route in args.routes:
+            load = os.getloadavg()[0]
+            t = time.perf_counter()
+            probs = _route(route, images, labels, ids, natural=name == "cifar10")
+            dt = time.perf_counter() - t
+            trust = model_adequacy(probs, labels)
+            if name == "cifar10":
+                li = label_issues(labels, probs, ids, filter_by="prune_by_noise_rate",
+                                  rank_by="normalized_margin", candidates=275)
+                ours = set(np.flatnonzero(li["review_candidate"]).tolist())
+                ref = set(paper_candidates(release.labels, release.pred_probs, 275).tolist())
+                queue = f"top-275 overlap {len(ours & ref)} / 275"
+            else:
+                li = label_issues(labels, probs, ids, filter_by="prune_by_noise_rate",
+                                  rank_by="normalized_margin", candidates=100)
+                ours = set(np.flatnonzero(li["review_candidate"]).tolist())
+                errs = {r["index"] for r in mturk_records(rel, "mnist", prefix="mnist")
+                        if r["validated_error"]}
+                queue = f"top-100 holds {len(ours & errs)} / {len(errs)} validated errors"
+            lines.append(f"| {name} | {route} | {dt:.0f} | {load:.1f} | "
+                         f"{trust['heldout_accuracy']:.2%} | {trust['ece']:.3f} | "
+                         f"{trust['model_adequate']} | {queue} |")
+            print(lines[-1], flush=True)
+    lines += ["", "Load average is the 1-minute figure when the route started; the machine was "
+              "shared with other work when it was above 2.", ""]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
