@@ -184,15 +184,21 @@ def skip_outputs(
             img.save(p)
 
 
-def skip_stage(out: Path, stage: str, manifest_path: str) -> int:
+def skip_stage(out: Path, stage: str, manifest_path: str,
+               also: Iterable[Path | None] = ()) -> int:
     """Write the marker of a stage the manifest does not use and return exit status 0.
 
     DVC needs every stage's outputs to exist, so ``--optional`` stages leave
     ``<out>/stage.json`` saying why they did nothing. Configs an earlier run of the
     stage wrote there are removed (they would otherwise be published as current).
+    ``also`` names side outputs the caller writes next (metrics, report); those inside
+    ``out`` are claimed with it.
     """
     note = f"{manifest_path} has no `{stage}:` section; nothing to do"
-    prepare_output(Path(out), [Path(out) / "stage.json"], what=f"{stage} output folder")
+    root = Path(out).resolve()
+    inside = [Path(p) for p in also if p is not None and root in Path(p).resolve().parents]
+    prepare_output(Path(out), [Path(out) / "stage.json", *inside],
+                   what=f"{stage} output folder")
     atomic_write_json(Path(out) / "stage.json", {"stage": stage, "skipped": note, "configs": []})
     print(f"{stage}: {note}")
     return 0

@@ -400,10 +400,11 @@ def main(argv: list[str] | None = None) -> int:
     report_path = Path(args.report) if args.report else out / "report.html"
     if spec is None and args.optional:
         # DVC needs every declared output: leave an empty metrics file and report as well.
+        rc = skip_stage(out, "audit", manifest.path, also=[metrics_path, report_path])
         atomic_write_json(metrics_path, {"skipped": True})
         atomic_write_bytes(report_path, b"<!doctype html><title>audit skipped</title>"
                            b"<p>The manifest has no audit section.</p>\n")
-        return skip_stage(out, "audit", manifest.path)
+        return rc
     if spec is None:
         raise ManifestError(
             f"{args.manifest}: no `audit:` section; add one (see pipeline.audit.config)"
