@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pipeline.errors import ManifestError
-from pipeline.sources import bundled, cifar, hf, idx
+from pipeline.sources import bundled, cifar, files, hf, idx
 from pipeline.sources.base import Example, Rejected, Source
 
 __all__ = ["SOURCES", "SourceEntry", "make_source", "Example", "Rejected", "Source"]
@@ -61,7 +61,7 @@ SOURCES: Mapping[str, SourceEntry] = MappingProxyType(
             frozenset({"repo_id"}),
         ),
         "parquet": SourceEntry(
-            hf.ParquetSource,
+            files.ParquetSource,
             {
                 "files": "mapping split -> glob of local Parquet files",
                 "image_column": "image column (default image)",
@@ -72,7 +72,7 @@ SOURCES: Mapping[str, SourceEntry] = MappingProxyType(
             frozenset({"files"}),
         ),
         "imagefolder": SourceEntry(
-            hf.ImageFolderSource,
+            files.ImageFolderSource,
             {
                 "root": "root/<class>/<file> or root/<split>/<class>/<file>",
                 "depth_root": "tree mirroring root with one single-channel PNG depth map per image",
