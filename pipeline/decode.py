@@ -1,75 +1,236 @@
-"""The one decoding front door: encoded image bytes (or a file) -> uint8 pixels."""
+"""The one decoding front door: encoded image bytes (or a file) -> uint8 pixels.
+
+Every source and stage decodes through :func:`decode_image` (and depth maps
+through :func:`read_depth_png`), so one set of rules holds everywhere:
+
+* **Pixel limit, checked before decoding.** The declared size is read from the
+  header (PNG ``IHDR`` parsed directly; any other format through Pillow's lazy
+  :func:`PIL.Image.open`, which reads only the header, e.g. the JPEG ``SOF``
+  marker) and an image declaring more than the limit is refused before a
+  single pixel is decompressed, for the OpenCV fast path and for Pillow alike.
+  The default, :data:`DEFAULT_MAX_PIXELS` = 89,478,485 pixels, is Pillow's own
+  decompression-bomb threshold (``PIL.Image.MAX_IMAGE_PIXELS``): about
+  268 MB as RGB uint8. Override it per call (``max_pixels=``), per source
+  (the ``max_pixels`` option) or for a whole run with ``$BENCHSMITH_MAX_PIXELS``.
+* **Mode rules** (one rule per mode, never per image):
+
+  ============================  =================================================
+  stored mode                   becomes
+  ============================  =================================================
+  ``L`` (8-bit gray), ``1``     ``(H, W)`` uint8 (bilevel: 0 / 255)
+  ``I;16*`` / ``I`` (16-bit)    ``(H, W)`` uint8 = ``round(v * 255 / 65535)``;
+                                values outside 0..65535 are refused
+  ``F`` (32-bit float)          refused (no agreed 8-bit mapping)
+  ``RGB``                       ``(H, W, 3)`` uint8
+  ``RGBA``, ``LA``, ``P``,      ``(H, W, 3)`` uint8 via Pillow ``convert("RGB")``
+  ``CMYK``, ``YCbCr``, ...      (alpha is dropped, not composited)
+  animated / multi-page         the first frame
+  ============================  =================================================
+
+  16-bit images are mapped by the full 16-bit range, so a value means the same
+  in every image of a dataset (an image whose maximum is 300 is not stretched).
+* **Errors** are :class:`~pipeline.errors.DecodeError` (a ``SourceError``)
+  naming ``what`` (file, row), the reason and the fix; sources turn them into
+  counted quarantines.
+
+PNG bytes whose header says 8-bit gray or 8-bit RGB take an OpenCV fast path
+(the pixels equal Pillow's); every other format goes through Pillow, so JPEG
+pixels are exactly what ``datasets`` users get.
+"""
 
 from __future__ import annotations
 
 import io
+import os
+import struct
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from pipeline.errors import SourceError
+from pipeline.errors import DecodeError
 
-__all__ = ["decode_image", "read_depth_png", "PNG_SIGNATURE"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "PNG_SIGNATURE",
+    "decode_image",
+    "declared_size",
+    "max_pixels",
+    "read_depth_png",
+]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: Pillow's decompression-bomb threshold (``PIL.Image.MAX_IMAGE_PIXELS``), in pixels.
+DEFAULT_MAX_PIXELS = 89_478_485
+_ENV = "BENCHSMITH_MAX_PIXELS"
+_PILLOW_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError,
+                  struct.error, Image.DecompressionBombError)
 
 
-def decode_image(data: bytes | None, *, path: str | None = None, what: str = "image") -> np.ndarray:
-    """Decode encoded image bytes (or a file) to uint8 gray (H, W) or RGB (H, W, 3).
-
-    Palette, 16-bit and alpha modes are converted: ``L``/``1``/``I;16`` stay
-    single-channel (8-bit), everything else becomes ``RGB``.
-
-    PNG bytes take an OpenCV fast path (gray, RGB and 16-bit gray); every other
-    format goes through Pillow, so JPEG pixels are exactly what ``datasets`` users get.
+def max_pixels(override: int | None = None) -> int:
+    """Return the pixel limit in force: ``override``, else ``$BENCHSMITH_MAX_PIXELS``, else default.
 
     Raises:
-        SourceError: The bytes do not decode; the message names ``what``.
+        DecodeError: ``$BENCHSMITH_MAX_PIXELS`` is not a positive integer.
     """
-    if data is not None and data[:8] == PNG_SIGNATURE:
-        arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        if arr is not None and arr.ndim == 2 and arr.dtype == np.uint8:
-            return arr
-        if arr is not None and arr.ndim == 3 and arr.shape[2] == 3 and arr.dtype == np.uint8:
-            return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
-    if data is None and path is None:
-        raise SourceError(f"{what}: no image bytes and no path")
-    source: io.BytesIO | str = io.BytesIO(data) if data is not None else str(path)
+    if override is not None:
+        return int(override)
+    raw = os.environ.get(_ENV)
+    if raw is None:
+        return DEFAULT_MAX_PIXELS
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise DecodeError(f"${_ENV}={raw!r} must be a positive integer number of pixels")
+    return int(raw)
+
+
+def _png_header(data: bytes) -> tuple[int, int, int, int] | None:
+    """``(width, height, bit depth, colour type)`` from a PNG ``IHDR`` chunk, or ``None``."""
+    if len(data) < 33 or data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR":
+        return None
+    width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
+    return width, height, depth, colour
+
+
+def declared_size(data: bytes, *, what: str = "image") -> tuple[int, int]:
+    """Return the ``(width, height)`` an encoded image declares, without decoding pixels.
+
+    Raises:
+        DecodeError: The bytes are no image format Pillow knows, or the header is broken.
+    """
+    header = _png_header(data)
+    if header is not None:
+        return header[0], header[1]
     try:
-        with Image.open(source) as img:
+        with Image.open(io.BytesIO(data)) as img:  # lazy: reads the header only
+            return img.size
+    except _PILLOW_ERRORS as exc:
+        raise DecodeError(f"{what}: not a readable image ({exc}); fix or remove it") from exc
+
+
+def _check_size(width: int, height: int, limit: int, what: str) -> None:
+    if width < 1 or height < 1:
+        raise DecodeError(f"{what}: image declares an empty size {width}x{height}")
+    if width * height > limit:
+        raise DecodeError(
+            f"{what}: image declares {width}x{height} = {width * height:,} pixels, over the "
+            f"limit of {limit:,} (a decompression bomb or an unexpectedly huge image); it was not "
+            f"decoded. Resize it, or raise the limit with the source option `max_pixels` or "
+            f"${_ENV}"
+        )
+
+
+def _read_file(path: str | os.PathLike[str], what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise DecodeError(f"{what}: cannot read the file ({exc.strerror or exc})") from exc
+
+
+def _to_uint8(img: Image.Image, what: str) -> np.ndarray:
+    mode = img.mode
+    if mode in ("L", "1"):
+        return np.asarray(img.convert("L"))
+    if mode.startswith("I"):
+        arr = np.asarray(img, dtype=np.int64)
+        if arr.size and (arr.min() < 0 or arr.max() > 65535):
+            raise DecodeError(
+                f"{what}: {mode} image has values {arr.min()}..{arr.max()} outside the 16-bit "
+                "range 0..65535; store it as 8-bit or 16-bit gray"
+            )
+        return np.rint(arr * (255.0 / 65535.0)).astype(np.uint8)
+    if mode == "F":
+        raise DecodeError(
+            f"{what}: 32-bit float image (mode F) has no agreed 8-bit mapping; convert it to 8-bit"
+        )
+    return np.asarray(img.convert("RGB"))
+
+
+def decode_image(
+    data: bytes | None,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    what: str = "image",
+    max_pixels: int | None = None,
+) -> np.ndarray:
+    """Decode encoded image bytes (or a file) to uint8 gray ``(H, W)`` or RGB ``(H, W, 3)``.
+
+    Args:
+        data: The encoded bytes, or ``None`` to read ``path``.
+        path: The file to read when ``data`` is ``None``.
+        what: What is decoded (file, row), for messages.
+        max_pixels: Pixel limit (width x height); ``None`` = :func:`max_pixels`.
+
+    Returns:
+        The pixels by the mode rules of this module.
+
+    Raises:
+        DecodeError: No data, over the pixel limit, or not decodable; names ``what``.
+    """
+    limit = _limit(max_pixels)
+    if data is None:
+        if path is None:
+            raise DecodeError(f"{what}: no image bytes and no path")
+        data = _read_file(path, what)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise DecodeError(
+            f"{what}: image value is {type(data).__name__}, not encoded image bytes"
+        )
+    data = bytes(data)
+    header = _png_header(data)
+    if header is not None:
+        width, height, depth, colour = header
+        _check_size(width, height, limit, what)
+        if depth == 8 and colour in (0, 2):  # 8-bit gray / RGB: OpenCV fast path
+            arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+            if arr is not None and arr.ndim == 2 and arr.dtype == np.uint8:
+                return arr
+            if arr is not None and arr.ndim == 3 and arr.shape[2] == 3 and arr.dtype == np.uint8:
+                return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+    try:
+        with Image.open(io.BytesIO(data)) as img:  # header only, so far
+            _check_size(*img.size, limit, what)
             img.load()
-            if img.mode in ("L", "1"):
-                return np.asarray(img.convert("L"))
-            if img.mode.startswith("I"):
-                arr = np.asarray(img, dtype=np.float64)
-                scale = 255.0 / 65535.0 if arr.max() > 255 else 1.0
-                return np.clip(np.rint(arr * scale), 0, 255).astype(np.uint8)
-            return np.asarray(img.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise SourceError(f"{what}: cannot decode image ({exc})") from exc
+            return _to_uint8(img, what)
+    except DecodeError:
+        raise
+    except _PILLOW_ERRORS as exc:
+        raise DecodeError(f"{what}: cannot decode image ({exc}); fix or remove it") from exc
 
 
-def read_depth_png(path: Path | None, data: bytes | None = None) -> np.ndarray:
+def _limit(override: int | None) -> int:
+    return max_pixels(override)
+
+
+def read_depth_png(
+    path: Path | None, data: bytes | None = None, *, max_pixels: int | None = None
+) -> np.ndarray:
     """Read a depth map stored as a (16-bit or 8-bit) single-channel PNG, unscaled.
 
     Args:
         path: The PNG file (or ``None`` when ``data`` is given).
         data: The PNG bytes.
+        max_pixels: Pixel limit, as for :func:`decode_image`.
 
     Returns:
         float32 (H, W) with the stored values (0 = unknown depth).
 
     Raises:
-        SourceError: Missing, undecodable or multi-channel file.
+        DecodeError: Missing, over the limit, undecodable or multi-channel file.
     """
     what = str(path) if path is not None else "depth bytes"
     if data is None:
         if path is None or not Path(path).is_file():
-            raise SourceError(f"{what}: depth file missing (depth maps must mirror the image tree)")
-        data = Path(path).read_bytes()
+            raise DecodeError(f"{what}: depth file missing (depth maps must mirror the image tree)")
+        data = _read_file(path, what)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise DecodeError(f"{what}: depth value is {type(data).__name__}, not PNG bytes")
+    data = bytes(data)
+    header = _png_header(data)
+    if header is None:
+        raise DecodeError(f"{what}: not a PNG depth map (depth maps are single-channel PNGs)")
+    _check_size(header[0], header[1], _limit(max_pixels), what)
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None or arr.ndim != 2:
-        raise SourceError(f"{what}: not a single-channel PNG depth map")
+        raise DecodeError(f"{what}: not a single-channel PNG depth map")
     return arr.astype(np.float32)

@@ -70,8 +70,11 @@ def safe_load(data: bytes, *, name: str) -> dict:
         obj = SafeUnpickler(io.BytesIO(data), name=name).load()
     except SourceError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as exc:
-        raise SourceError(f"{name}: not a complete CIFAR batch ({exc}); re-download it") from exc
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError,
+            AttributeError, OverflowError, MemoryError, RecursionError, UnicodeError) as exc:
+        raise SourceError(
+            f"{name}: not a complete CIFAR batch ({type(exc).__name__}: {exc}); re-download it"
+        ) from exc
     if not isinstance(obj, dict):
         raise SourceError(f"{name}: expected a dict batch, got {type(obj).__name__}")
     return {k.decode() if isinstance(k, bytes) else k: v for k, v in obj.items()}
@@ -159,11 +162,7 @@ class CifarSource(Source):
 
     def class_names(self) -> list[str]:
         """See :meth:`Source.class_names`."""
-        meta = safe_load(
-            _read_member(self._root(), self.layout, self.layout.meta_file),
-            name=self.layout.meta_file,
-        )
-        return [n.decode() if isinstance(n, bytes) else str(n) for n in meta[self.layout.names_key]]
+        return _class_names(self._root(), self.layout)
 
     def splits(self) -> list[str]:
         """See :meth:`Source.splits`."""
@@ -206,13 +205,56 @@ class CifarSource(Source):
 
 
 @lru_cache(maxsize=8)
+def _class_names(root: str, layout: _Layout) -> list[str]:
+    """Return the class names from the meta file: distinct, non-empty UTF-8 strings."""
+    name = layout.meta_file
+    meta = safe_load(_read_member(root, layout, name), name=name)
+    raw = meta.get(layout.names_key)
+    if not isinstance(raw, (list, tuple)) or not raw:
+        raise SourceError(
+            f"{name}: no {layout.names_key!r} list (keys: {sorted(map(str, meta))}); this is not "
+            "the official meta file: re-download the archive"
+        )
+    names = []
+    for i, n in enumerate(raw):
+        try:
+            text = n.decode("utf-8") if isinstance(n, bytes) else n
+        except UnicodeDecodeError as exc:
+            raise SourceError(f"{name}: class name {i} is not UTF-8 ({exc})") from exc
+        if not isinstance(text, str) or not text:
+            raise SourceError(f"{name}: class name {i} is {n!r:.40}, not a non-empty string")
+        names.append(text)
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise SourceError(f"{name}: class names repeat {dupes}; re-download the meta file")
+    return names
+
+
+def _labels(raw: Any, member: str) -> np.ndarray:
+    """Return labels as int64, refusing floats and bools instead of truncating them."""
+    if isinstance(raw, (list, tuple)):
+        bad = next((x for x in raw if type(x) is not int), None)
+        if bad is not None:
+            raise SourceError(
+                f"{member}: label {bad!r} ({type(bad).__name__}) is not an integer class index"
+            )
+        return np.asarray(raw, dtype=np.int64)
+    arr = np.asarray(raw)
+    if arr.ndim != 1 or arr.dtype.kind not in "iu":
+        raise SourceError(f"{member}: labels {arr.shape} {arr.dtype} are not integer class indices")
+    return arr.astype(np.int64)
+
+
+@lru_cache(maxsize=8)
 def _parse_batch(root: str, layout: _Layout, member: str) -> tuple[np.ndarray, np.ndarray]:
     batch = safe_load(_read_member(root, layout, member), name=member)
     for k in ("data", layout.label_key):
         if k not in batch:
             raise SourceError(f"{member}: batch has no {k!r} entry (keys: {sorted(batch)})")
-    data = np.asarray(batch["data"])
-    labels = np.asarray(batch[layout.label_key], dtype=np.int64)
+    data = batch["data"]
+    if not isinstance(data, np.ndarray):
+        raise SourceError(f"{member}: data is {type(data).__name__}, not an N x 3072 uint8 array")
+    labels = _labels(batch[layout.label_key], member)
     if (
         data.dtype != np.uint8
         or data.ndim != 2
