@@ -12,6 +12,8 @@ through :func:`read_depth_png`), so one set of rules holds everywhere:
   decompression-bomb threshold (``PIL.Image.MAX_IMAGE_PIXELS``): about
   268 MB as RGB uint8. Override it per call (``max_pixels=``), per source
   (the ``max_pixels`` option) or for a whole run with ``$BENCHSMITH_MAX_PIXELS``.
+  Pillow itself refuses more than twice its threshold (178,956,970 pixels) at
+  open, whatever the limit here; such images are refused the same way.
 * **Mode rules** (one rule per mode, never per image):
 
   ============================  =================================================
@@ -64,8 +66,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Pillow's decompression-bomb threshold (``PIL.Image.MAX_IMAGE_PIXELS``), in pixels.
 DEFAULT_MAX_PIXELS = 89_478_485
 _ENV = "BENCHSMITH_MAX_PIXELS"
-_PILLOW_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError,
-                  struct.error, Image.DecompressionBombError)
+_PILLOW_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error)
 
 
 def max_pixels(override: int | None = None) -> int:
@@ -104,8 +105,24 @@ def declared_size(data: bytes, *, what: str = "image") -> tuple[int, int]:
     try:
         with Image.open(io.BytesIO(data)) as img:  # lazy: reads the header only
             return img.size
-    except _PILLOW_ERRORS as exc:
-        raise DecodeError(f"{what}: not a readable image ({exc}); fix or remove it") from exc
+    except (*_PILLOW_ERRORS, Image.DecompressionBombError) as exc:
+        raise _pillow_error(exc, data, what) from exc
+
+
+def _pillow_error(exc: BaseException, data: bytes, what: str) -> DecodeError:
+    """Return a deterministic message for a Pillow failure (no object addresses in it)."""
+    if isinstance(exc, Image.DecompressionBombError):
+        return DecodeError(
+            f"{what}: image declares more pixels than Pillow's own bomb limit of "
+            f"{2 * Image.MAX_IMAGE_PIXELS:,}; it was not decoded. Resize it"
+        )
+    if isinstance(exc, UnidentifiedImageError):
+        return DecodeError(
+            f"{what}: cannot decode image: not a recognised format ({len(data)} bytes starting "
+            f"{data[:8]!r}); "
+            "fix or remove it"
+        )
+    return DecodeError(f"{what}: cannot decode image ({exc}); fix or remove it")
 
 
 def _check_size(width: int, height: int, limit: int, what: str) -> None:
@@ -194,8 +211,8 @@ def decode_image(
             return _to_uint8(img, what)
     except DecodeError:
         raise
-    except _PILLOW_ERRORS as exc:
-        raise DecodeError(f"{what}: cannot decode image ({exc}); fix or remove it") from exc
+    except (*_PILLOW_ERRORS, Image.DecompressionBombError) as exc:
+        raise _pillow_error(exc, data, what) from exc
 
 
 def _limit(override: int | None) -> int:

@@ -37,8 +37,13 @@ _ALLOWED = {
 }
 
 
-class SafeUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only the globals a CIFAR batch contains."""
+class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
+    """An unpickler that resolves only the globals a CIFAR batch contains.
+
+    It builds on the pure-Python unpickler, which reads a declared length from the
+    in-memory bytes (getting at most what is there) instead of allocating it first,
+    so a header declaring a huge byte string cannot exhaust memory.
+    """
 
     def __init__(self, fh: io.BufferedIOBase, *, name: str) -> None:
         super().__init__(fh, encoding="bytes")
@@ -209,11 +214,16 @@ def _class_names(root: str, layout: _Layout) -> list[str]:
     """Return the class names from the meta file: distinct, non-empty UTF-8 strings."""
     name = layout.meta_file
     meta = safe_load(_read_member(root, layout, name), name=name)
-    raw = meta.get(layout.names_key)
+    if layout.names_key not in meta:
+        raise SourceError(
+            f"{name}: no {layout.names_key!r} entry (keys: {sorted(map(str, meta))}); this is not "
+            "the official meta file: re-download the archive"
+        )
+    raw = meta[layout.names_key]
     if not isinstance(raw, (list, tuple)) or not raw:
         raise SourceError(
-            f"{name}: no {layout.names_key!r} list (keys: {sorted(map(str, meta))}); this is not "
-            "the official meta file: re-download the archive"
+            f"{name}: {layout.names_key!r} is {type(raw).__name__} {raw!r:.40}, not a list of "
+            "class names: re-download the meta file"
         )
     names = []
     for i, n in enumerate(raw):
@@ -255,13 +265,10 @@ def _parse_batch(root: str, layout: _Layout, member: str) -> tuple[np.ndarray, n
     if not isinstance(data, np.ndarray):
         raise SourceError(f"{member}: data is {type(data).__name__}, not an N x 3072 uint8 array")
     labels = _labels(batch[layout.label_key], member)
-    if (
-        data.dtype != np.uint8
-        or data.ndim != 2
-        or data.shape[1] != 3072
-        or len(data) != len(labels)
-    ):
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         raise SourceError(f"{member}: data {data.shape} {data.dtype} is not N x 3072 uint8")
+    if len(data) != len(labels):
+        raise SourceError(f"{member}: {len(data)} images but {len(labels)} labels; re-download it")
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # channel-planar -> HWC
     return np.ascontiguousarray(images), labels
 

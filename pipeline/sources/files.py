@@ -55,6 +55,11 @@ def class_names_from_metadata(path: str, label_column: str) -> list[str]:
         raise SourceError(f"{path}: no Hugging Face metadata with ClassLabel names; {fix}")
     try:
         feats = json.loads(meta[b"huggingface"].decode("utf-8"))["info"]["features"]
+        if label_column not in feats:
+            raise SourceError(
+                f"{path}: no column {label_column!r} in the Hugging Face features (features: "
+                f"{sorted(feats)}); set `label_column` in the source options"
+            )
         names = feats[label_column]["names"]
     except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
         raise SourceError(
@@ -359,7 +364,7 @@ class ImageFolderSource(Source):
                 pixels = decode_image(None, path=path, what=str(path), max_pixels=self.max_pixels)
                 depth = self._depth(base, rel) if self.depth_root else None
             except SourceError as exc:
-                yield Rejected(rel, f"{exc}; fix or remove the file")
+                yield Rejected(rel, str(exc))
                 continue
             if depth is not None and depth.shape != pixels.shape[:2]:
                 reason = f"depth map {depth.shape} does not match image {pixels.shape[:2]}"
