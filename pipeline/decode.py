@@ -4,10 +4,10 @@ Every source and stage decodes through :func:`decode_image` (and depth maps
 through :func:`read_depth_png`), so one set of rules holds everywhere:
 
 * **Pixel limit, checked before decoding.** The declared size is read from the
-  header (PNG ``IHDR`` parsed directly; any other format through Pillow's lazy
-  :func:`PIL.Image.open`, which reads only the header, e.g. the JPEG ``SOF``
-  marker) and an image declaring more than the limit is refused before a
-  single pixel is decompressed, for the OpenCV fast path and for Pillow alike.
+  header (PNG ``IHDR`` and the JPEG ``SOF`` marker parsed directly; any other
+  format through Pillow's lazy :func:`PIL.Image.open`, which reads only the
+  header) and an image declaring more than the limit is refused before a single
+  pixel is decompressed, for the OpenCV fast path and for Pillow alike.
   The default, :data:`DEFAULT_MAX_PIXELS` = 89,478,485 pixels, is Pillow's own
   decompression-bomb threshold (``PIL.Image.MAX_IMAGE_PIXELS``): about
   268 MB as RGB uint8. Override it per call (``max_pixels=``), per source
@@ -93,6 +93,34 @@ def _png_header(data: bytes) -> tuple[int, int, int, int] | None:
     return width, height, depth, colour
 
 
+_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` from a JPEG's first SOF marker, or ``None`` if none is found."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    i = 2
+    while i + 9 <= len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length field
+            i += 2
+            continue
+        (length,) = struct.unpack(">H", data[i + 2 : i + 4])
+        if marker in _SOF:
+            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+            return width, height
+        if marker == 0xDA or length < 2:  # scan data starts: no SOF before it
+            return None
+        i += 2 + length
+    return None
+
+
 def declared_size(data: bytes, *, what: str = "image") -> tuple[int, int]:
     """Return the ``(width, height)`` an encoded image declares, without decoding pixels.
 
@@ -102,6 +130,9 @@ def declared_size(data: bytes, *, what: str = "image") -> tuple[int, int]:
     header = _png_header(data)
     if header is not None:
         return header[0], header[1]
+    jpeg = _jpeg_size(data)
+    if jpeg is not None:
+        return jpeg
     try:
         with Image.open(io.BytesIO(data)) as img:  # lazy: reads the header only
             return img.size
@@ -114,7 +145,7 @@ def _pillow_error(exc: BaseException, data: bytes, what: str) -> DecodeError:
     if isinstance(exc, Image.DecompressionBombError):
         return DecodeError(
             f"{what}: image declares more pixels than Pillow's own bomb limit of "
-            f"{2 * Image.MAX_IMAGE_PIXELS:,}; it was not decoded. Resize it"
+            f"{2 * Image.MAX_IMAGE_PIXELS:,} ({exc}); it was not decoded. Resize it"
         )
     if isinstance(exc, UnidentifiedImageError):
         return DecodeError(
@@ -204,6 +235,9 @@ def decode_image(
                 return arr
             if arr is not None and arr.ndim == 3 and arr.shape[2] == 3 and arr.dtype == np.uint8:
                 return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+    jpeg = _jpeg_size(data)
+    if jpeg is not None:
+        _check_size(*jpeg, limit, what)
     try:
         with Image.open(io.BytesIO(data)) as img:  # header only, so far
             _check_size(*img.size, limit, what)

@@ -1,0 +1,32 @@
+"""Each case of the bad-input corpus (``bad_inputs.CASES``): a clear error or a counted quarantine.
+
+The corpus rebuilds issue #14's list of bad sources, files, manifests and command
+lines; each case runs through the real CLI entry point in-process. ``python
+tests/pipeline/bad_inputs.py`` prints the outcome counts by group (used to compare
+a checkout before and after a change).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from bad_inputs import CASES, GOOD, Case, run_case
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.group}-{c.id}" for c in CASES])
+def test_bad_input_is_refused_or_counted(case: Case, tmp_path: Path, shared_dir: Path) -> None:
+    outcome, detail = run_case(case, tmp_path)
+    assert outcome in GOOD, f"{case.id}: {outcome}\n{detail}"
+    assert outcome == case.expect, f"{case.id}: expected {case.expect}, got {outcome}\n{detail}"
+    if outcome == "error":
+        assert "Traceback" not in detail and detail.strip(), detail
+    if case.match is not None:
+        assert re.search(case.match, detail), f"{case.id}: {case.match!r} not in\n{detail}"
+
+
+def test_corpus_covers_every_group_of_the_issue() -> None:
+    groups = {c.group for c in CASES}
+    assert groups == {"decode", "parquet", "imagefolder", "cifar", "idx", "manifest", "cli"}
+    assert len(CASES) >= 124 and len({c.id for c in CASES}) == len(CASES)
