@@ -539,9 +539,10 @@ def load_manifest(
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
         raise ManifestError(
-            f"{p}: not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 1]!r}); save the "
-            "manifest as UTF-8"
+            f"{p}: not UTF-8 text (line {line}, byte {exc.start}: "
+            f"{raw[exc.start:exc.start + 1]!r}); save the manifest as UTF-8"
         ) from exc
     data = parse_yaml(text, where=str(p))
     if not isinstance(data, dict):
