@@ -15,7 +15,12 @@ import pytest
 from bad_inputs import CASES, GOOD, Case, run_case
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c.group}-{c.id}" for c in CASES])
+def _param(case: Case) -> object:
+    marks = [pytest.mark.xfail(reason=case.owner, strict=False)] if case.owner else []
+    return pytest.param(case, id=f"{case.group}-{case.id}", marks=marks)
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in CASES])
 def test_bad_input_is_refused_or_counted(case: Case, tmp_path: Path, shared_dir: Path) -> None:
     outcome, detail = run_case(case, tmp_path)
     assert outcome in GOOD, f"{case.id}: {outcome}\n{detail}"
