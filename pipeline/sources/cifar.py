@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import struct
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -76,7 +77,8 @@ def safe_load(data: bytes, *, name: str) -> dict:
     except SourceError:
         raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError,
-            AttributeError, OverflowError, MemoryError, RecursionError, UnicodeError) as exc:
+            AttributeError, OverflowError, MemoryError, RecursionError, UnicodeError,
+            struct.error) as exc:
         raise SourceError(
             f"{name}: not a complete CIFAR batch ({type(exc).__name__}: {exc}); re-download it"
         ) from exc
