@@ -1,8 +1,8 @@
-"""Each case of the bad-input corpus (``bad_inputs.CASES``): a clear error or a counted quarantine.
+"""Each case of the bad-input corpus (``bad_input_cases``): a clear error or a counted quarantine.
 
 The corpus rebuilds issue #14's list of bad sources, files, manifests and command
 lines; each case runs through the real CLI entry point in-process. ``python
-tests/pipeline/bad_inputs.py`` prints the outcome counts by group (used to compare
+tests/pipeline/bad_input_cases.py`` prints the outcome counts by group (used to compare
 a checkout before and after a change).
 """
 
@@ -12,7 +12,8 @@ import re
 from pathlib import Path
 
 import pytest
-from bad_inputs import CASES, GOOD, Case, run_case
+from bad_input_cases import CASES, GOOD, run_case
+from bad_inputs import Case
 
 
 def _param(case: Case) -> object:
