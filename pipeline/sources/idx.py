@@ -50,8 +50,8 @@ MNIST_URLS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "http://yann.lecun.com/exdb/mnist/",
 )
-#: Largest decompressed IDX file read (the MNIST train images are 47 MB).
-_MAX_IDX_BYTES = 1 << 30
+#: Largest decompressed IDX file read, 256 MiB (the MNIST train images are 47 MB).
+_MAX_IDX_BYTES = 1 << 28
 FASHION_URLS = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
 FASHION_NAMES = [
     "T-shirt/top",

@@ -16,6 +16,19 @@ from bad_input_cases import CASES, GOOD, run_case
 from bad_inputs import Case
 
 
+def _known_names() -> set[str]:
+    from pipeline import manifest as m
+    from pipeline.sources import SOURCES
+
+    names = {opt for entry in SOURCES.values() for opt in entry.options}
+    for table in (m.TOP_KEYS, m.SOURCE_KEYS, m.CORRUPT_KEYS, m.SUITE_KEYS, m.PREPROCESS_KEYS):
+        names |= set(table)
+    return names | {"datasets"}  # the library named in "re-export it with `datasets`"
+
+
+HINT = re.compile(r"(?<!`)`([A-Za-z_][\w-]*)(?::|`)")
+
+
 def _param(case: Case) -> object:
     marks = [pytest.mark.xfail(reason=case.owner, strict=False)] if case.owner else []
     return pytest.param(case, id=f"{case.group}-{case.id}", marks=marks)
@@ -28,6 +41,8 @@ def test_bad_input_is_refused_or_counted(case: Case, tmp_path: Path, shared_dir:
     assert outcome == case.expect, f"{case.id}: expected {case.expect}, got {outcome}\n{detail}"
     if outcome == "error":
         assert "Traceback" not in detail and detail.strip(), detail
+    unknown = {h for h in HINT.findall(detail) if h not in _known_names()}
+    assert not unknown, f"{case.id}: the message names options that do not exist: {unknown}"
     if case.match is not None:
         assert re.search(case.match, detail), f"{case.id}: {case.match!r} not in\n{detail}"
 
