@@ -145,7 +145,7 @@ def _pillow_error(exc: BaseException, data: bytes, what: str) -> DecodeError:
     if isinstance(exc, Image.DecompressionBombError):
         return DecodeError(
             f"{what}: image declares more pixels than Pillow's own bomb limit of "
-            f"{2 * Image.MAX_IMAGE_PIXELS:,} ({exc}); it was not decoded. Resize it"
+            f"{2 * (Image.MAX_IMAGE_PIXELS or 0):,} ({exc}); it was not decoded. Resize it"
         )
     if isinstance(exc, UnidentifiedImageError):
         return DecodeError(

@@ -76,9 +76,14 @@ def check_int(
         >>> check_int(3, "limit", minimum=1)
         3
     """
-    rng = f"{'' if minimum is None else minimum}..{'' if maximum is None else maximum}"
-    bounded = minimum is not None or maximum is not None
-    expected = f"an integer in {rng}" if bounded else "an integer"
+    if minimum is not None and maximum is not None:
+        expected = f"an integer in {minimum}..{maximum}"
+    elif minimum is not None:
+        expected = f"an integer >= {minimum}"
+    elif maximum is not None:
+        expected = f"an integer <= {maximum}"
+    else:
+        expected = "an integer"
     if isinstance(value, bool) or not isinstance(value, int):
         fix = "write it without quotes or decimals" if isinstance(value, (str, float)) else ""
         raise _fail(where, value, expected, fix)
