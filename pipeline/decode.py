@@ -168,8 +168,19 @@ def _check_size(width: int, height: int, limit: int, what: str) -> None:
         )
 
 
-def _read_file(path: str | os.PathLike[str], what: str) -> bytes:
+def _read_file(path: str | os.PathLike[str], what: str, limit: int) -> bytes:
+    """Read an image file, refusing one larger than any image within the limit can be.
+
+    An uncompressed image of ``limit`` pixels takes at most 8 bytes per pixel
+    (16-bit RGBA); a file bigger than that plus 1 MiB of metadata is not read.
+    """
     try:
+        size = os.stat(path).st_size
+        if size > 8 * limit + (1 << 20):
+            raise DecodeError(
+                f"{what}: file is {size:,} bytes, more than an image within the pixel limit of "
+                f"{limit:,} can take; it was not read"
+            )
         return Path(path).read_bytes()
     except OSError as exc:
         raise DecodeError(f"{what}: cannot read the file ({exc.strerror or exc})") from exc
@@ -219,7 +230,7 @@ def decode_image(
     if data is None:
         if path is None:
             raise DecodeError(f"{what}: no image bytes and no path")
-        data = _read_file(path, what)
+        data = _read_file(path, what, limit)
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise DecodeError(
             f"{what}: image value is {type(data).__name__}, not encoded image bytes"
@@ -273,7 +284,7 @@ def read_depth_png(
     if data is None:
         if path is None or not Path(path).is_file():
             raise DecodeError(f"{what}: depth file missing (depth maps must mirror the image tree)")
-        data = _read_file(path, what)
+        data = _read_file(path, what, _limit(max_pixels))
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise DecodeError(f"{what}: depth value is {type(data).__name__}, not PNG bytes")
     data = bytes(data)

@@ -124,6 +124,12 @@ def test_path_and_bytes_decode_alike(tmp_path: Path, shared_dir: Path) -> None:
     p = tmp_path / "a.jpg"
     p.write_bytes(real_jpegs()[3])
     np.testing.assert_array_equal(decode_image(None, path=p), decode_image(real_jpegs()[3]))
+    big = tmp_path / "big.jpg"
+    with open(big, "wb") as fh:  # sparse: 9 MB that no 1,000-pixel image can need
+        fh.write(real_jpegs()[3])
+        fh.truncate(9_000_000)
+    with pytest.raises(DecodeError, match=r"file is 9,000,000 bytes.*it was not read"):
+        decode_image(None, path=big, max_pixels=1000)
 
 
 def test_depth_png_limit_and_format() -> None:
