@@ -11,7 +11,8 @@ Every example runs ``benchsmith pull`` through :func:`pipeline.cli.main` in-proc
 Seeds are real bytes: CIFAR-10 JPEGs and a PNG of a real image, a Parquet file in
 the Hugging Face layout, the official CIFAR meta file, a CIFAR batch and the MNIST
 IDX labels from ``shared/datasets``, and the shipped manifests. The CI variants run
-a bounded, derandomized number of examples; the ``slow`` variants run more.
+a bounded, derandomized number of examples (12 per property); the ``slow`` variants
+run 60 fresh random ones each (``BENCHSMITH_FUZZ_EXAMPLES=1000`` for a deep local run).
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ from pipeline.cli import main
 REPO = Path(__file__).resolve().parents[2]
 FAST = settings(max_examples=12, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-DEEP = settings(max_examples=150, deadline=None, database=None,
+#: The slow variant: 60 random examples per property, or ``$BENCHSMITH_FUZZ_EXAMPLES``.
+DEEP = settings(max_examples=int(os.environ.get("BENCHSMITH_FUZZ_EXAMPLES", "60")), deadline=None,
+                database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
