@@ -167,6 +167,7 @@ class ParquetSource(Source):
         """See :meth:`Source.num_rows`."""
         return self._table(split).num_rows
 
+    @lru_cache(maxsize=8)  # noqa: B019
     def _roots(self, split: str) -> list[Path]:
         roots = {Path(p).resolve().parent for p in self._paths(split)}
         roots |= {Path(r).resolve() for r in self.path_roots or []}
@@ -292,17 +293,19 @@ class ImageFolderSource(Source):
                         f"{_display(entry)}: class folder name is not valid UTF-8; rename it "
                         "(class names are stored as UTF-8 text)"
                     )
+                found: list[tuple[Path, str | None]] = []
                 for dirpath, dirnames, filenames in os.walk(entry):
-                    dirnames.sort()
-                    for name in sorted(filenames) + sorted(
+                    for name in filenames + [
                         d for d in dirnames if (Path(dirpath) / d).is_symlink()
-                    ):
+                    ]:
                         f = Path(dirpath) / name
                         reason = (
                             "symlinked folder not followed; copy or link its files instead"
                             if f.is_dir() else self._why_not(f, real_root)
                         )
-                        rows.append((_display(f.relative_to(sdir)), cls, reason))
+                        found.append((f.relative_to(sdir), reason))
+                # Path order (by components), as the tree was always read.
+                rows += [(_display(rel), cls, reason) for rel, reason in sorted(found)]
             elif entry.is_dir():
                 rows.append((rel, "", "symlinked class folder not followed; copy it in"))
             else:

@@ -299,3 +299,15 @@ def test_cifar_meta_and_labels_are_checked(tmp_path: Path, shared_dir: Path) -> 
     with pytest.raises(SourceError, match=r"float64 are not integer class indices"):
         _labels(np.array([1.0, 2.0]), "test_batch")
     assert _labels(np.array([1, 2], np.uint8), "b").dtype == np.int64
+
+
+def test_imagefolder_row_order_is_path_order(tmp_path: Path) -> None:
+    rels = ["cat/b.png", "cat/a/x.png", "cat/a-b/y.png", "cat/a/z/w.png", "dog/10.png", "dog/2.png"]
+    for rel in rels:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.zeros((2, 2), np.uint8)).save(tmp_path / rel)
+    src = make_source("imagefolder", {"root": str(tmp_path)})
+    got = [r.key for r in src.read("train", 0, src.num_rows("train"))]
+    # sorted by path components ("cat/a/..." before "cat/a-b/..."), so sample ids keep their rows
+    assert got == ["cat/a/x.png", "cat/a/z/w.png", "cat/a-b/y.png", "cat/b.png", "dog/10.png",
+                   "dog/2.png"]
