@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["BenchsmithError", "ManifestError", "SourceError", "ChecksumError"]
+__all__ = [
+    "BenchsmithError",
+    "ManifestError",
+    "SourceError",
+    "ChecksumError",
+    "DecodeError",
+    "OptionError",
+]
 
 
 class BenchsmithError(Exception):
@@ -19,3 +26,14 @@ class SourceError(BenchsmithError):
 
 class ChecksumError(SourceError):
     """A downloaded or local file does not match its published checksum."""
+
+
+class DecodeError(SourceError):
+    """An image cannot be decoded: over the pixel limit, unsupported mode, broken bytes.
+
+    Sources quarantine the row with this message as the reason.
+    """
+
+
+class OptionError(ManifestError):
+    """A manifest or source option has the wrong type or value (names key, value, allowed, fix)."""

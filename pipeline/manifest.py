@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import importlib
 import re
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pipeline.errors import ManifestError
+from pipeline.strict_yaml import parse_yaml
 
 __all__ = [
     "Manifest",
@@ -52,6 +52,14 @@ __all__ = [
 ]
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+#: What a rendered config name may look like: one path segment, no "." or ".." tricks.
+CONFIG_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
+#: Fields a ``config_name`` template may use.
+CONFIG_NAME_FIELDS = ("corruption", "severity")
+#: Largest seed (seeds feed ``numpy.random.SeedSequence`` and an int64 column).
+MAX_SEED = 2**32 - 1
+#: Largest manifest file read, in bytes.
+MAX_MANIFEST_BYTES = 1 << 20
 
 
 def check_keys(
@@ -83,17 +91,28 @@ def check_keys(
     return data
 
 
-def _int(value: Any, where: str, *, minimum: int = 0, allow_none: bool = False) -> int | None:
+def _int(
+    value: Any, where: str, *, minimum: int = 0, maximum: int | None = None,
+    allow_none: bool = False,
+) -> int | None:
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ManifestError(f"{where}: expected an integer >= {minimum}, got {value!r}")
+    bad = isinstance(value, bool) or not isinstance(value, int) or value < minimum
+    if bad or (maximum is not None and value > maximum):
+        top = f" and <= {maximum}" if maximum is not None else ""
+        hint = " (write it without quotes or decimals)" if isinstance(value, (str, float)) else ""
+        raise ManifestError(
+            f"{where}: expected an integer >= {minimum}{top}, got {value!r} "
+            f"({type(value).__name__}){hint}"
+        )
     return value
 
 
 def _str(value: Any, where: str, choices: tuple[str, ...] | None = None) -> str:
     if not isinstance(value, str):
-        raise ManifestError(f"{where}: expected a string, got {value!r}")
+        raise ManifestError(
+            f"{where}: expected a string, got {value!r} ({type(value).__name__}); quote it"
+        )
     if choices is not None and value not in choices:
         raise ManifestError(f"{where}: {value!r} is not one of {list(choices)}")
     return value
@@ -137,6 +156,11 @@ class CorruptSpec:
             for corruption, severities in suite.corruptions.items():
                 for sev in severities:
                     name = suite.config_name.format(corruption=corruption, severity=sev)
+                    if not CONFIG_NAME_RE.match(name):
+                        raise ManifestError(
+                            f"corrupt: config_name {suite.config_name!r} gives {name!r}, not one "
+                            f"folder name matching {CONFIG_NAME_RE.pattern}"
+                        )
                     if name in seen and seen[name] != (corruption, sev):
                         raise ManifestError(
                             f"corrupt: config name {name!r} is produced by both {seen[name]} and "
@@ -229,6 +253,20 @@ def _section_validator(key: str) -> Callable[[Any, str], Any]:
     return getattr(importlib.import_module(module), func)
 
 
+def _numbers(value: Any, where: str, count: int, *, integer: bool) -> None:
+    """Check an optional list of ``count`` numbers (positive ints when ``integer``)."""
+    if value is None:
+        return
+    kind = "positive integers" if integer else "numbers"
+    ok = isinstance(value, list) and len(value) == count and all(
+        not isinstance(v, bool)
+        and (isinstance(v, int) and v > 0 if integer else isinstance(v, (int, float)))
+        for v in value
+    )
+    if not ok:
+        raise ManifestError(f"{where}: expected a list of {count} {kind}, got {value!r:.80}")
+
+
 def _severities(value: Any, where: str) -> tuple[int, ...]:
     if not isinstance(value, list) or not value:
         raise ManifestError(
@@ -238,6 +276,51 @@ def _severities(value: Any, where: str) -> tuple[int, ...]:
         if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 5:
             raise ManifestError(f"{where}: severity {v!r} is not an integer in 1..5")
     return tuple(value)
+
+
+def check_config_template(value: Any, where: str) -> str:
+    """Validate a ``config_name`` template: known fields only, renders to one path segment.
+
+    Args:
+        value: The template, e.g. ``"{corruption}_{severity}"``.
+        where: Key path for messages.
+
+    Raises:
+        ManifestError: Not a string, unknown field, format spec, no ``{corruption}``, or a
+            name that is not one folder name of ``[A-Za-z0-9_-]`` (``/``, ``.``, ``..`` refused).
+
+    Example:
+        >>> check_config_template("{corruption}-s{severity}", "config_name")
+        '{corruption}-s{severity}'
+    """
+    template = _str(value, where)
+    allowed = " and ".join(f"{{{f}}}" for f in CONFIG_NAME_FIELDS)
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ManifestError(
+            f"{where}: {template!r} is not a valid template ({exc}); use {allowed}"
+        ) from exc
+    fields = set()
+    for _, fld, spec, conv in parts:
+        if fld is None:
+            continue
+        if fld not in CONFIG_NAME_FIELDS or spec or conv:
+            raise ManifestError(
+                f"{where}: {template!r} uses the field {{{fld}{'!' + conv if conv else ''}"
+                f"{':' + spec if spec else ''}}}; a config name template may use only {allowed} "
+                "(no format specs)"
+            )
+        fields.add(fld)
+    if "corruption" not in fields:
+        raise ManifestError(f"{where}: {template!r} must contain {{corruption}}")
+    sample = template.format(corruption="fog", severity=1)
+    if not CONFIG_NAME_RE.match(sample):
+        raise ManifestError(
+            f"{where}: {template!r} gives config names like {sample!r}; a config name is one "
+            f"folder name matching {CONFIG_NAME_RE.pattern} (no '/', '.', '..' or spaces)"
+        )
+    return template
 
 
 def _parse_corrupt(data: Any, where: str) -> CorruptSpec:
@@ -253,6 +336,10 @@ def _parse_corrupt(data: Any, where: str) -> CorruptSpec:
             d["depth_model"], f"{where}.depth_model", DEPTH_MODEL_KEYS, {"path", "output"}
         )
         _str(depth_model["output"], f"{where}.depth_model.output", ("depth", "inverse_depth"))
+        _str(depth_model["path"], f"{where}.depth_model.path")
+        _numbers(depth_model.get("input_size"), f"{where}.depth_model.input_size", 2, integer=True)
+        for key in ("mean", "std"):
+            _numbers(depth_model.get(key), f"{where}.depth_model.{key}", 3, integer=False)
     if depth == "model" and depth_model is None:
         raise ManifestError(f"{where}.depth: 'model' needs corrupt.depth_model {{path, output}}")
     registry = get_registry()
@@ -288,9 +375,9 @@ def _parse_corrupt(data: Any, where: str) -> CorruptSpec:
                         f"valid: {', '.join(sorted(registry))}"
                     )
                 corr[name] = _severities(sev, f"{w}.corruptions.{name}")
-        template = _str(s.get("config_name", "{corruption}_{severity}"), f"{w}.config_name")
-        if "{corruption}" not in template:
-            raise ManifestError(f"{w}.config_name: {template!r} must contain {{corruption}}")
+        template = check_config_template(
+            s.get("config_name", "{corruption}_{severity}"), f"{w}.config_name"
+        )
         suites.append(SuiteSpec(corruptions=corr, config_name=template))
     spec = CorruptSpec(
         preset=preset, rounding=rounding, suites=tuple(suites), depth=depth,
@@ -316,7 +403,8 @@ def parse_manifest(data: Any, *, path: str = "<manifest>") -> Manifest:
     name = _str(d["name"], f"{path}: name")
     if not NAME_RE.match(name):
         raise ManifestError(f"{path}: name {name!r} must match {NAME_RE.pattern}")
-    seed = _int(d.get("seed", 0), f"{path}: seed")
+    seed = _int(d.get("seed", 0), f"{path}: seed", maximum=MAX_SEED)
+    description = _str(d.get("description", ""), f"{path}: description")
     if not isinstance(d["sources"], list) or not d["sources"]:
         raise ManifestError(f"{path}: sources must be a non-empty list")
     sources = []
@@ -330,12 +418,17 @@ def parse_manifest(data: Any, *, path: str = "<manifest>") -> Manifest:
             or not all(isinstance(x, str) for x in splits)
         ):
             raise ManifestError(f"{w}.splits: expected a non-empty list of split names")
-        options = s.get("options") or {}
+        if len(set(splits)) != len(splits):
+            raise ManifestError(f"{w}.splits: {splits} names a split twice")
+        options = {} if s.get("options") is None else s["options"]
         make_source(_str(s["source"], f"{w}.source"), options, where=w)  # validates options
         src_name = _str(s.get("name", s["source"]), f"{w}.name")
         if not NAME_RE.match(src_name):
             raise ManifestError(f"{w}.name: {src_name!r} must match {NAME_RE.pattern}")
-        pre = check_keys(s.get("preprocess") or {}, f"{w}.preprocess", PREPROCESS_KEYS)
+        pre = check_keys(
+            {} if s.get("preprocess") is None else s["preprocess"], f"{w}.preprocess",
+            PREPROCESS_KEYS,
+        )
         for k, v in pre.items():
             _int(v, f"{w}.preprocess.{k}", minimum=1)
         sources.append(
@@ -351,13 +444,21 @@ def parse_manifest(data: Any, *, path: str = "<manifest>") -> Manifest:
     if len({s.name for s in sources}) != len(sources):
         raise ManifestError(f"{path}: sources need distinct names; set `name:` on each")
     corrupt = _parse_corrupt(d["corrupt"], f"{path}: corrupt") if "corrupt" in d else None
+    if corrupt is not None:
+        clean = {"clean"} | {f"{s.name}-clean" for s in sources}
+        clash = sorted(clean & {c for c, _, _ in corrupt.configs()})
+        if clash:
+            raise ManifestError(
+                f"{path}: corrupt: config name(s) {clash} collide with the clean config; change "
+                "config_name"
+            )
     sections = {}
     for key in ("audit", "shift", "reannotate", "slices"):
         if key in d:
             sections[key] = _section_validator(key)(d[key], f"{path}: {key}")
     return Manifest(
         name=name,
-        description=str(d.get("description", "")),
+        description=description,
         seed=int(seed or 0),
         sources=tuple(sources),
         corrupt=corrupt,
@@ -367,27 +468,51 @@ def parse_manifest(data: Any, *, path: str = "<manifest>") -> Manifest:
     )
 
 
-def apply_overrides(data: dict, overrides: list[str]) -> dict:
+def apply_overrides(data: Any, overrides: list[str]) -> dict:
     """Apply ``key.path=value`` overrides (YAML-parsed values; list indices allowed).
+
+    Raises:
+        ManifestError: Malformed override, a list index that is not a number or out of
+            range, or a path through a value that is not a mapping or list.
 
     Example:
         >>> apply_overrides({"sources": [{"limit": 1}]}, ["sources.0.limit=5"])
         {'sources': [{'limit': 5}]}
     """
+    if not isinstance(data, dict):
+        raise ManifestError(f"the manifest is a {type(data).__name__}, not a mapping of keys")
     for item in overrides:
         if "=" not in item:
-            raise ManifestError(f"override {item!r} must look like key.path=value")
+            raise ManifestError(f"--set {item!r} must look like key.path=value")
         key, raw = item.split("=", 1)
         parts = key.split(".")
+        if not all(parts):
+            raise ManifestError(f"--set {item!r}: empty key in {key!r}")
+        value = parse_yaml(raw, where=f"--set {item!r}")
         node: Any = data
-        for part in parts[:-1]:
-            node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
-        last = parts[-1]
-        value = yaml.safe_load(raw)
-        if isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
+        for depth, part in enumerate(parts):
+            here = ".".join(parts[: depth + 1])
+            last = depth == len(parts) - 1
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ManifestError(
+                        f"--set {item!r}: {here!r}: {parts[depth - 1] if depth else 'the list'} "
+                        f"has {len(node)} entries, so the index must be 0..{len(node) - 1}"
+                    )
+                if last:
+                    node[int(part)] = value
+                else:
+                    node = node[int(part)]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value
+                else:
+                    node = node.setdefault(part, {})
+            else:
+                raise ManifestError(
+                    f"--set {item!r}: {'.'.join(parts[:depth])!r} is {node!r:.40}, not a mapping "
+                    f"or list, so it has no key {part!r}"
+                )
     return data
 
 
@@ -395,6 +520,9 @@ def load_manifest(
     path: str | Path, overrides: list[str] | None = None, *, seed: int | None = None
 ) -> Manifest:
     """Read, override and validate a manifest file.
+
+    The file must be UTF-8 (a BOM is accepted), at most :data:`MAX_MANIFEST_BYTES`,
+    one YAML mapping without anchors or aliases.
 
     Args:
         path: The YAML file.
@@ -404,10 +532,21 @@ def load_manifest(
     p = Path(path)
     if not p.is_file():
         raise ManifestError(f"manifest {p} not found; the shipped ones are in manifests/")
+    raw = p.read_bytes()
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"{p}: {len(raw):,} bytes; a manifest is at most "
+                            f"{MAX_MANIFEST_BYTES:,} bytes of YAML")
     try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise ManifestError(f"{p}: not valid YAML ({exc})") from exc
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ManifestError(
+            f"{p}: not UTF-8 text (line {line}, byte {exc.start}: "
+            f"{raw[exc.start:exc.start + 1]!r}); save the manifest as UTF-8"
+        ) from exc
+    data = parse_yaml(text, where=str(p))
+    if not isinstance(data, dict):
+        raise ManifestError(f"{p}: expected a mapping of manifest keys, got {type(data).__name__}")
     data = apply_overrides(data, overrides or [])
     if seed is not None:
         data["seed"] = seed

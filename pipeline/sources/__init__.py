@@ -12,9 +12,10 @@ from types import MappingProxyType
 from typing import Any
 
 from pipeline.errors import ManifestError
-from pipeline.sources import bundled, cifar, hf, idx
+from pipeline.sources import bundled, cifar, files, hf, idx
 from pipeline.sources.base import Example, Rejected, Source
 from pipeline.sources.imagenet import IMAGENET_OPTIONS, ImageNetSource
+from pipeline.sources.options import Opt, check_option, describe
 
 __all__ = ["SOURCES", "SourceEntry", "make_source", "Example", "Rejected", "Source"]
 
@@ -25,19 +26,24 @@ class SourceEntry:
 
     Attributes:
         factory: Called with the validated options as keywords.
-        options: Accepted option names -> one-line meaning.
+        options: Accepted option names -> typed spec (:class:`Opt`; a plain string is an
+            untyped one-line meaning, not checked).
         required: Options that must be given.
     """
 
     factory: Callable[..., Source]
-    options: Mapping[str, str]
+    options: Mapping[str, Opt | str]
     required: frozenset[str] = frozenset()
 
 
 _LOCAL = {
-    "path": "directory with the official files (or the archive)",
-    "download": "fetch the official files if not local (bool)",
+    "path": Opt("str", "directory with the official files (or the archive)", nullable=True),
+    "download": Opt("bool", "fetch the official files if not local (true/false)"),
 }
+_MAX_PIXELS = Opt(
+    "int", "refuse images declaring more pixels than this (default: pipeline.decode limit)",
+    nullable=True, minimum=1,
+)
 
 SOURCES: Mapping[str, SourceEntry] = MappingProxyType(
     {
@@ -51,33 +57,52 @@ SOURCES: Mapping[str, SourceEntry] = MappingProxyType(
         "hf": SourceEntry(
             hf.HubSource,
             {
-                "repo_id": "Hub dataset id, e.g. ILSVRC/imagenet-1k",
-                "revision": "git revision (pin it for reproducibility)",
-                "config": "dataset config name",
-                "image_column": "image column (default image)",
-                "label_column": "ClassLabel column (default label)",
-                "split_names": "the splits the dataset has",
-                "key_from": "sample key: index (row number) or path (image file stem, "
-                "e.g. ILSVRC2012_val_00000001)",
+                "repo_id": Opt("str", "Hub dataset id, e.g. ILSVRC/imagenet-1k"),
+                "revision": Opt("str", "git revision (pin it for reproducibility)", nullable=True),
+                "config": Opt("str", "dataset config name", nullable=True),
+                "image_column": Opt("str", "image column (default image)"),
+                "label_column": Opt("str", "ClassLabel column (default label)"),
+                "split_names": Opt("str_list", "the splits the dataset has"),
+                "key_from": Opt(
+                    "str", "sample key: index (row number) or path (image file stem, "
+                    "e.g. ILSVRC2012_val_00000001)", choices=("index", "path"),
+                ),
             },
             frozenset({"repo_id"}),
         ),
         "parquet": SourceEntry(
-            hf.ParquetSource,
+            files.ParquetSource,
             {
-                "files": "mapping split -> glob of local Parquet files",
-                "image_column": "image column (default image)",
-                "label_column": "label column (default label)",
-                "names": "class names, if the files carry no ClassLabel metadata",
-                "depth_column": "column of single-channel PNG depth maps (for depth corruptions)",
+                "files": Opt("str_map", "mapping split -> glob of local Parquet files"),
+                "image_column": Opt("str", "image column (default image)"),
+                "label_column": Opt("str", "label column (default label)"),
+                "names": Opt("str_list", "class names, if the files carry no ClassLabel metadata",
+                             nullable=True),
+                "depth_column": Opt(
+                    "str", "column of single-channel PNG depth maps (for depth corruptions)",
+                    nullable=True,
+                ),
+                "path_roots": Opt(
+                    "str_list", "folders an image `path` (no bytes) may point into, besides the "
+                    "folder of the Parquet file", nullable=True,
+                ),
+                "max_pixels": _MAX_PIXELS,
             },
             frozenset({"files"}),
         ),
         "imagefolder": SourceEntry(
-            hf.ImageFolderSource,
+            files.ImageFolderSource,
             {
-                "root": "root/<class>/<file> or root/<split>/<class>/<file>",
-                "depth_root": "tree mirroring root with one single-channel PNG depth map per image",
+                "root": Opt("str", "root/<class>/<file> or root/<split>/<class>/<file>"),
+                "depth_root": Opt(
+                    "str", "tree mirroring root with one single-channel PNG depth map per image",
+                    nullable=True,
+                ),
+                "follow_symlinks_outside": Opt(
+                    "bool", "read symlinks whose target is outside root (default false: "
+                    "such files are quarantined)"
+                ),
+                "max_pixels": _MAX_PIXELS,
             },
             frozenset({"root"}),
         ),
@@ -103,17 +128,27 @@ def make_source(
             f"{where}: unknown source {name!r}; valid: {', '.join(sorted(SOURCES))}"
         )
     entry = SOURCES[name]
+    if options is not None and not isinstance(options, Mapping):
+        raise ManifestError(
+            f"{where}.options: expected a mapping of option -> value, got "
+            f"{type(options).__name__}; allowed options: {', '.join(sorted(entry.options))}"
+        )
     opts = dict(options or {})
-    unknown = sorted(set(opts) - set(entry.options))
+    unknown = sorted(set(opts) - set(entry.options), key=str)
     if unknown:
         allowed = ", ".join(sorted(entry.options)) or "(none)"
+        meaning = "; ".join(f"{k}: {describe(v)}" for k, v in sorted(entry.options.items()))
         raise ManifestError(
             f"{where}: source {name!r} has no option(s) {unknown}; allowed: {allowed}"
+            + (f" -- {meaning}" if meaning else "")
         )
     missing = sorted(entry.required - set(opts))
     if missing:
         raise ManifestError(f"{where}: source {name!r} needs option(s) {missing}")
+    for key, value in opts.items():
+        check_option(key, value, entry.options[key], where)
+    opts = {k: v for k, v in opts.items() if v is not None}  # null = the default
     src = entry.factory(**opts)
     if name in ("parquet", "imagefolder", "hf"):
-        src.key = name if name != "hf" else "hf"
+        src.key = name
     return src

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import struct
 import tarfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -37,8 +38,13 @@ _ALLOWED = {
 }
 
 
-class SafeUnpickler(pickle.Unpickler):
-    """An unpickler that resolves only the globals a CIFAR batch contains."""
+class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
+    """An unpickler that resolves only the globals a CIFAR batch contains.
+
+    It builds on the pure-Python unpickler, which reads a declared length from the
+    in-memory bytes (getting at most what is there) instead of allocating it first,
+    so a header declaring a huge byte string cannot exhaust memory.
+    """
 
     def __init__(self, fh: io.BufferedIOBase, *, name: str) -> None:
         super().__init__(fh, encoding="bytes")
@@ -70,8 +76,12 @@ def safe_load(data: bytes, *, name: str) -> dict:
         obj = SafeUnpickler(io.BytesIO(data), name=name).load()
     except SourceError:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as exc:
-        raise SourceError(f"{name}: not a complete CIFAR batch ({exc}); re-download it") from exc
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError,
+            AttributeError, OverflowError, MemoryError, RecursionError, UnicodeError,
+            struct.error) as exc:
+        raise SourceError(
+            f"{name}: not a complete CIFAR batch ({type(exc).__name__}: {exc}); re-download it"
+        ) from exc
     if not isinstance(obj, dict):
         raise SourceError(f"{name}: expected a dict batch, got {type(obj).__name__}")
     return {k.decode() if isinstance(k, bytes) else k: v for k, v in obj.items()}
@@ -159,11 +169,7 @@ class CifarSource(Source):
 
     def class_names(self) -> list[str]:
         """See :meth:`Source.class_names`."""
-        meta = safe_load(
-            _read_member(self._root(), self.layout, self.layout.meta_file),
-            name=self.layout.meta_file,
-        )
-        return [n.decode() if isinstance(n, bytes) else str(n) for n in meta[self.layout.names_key]]
+        return _class_names(self._root(), self.layout)
 
     def splits(self) -> list[str]:
         """See :meth:`Source.splits`."""
@@ -218,20 +224,65 @@ class CifarSource(Source):
 
 
 @lru_cache(maxsize=8)
+def _class_names(root: str, layout: _Layout) -> list[str]:
+    """Return the class names from the meta file: distinct, non-empty UTF-8 strings."""
+    name = layout.meta_file
+    meta = safe_load(_read_member(root, layout, name), name=name)
+    if layout.names_key not in meta:
+        raise SourceError(
+            f"{name}: no {layout.names_key!r} entry (keys: {sorted(map(str, meta))}); this is not "
+            "the official meta file: re-download the archive"
+        )
+    raw = meta[layout.names_key]
+    if not isinstance(raw, (list, tuple)) or not raw:
+        raise SourceError(
+            f"{name}: {layout.names_key!r} is {type(raw).__name__} {raw!r:.40}, not a list of "
+            "class names: re-download the meta file"
+        )
+    names = []
+    for i, n in enumerate(raw):
+        try:
+            text = n.decode("utf-8") if isinstance(n, bytes) else n
+        except UnicodeDecodeError as exc:
+            raise SourceError(f"{name}: class name {i} is not UTF-8 ({exc})") from exc
+        if not isinstance(text, str) or not text:
+            raise SourceError(f"{name}: class name {i} is {n!r:.40}, not a non-empty string")
+        names.append(text)
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise SourceError(f"{name}: class names repeat {dupes}; re-download the meta file")
+    return names
+
+
+def _labels(raw: Any, member: str) -> np.ndarray:
+    """Return labels as int64, refusing floats and bools instead of truncating them."""
+    if isinstance(raw, (list, tuple)):
+        bad = next((x for x in raw if type(x) is not int), None)
+        if bad is not None:
+            raise SourceError(
+                f"{member}: label {bad!r} ({type(bad).__name__}) is not an integer class index"
+            )
+        return np.asarray(raw, dtype=np.int64)
+    arr = np.asarray(raw)
+    if arr.ndim != 1 or arr.dtype.kind not in "iu":
+        raise SourceError(f"{member}: labels {arr.shape} {arr.dtype} are not integer class indices")
+    return arr.astype(np.int64)
+
+
+@lru_cache(maxsize=8)
 def _parse_batch(root: str, layout: _Layout, member: str) -> tuple[np.ndarray, np.ndarray]:
     batch = safe_load(_read_member(root, layout, member), name=member)
     for k in ("data", layout.label_key):
         if k not in batch:
             raise SourceError(f"{member}: batch has no {k!r} entry (keys: {sorted(batch)})")
-    data = np.asarray(batch["data"])
-    labels = np.asarray(batch[layout.label_key], dtype=np.int64)
-    if (
-        data.dtype != np.uint8
-        or data.ndim != 2
-        or data.shape[1] != 3072
-        or len(data) != len(labels)
-    ):
+    data = batch["data"]
+    if not isinstance(data, np.ndarray):
+        raise SourceError(f"{member}: data is {type(data).__name__}, not an N x 3072 uint8 array")
+    labels = _labels(batch[layout.label_key], member)
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         raise SourceError(f"{member}: data {data.shape} {data.dtype} is not N x 3072 uint8")
+    if len(data) != len(labels):
+        raise SourceError(f"{member}: {len(data)} images but {len(labels)} labels; re-download it")
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)  # channel-planar -> HWC
     return np.ascontiguousarray(images), labels
 

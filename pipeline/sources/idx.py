@@ -9,7 +9,9 @@ sizes, then uint8 payload.
 from __future__ import annotations
 
 import gzip
+import math
 import struct
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -48,6 +50,8 @@ MNIST_URLS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "http://yann.lecun.com/exdb/mnist/",
 )
+#: Largest decompressed IDX file read, 256 MiB (the MNIST train images are 47 MB).
+_MAX_IDX_BYTES = 1 << 28
 FASHION_URLS = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
 FASHION_NAMES = [
     "T-shirt/top",
@@ -79,8 +83,8 @@ def read_idx(path: Path) -> np.ndarray:
     opener = gzip.open if str(path).endswith(".gz") else open
     try:
         with opener(path, "rb") as fh:
-            raw = fh.read()
-    except (OSError, EOFError) as exc:
+            raw = fh.read(_MAX_IDX_BYTES + 1)
+    except (OSError, EOFError, zlib.error) as exc:
         raise SourceError(f"{path}: cannot read ({exc}); re-download the file") from exc
     if len(raw) < 4 or raw[0:2] != b"\x00\x00":
         raise SourceError(
@@ -89,9 +93,16 @@ def read_idx(path: Path) -> np.ndarray:
     dtype_code, ndim = raw[2], raw[3]
     if dtype_code != 0x08:
         raise SourceError(f"{path}: IDX dtype 0x{dtype_code:02x} unsupported (only uint8, 0x08)")
+    if len(raw) > _MAX_IDX_BYTES:
+        raise SourceError(f"{path}: over {_MAX_IDX_BYTES:,} bytes; not an MNIST-sized IDX file")
+    if ndim < 1 or len(raw) < 4 + 4 * ndim:
+        raise SourceError(
+            f"{path}: IDX header declares {ndim} dimensions but the file has only {len(raw)} "
+            "bytes; the file is truncated: re-download it"
+        )
     dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
     payload = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    expected = int(np.prod(dims))
+    expected = math.prod(dims)
     if payload.size != expected:
         raise SourceError(
             f"{path}: header says {dims} ({expected} bytes) but payload has {payload.size}; "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +119,60 @@ def test_cifar10_3dcc_manifest_records_pseudo_depth(shared_dir: Path, tmp_path: 
     assert params["_depth_source"].startswith("pseudo:") and params["_preset"] == "cifar32"
     low = pq.read_table(next((out / "low_light_3").glob("*.parquet")))
     assert "_depth_source" not in json.loads(low["params"][0].as_py())
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.stem)
+def test_strict_yaml_reads_shipped_manifests_like_safe_load(path: Path) -> None:
+    import yaml
+
+    from pipeline.strict_yaml import parse_yaml
+
+    assert parse_yaml(path.read_text(), where=str(path)) == yaml.safe_load(path.read_text())
+
+
+def test_config_name_templates(tmp_path: Path) -> None:
+    from pipeline.manifest import check_config_template
+
+    for good in ("{corruption}", "{corruption}_{severity}", "{corruption}-s{severity}",
+                 "c10-{corruption}{severity}"):
+        assert check_config_template(good, "k") == good
+    for bad, why in [("../../escaped_{corruption}", "one folder name"),
+                     ("/dir/{corruption}/..", "one folder name"),
+                     ("{corruption}.{severity}", "one folder name"),
+                     ("{corruption} {severity}", "one folder name"),
+                     ("{corruption}_{sevrity}", "only {corruption} and {severity}"),
+                     ("{corruption:>10}", "no format specs"),
+                     ("{severity}", "must contain {corruption}"),
+                     ("{corruption", "not a valid template"),
+                     (5, "expected a string")]:
+        with pytest.raises(ManifestError, match=r"suites\[0\]\.config_name: .*" + re.escape(why)):
+            check_config_template(bad, "m.yaml: corrupt.suites[0].config_name")
+
+
+def test_overrides_and_seed_range(tmp_path: Path) -> None:
+    from pipeline.manifest import MAX_SEED, apply_overrides
+
+    m = tmp_path / "m.yaml"
+    m.write_text("name: x\nseed: 3\nsources: [{source: digits, splits: [train], limit: 5}]\n")
+    got = load_manifest(m, ["sources.0.limit=2", "seed=7", "description=two words"])
+    assert (got.sources[0].limit, got.seed, got.description) == (2, 7, "two words")
+    assert load_manifest(m, [f"seed={MAX_SEED}"]).seed == MAX_SEED
+    with pytest.raises(ManifestError, match=r"seed: expected an integer >= 0 and <= 4294967295"):
+        load_manifest(m, [f"seed={MAX_SEED + 1}"])
+    with pytest.raises(ManifestError, match=r"'sources.3'.*index must be 0..0"):
+        load_manifest(m, ["sources.3.limit=2"])
+    with pytest.raises(ManifestError, match=r"'seed' is 3, not a mapping or list"):
+        load_manifest(m, ["seed.x=1"])
+    assert apply_overrides({"a": {"b": 1}}, ["a.c=[1, 2]"]) == {"a": {"b": 1, "c": [1, 2]}}
+
+
+def test_manifest_text_encoding_and_aliases(tmp_path: Path) -> None:
+    m = tmp_path / "m.yaml"
+    m.write_bytes(b"\xef\xbb\xbfname: x\nsources: [{source: digits, splits: [train]}]\n")
+    assert load_manifest(m).name == "x"  # a UTF-8 BOM is fine
+    m.write_bytes(b"name: x\ndescription: \xe9t\xe9\nsources: [{source: digits, splits: [x]}]\n")
+    with pytest.raises(ManifestError, match=r"not UTF-8 text \(line 2, byte 21"):
+        load_manifest(m)
+    m.write_text("name: x\nsources:\n  - &s {source: digits, splits: [train]}\n  - *s\n")
+    with pytest.raises(ManifestError, match=r"line 3: YAML anchor &s is not allowed"):
+        load_manifest(m)

@@ -192,3 +192,122 @@ def test_shared_parquet_is_hf_layout(shared_dir: Path) -> None:
         shared_dir / "datasets/cifar10/cifar10-test-jpeg-official-order.parquet"
     )
     assert b"huggingface" in (schema.metadata or {})
+
+
+def _folder(root: Path) -> None:
+    for cls, value in (("cat", 10), ("dog", 200)):
+        (root / cls).mkdir(parents=True)
+        Image.fromarray(np.full((4, 5, 3), value, np.uint8)).save(root / cls / "a.png")
+
+
+def test_imagefolder_counts_every_skipped_file_with_its_reason(tmp_path: Path) -> None:
+    root = tmp_path / "tree"
+    _folder(root)
+    (root / "cat" / "photo.heic").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    (root / "dog" / "LICENSE").write_text("cc-by")
+    Image.fromarray(np.zeros((2, 2), np.uint8)).save(root / "stray.png")
+    (tmp_path / "outside.png").write_bytes((root / "cat" / "a.png").read_bytes())
+    (root / "dog" / "link.png").symlink_to(tmp_path / "outside.png")
+    (root / "dog" / "inside.png").symlink_to(root / "cat" / "a.png")  # stays in the root: fine
+    src = make_source("imagefolder", {"root": str(root)})
+    rows = list(src.read("train", 0, src.num_rows("train")))
+    reasons = {r.key: r.reason for r in rows if isinstance(r, Rejected)}
+    kept = [r.key for r in rows if isinstance(r, Example)]
+    assert src.num_rows("train") == 7 and src.class_names() == ["cat", "dog"]
+    assert kept == ["cat/a.png", "dog/a.png", "dog/inside.png"]
+    assert set(reasons) == {"stray.png", "cat/photo.heic", "dog/LICENSE", "dog/link.png"}
+    assert "unsupported type '.heic'" in reasons["cat/photo.heic"]
+    assert "no file extension" in reasons["dog/LICENSE"]
+    assert "not in a <class>/ folder" in reasons["stray.png"]
+    assert "outside the root" in reasons["dog/link.png"] and "follow_symlinks_outside" in reasons[
+        "dog/link.png"]
+    allowed = make_source("imagefolder", {"root": str(root), "follow_symlinks_outside": True})
+    keys = [r.key for r in allowed.read("train", 0, 7) if isinstance(r, Example)]
+    assert "dog/link.png" in keys
+
+
+def test_parquet_path_cells_stay_inside_allowed_roots(tmp_path: Path, shared_dir: Path) -> None:
+    import pyarrow as pa
+
+    from pipeline.sources.files import ParquetSource  # noqa: F401 - the class under test
+
+    data_dir, other = tmp_path / "data", tmp_path / "other"
+    data_dir.mkdir()
+    other.mkdir()
+    img = np.full((3, 3, 3), 77, np.uint8)
+    Image.fromarray(img).save(data_dir / "in.png")
+    Image.fromarray(img).save(other / "out.png")
+    cells = [{"bytes": None, "path": "in.png"}, {"bytes": None, "path": str(other / "out.png")}]
+    table = pa.table({"image": pa.array(cells, pa.struct([("bytes", pa.binary()),
+                                                          ("path", pa.string())])),
+                      "label": pa.array([0, 1], pa.int64())})
+    pq.write_table(table, data_dir / "t.parquet")
+    opts = {"files": {"test": str(data_dir / "t.parquet")}, "names": ["a", "b"]}
+    rows = list(make_source("parquet", opts).read("test", 0, 2))
+    assert isinstance(rows[0], Example) and np.array_equal(rows[0].image, img)
+    assert isinstance(rows[1], Rejected) and "outside the allowed folders" in rows[1].reason
+    rows = list(make_source("parquet", {**opts, "path_roots": [str(other)]}).read("test", 0, 2))
+    assert all(isinstance(r, Example) for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("source", "options", "message"),
+    [
+        ("cifar10", {"download": "no"},
+         r"options\.download: 'no' \(str\) is not allowed; expected true or false.*: false"),
+        ("mnist", {"path": 123}, r"options\.path: 123 \(int\) is not allowed; expected a non-"),
+        ("parquet", {"files": {"test": "x"}, "names": "abcdefghij"},
+         r"options\.names: 'abcdefghij' \(str\).*a single string is not a list"),
+        ("parquet", {"files": {"test": "x"}, "names": ["a", True]},
+         r"options\.names\[1\]: True \(bool\)"),
+        ("imagefolder", {"root": "x", "max_pixels": 2.5}, r"options\.max_pixels: 2\.5 \(float\)"),
+        ("imagefolder", {"root": "x", "max_pixels": True}, r"options\.max_pixels: True \(bool\)"),
+        ("hf", {"repo_id": "a/b", "key_from": "stem"}, r"expected one of \['index', 'path'\]"),
+        ("mnist", [1], r"options: expected a mapping of option -> value, got list"),
+    ],
+)
+def test_options_are_typed_and_errors_name_key_value_and_fix(source, options, message) -> None:
+    with pytest.raises(ManifestError, match=message):
+        make_source(source, options, where="m.yaml: sources[0]")
+
+
+def test_parquet_without_names_hints_the_real_option(tmp_path: Path, shared_dir: Path) -> None:
+    import pyarrow as pa
+
+    table = pq.read_table(shared_dir / "datasets/cifar10/cifar10-test-jpeg-official-order.parquet")
+    pq.write_table(table.slice(0, 3).replace_schema_metadata({}), tmp_path / "t.parquet")
+    src = make_source("parquet", {"files": {"test": str(tmp_path / "t.parquet")}})
+    with pytest.raises(SourceError, match=r"give them with `names: \[\.\.\.\]`"):
+        src.class_names()
+    floats = table.slice(0, 3).set_column(2, "label", pa.array([3.7, 1.0, 2.0]))
+    pq.write_table(floats, tmp_path / "f.parquet")
+    src = make_source("parquet", {"files": {"test": str(tmp_path / "f.parquet")}})
+    with pytest.raises(SourceError, match=r"label column 'label' has type double"):
+        src.num_rows("test")
+
+
+def test_cifar_meta_and_labels_are_checked(tmp_path: Path, shared_dir: Path) -> None:
+    from pipeline.sources.cifar import CIFAR10, _class_names, _labels
+
+    root = tmp_path / "cifar-10-batches-py"
+    root.mkdir()
+    (root / "batches.meta").write_bytes(pickle.dumps({b"label_names": [b"a", b"b", b"a"]}))
+    with pytest.raises(SourceError, match=r"class names repeat \['a'\]"):
+        _class_names(str(tmp_path), CIFAR10)
+    with pytest.raises(SourceError, match=r"label 3\.7 \(float\) is not an integer"):
+        _labels([1, 3.7], "test_batch")
+    with pytest.raises(SourceError, match=r"float64 are not integer class indices"):
+        _labels(np.array([1.0, 2.0]), "test_batch")
+    assert _labels(np.array([1, 2], np.uint8), "b").dtype == np.int64
+
+
+def test_imagefolder_row_order_is_path_order(tmp_path: Path) -> None:
+    rels = ["cat/b.png", "cat/a/x.png", "cat/a-b/y.png", "cat/a/z/w.png", "dog/10.png", "dog/2.png"]
+    for rel in rels:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.zeros((2, 2), np.uint8)).save(tmp_path / rel)
+    src = make_source("imagefolder", {"root": str(tmp_path)})
+    got = [r.key for r in src.read("train", 0, src.num_rows("train"))]
+    # sorted by path components ("cat/a/..." before "cat/a-b/..."), so sample ids keep their rows
+    assert got == ["cat/a/x.png", "cat/a/z/w.png", "cat/a-b/y.png", "cat/b.png", "dog/10.png",
+                   "dog/2.png"]
