@@ -94,12 +94,17 @@ class HubSource(Source):
         return ds.cast_column(self.image_column, datasets.Image(decode=False))
 
     def input_files(self, splits: Sequence[str]) -> list[Path]:
-        """See :meth:`Source.input_files` (a local dataset folder's files; a Hub id pins none)."""
+        """See :meth:`Source.input_files`.
+
+        A local dataset folder: the requested splits' data files and the card (never another
+        split's files). A Hub id pins none: its ``revision`` is in the options.
+        """
         root = Path(self.repo_id)
         if not root.is_dir():
             return []
-        return sorted(p for p in root.rglob("*") if p.is_file()
-                      and not any(q.startswith(".") for q in p.relative_to(root).parts))
+        out = {Path(f) for split in splits for f in self._split_files(split)}
+        card = root / "README.md"
+        return sorted(out | ({card} if card.is_file() else set()))
 
     def class_names(self) -> list[str]:
         """See :meth:`Source.class_names` (from the dataset's features, no split loaded)."""

@@ -335,9 +335,8 @@ def _cases() -> list[Case]:  # noqa: PLR0915 - one table
     add("manifest-missing", "cli", e, lambda t: ["pull", "--manifest", str(t / "no.yaml"),
                                                  "--out", str(t / "out")])
     add("unknown-command", "cli", e, lambda t: ["pulll"])
-    stage = "pipeline/stage.py validates stage flags (integrity helper)"
-    add("shard-size-zero", "cli", e, cli("--shard-size", "0"), owner=stage)
-    add("unknown-scheduler", "cli", e, cli("--scheduler", "warp"), owner=stage)
+    add("shard-size-zero", "cli", e, cli("--shard-size", "0"))
+    add("unknown-scheduler", "cli", e, cli("--scheduler", "warp"))
     return c
 
 
