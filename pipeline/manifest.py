@@ -179,6 +179,7 @@ TOP_KEYS = {
     "shift": "distribution-shift settings",
     "reannotate": "annotation sources and aggregation",
     "slices": "slice definitions",
+    "encoding": "how corrupted images are stored: {format: png} or {format: jpeg, quality: 85}",
 }
 SOURCE_KEYS = {
     "source": "source registry key",
@@ -221,6 +222,7 @@ SECTION_VALIDATORS: dict[str, str] = {
     "shift": "pipeline.shift:parse_section",
     "reannotate": "pipeline.reannotate.config:parse_section",
     "slices": "pipeline.slices:parse_section",
+    "encoding": "pipeline.encoding:parse_section",
 }
 
 
@@ -352,7 +354,7 @@ def parse_manifest(data: Any, *, path: str = "<manifest>") -> Manifest:
         raise ManifestError(f"{path}: sources need distinct names; set `name:` on each")
     corrupt = _parse_corrupt(d["corrupt"], f"{path}: corrupt") if "corrupt" in d else None
     sections = {}
-    for key in ("audit", "shift", "reannotate", "slices"):
+    for key in ("audit", "shift", "reannotate", "slices", "encoding"):
         if key in d:
             sections[key] = _section_validator(key)(d[key], f"{path}: {key}")
     return Manifest(
