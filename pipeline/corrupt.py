@@ -30,7 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -41,13 +41,13 @@ import pyarrow as pa
 
 from corruptions.image import from_layout, quantize, to_layout
 from corruptions.registry import get_registry, resolve_params, resolve_preset
-from corruptions.rng import derive_rng
 from pipeline.download import file_digest
 from pipeline.encoding import DEFAULT, EncodingSpec, describe, encode_image
 from pipeline.errors import BenchsmithError
 from pipeline.manifest import Manifest
 from pipeline.parallel import run_tasks
 from pipeline.schema import arrow_schema, build_features
+from pipeline.seeding import derive_rngs
 from pipeline.shards import (
     atomic_write_json,
     fingerprint,
@@ -309,14 +309,6 @@ def _write_output(clean: _CleanShard, out: Path, corruption: str, severity: int,
                        ("write", time.perf_counter() - t0)):
         steps[key] = steps.get(key, 0.0) + value
     return record
-
-
-def derive_rngs(
-    seed: int, sample_ids: Sequence[str], operation: str, severity: int
-) -> Iterator[np.random.Generator]:
-    """``derive_rng(seed, sid, operation, severity)`` for every ``sid``, in order."""
-    for sid in sample_ids:
-        yield derive_rng(seed, sid, operation, severity)
 
 
 def _split_of(name: str) -> str:
