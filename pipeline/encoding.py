@@ -165,6 +165,15 @@ def parse_section(data: Any, where: str) -> EncodingSpec:
     return EncodingSpec(format=fmt, **kwargs)
 
 
+@cache
+def _png_params(compression: int, strategy: str) -> list[int]:
+    import cv2
+
+    # Order matters: OpenCV resets the strategy when it reads the compression level.
+    return [cv2.IMWRITE_PNG_COMPRESSION, compression, cv2.IMWRITE_PNG_STRATEGY,
+            getattr(cv2, f"IMWRITE_PNG_STRATEGY_{strategy.upper()}")]
+
+
 def _png(arr: np.ndarray, spec: EncodingSpec) -> bytes:
     import cv2
 
@@ -173,10 +182,8 @@ def _png(arr: np.ndarray, spec: EncodingSpec) -> bytes:
     if arr.ndim == 3:
         code = cv2.COLOR_RGB2BGR if arr.shape[2] == 3 else cv2.COLOR_RGBA2BGRA
         arr = cv2.cvtColor(np.ascontiguousarray(arr), code)
-    strategy = getattr(cv2, f"IMWRITE_PNG_STRATEGY_{spec.strategy.upper()}")
-    # Order matters: OpenCV resets the strategy when it reads the compression level.
-    params = [cv2.IMWRITE_PNG_COMPRESSION, spec.compression, cv2.IMWRITE_PNG_STRATEGY, strategy]
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr), params)
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr),
+                           _png_params(spec.compression, spec.strategy))
     if not ok:
         raise ValueError(f"PNG encoding failed for an array of shape {arr.shape} {arr.dtype}")
     return buf.tobytes()
