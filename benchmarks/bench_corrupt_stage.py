@@ -267,9 +267,17 @@ def main() -> None:
         "processes:1", "processes:2", "local:1", "local:2", "external:1", "external:2"])
     parser.add_argument("--before-schedulers", nargs="+", default=["processes:1", "processes:2"])
     parser.add_argument("--out", type=Path, default=HERE.parent / "results" / "corrupt_stage.md")
+    parser.add_argument("--steps-only", action="store_true",
+                        help="only the per-step breakdown, on one shard of --steps-n32 / "
+                        "--steps-n224 images (realistic shard sizes), to corrupt_stage_steps.md")
+    parser.add_argument("--steps-n32", type=int, default=1000)
+    parser.add_argument("--steps-n224", type=int, default=100)
     args = parser.parse_args()
     if args.job:
         print(json.dumps(run_job(json.loads(args.job))))
+        return
+    if args.steps_only:
+        steps_only(args)
         return
     args.work = Path(tempfile.mkdtemp(prefix="bench-corrupt-stage-"))
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -290,6 +298,48 @@ def main() -> None:
         write_report(args, started, rows, steps, full)
     finally:
         shutil.rmtree(args.work, ignore_errors=True)
+
+
+def steps_only(args: argparse.Namespace) -> None:
+    """Per-step breakdown on one realistic shard per size (this branch only)."""
+    args.work = Path(tempfile.mkdtemp(prefix="bench-corrupt-steps-"))
+    try:
+        make_imagenet_layout(args.work / "imagenet", args.steps_n224)
+        lines = ["# corrupt stage: per-step breakdown on one realistic shard", "",
+                 f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, `nice -n 10`, "
+                 "shared machine (load average beside each row). One clean shard "
+                 f"({args.steps_n32} CIFAR-10 images at 32 px, {args.steps_n224} synthetic "
+                 "ImageNet-layout images at 224 px) through the 75 configs of the stage (15 "
+                 "ImageNet-C corruptions x 5) or of the floor (`identity` x 5 x 15), in-process, "
+                 "one task per family as the stage runs it; ms per written image (share of the "
+                 "task time). Default lossless encoding (PNG, zlib RLE).", "",
+                 "| px | ops | images | decode | kernel | encode | write | other ms | load |",
+                 "|---|---|---|---|---|---|---|---|---|"]
+        for kind, n in (("cifar32", args.steps_n32), ("imagenet224", args.steps_n224)):
+            pulled = args.work / f"pulled-{kind}"
+            call(REPO, {"action": "pull", "pulled": str(pulled), "shard_size": n,
+                        "manifest": manifest_data(kind, args, ops="floor", limit=n)})
+            for ops in ("stage", "floor"):
+                s = call(REPO, {"action": "steps", "out": str(args.work / "steps"),
+                                "pulled": str(pulled),
+                                "manifest": manifest_data(kind, args, ops=ops, limit=n)})
+                lines.append(_steps_row(kind, ops, s))
+                print(lines[-1], flush=True)
+        out = args.out.with_name("corrupt_stage_steps.md")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("\n".join(lines) + "\n")
+    finally:
+        shutil.rmtree(args.work, ignore_errors=True)
+
+
+def _steps_row(kind: str, ops: str, s: dict[str, Any]) -> str:
+    px = 32 if kind == "cifar32" else 224
+    n, st = s["images"], s["steps"]
+    other = s["seconds"] - sum(st.values())
+    return (f"| {px} | {ops} | {n} | " + " | ".join(
+        f"{1e3 * st.get(k, 0.0) / n:.3f} ({st.get(k, 0.0) / s['seconds']:.0%})"
+        for k in ("decode", "kernel", "encode", "write"))
+        + f" | {1e3 * other / n:.3f} | {max(s['load']):.2f} |")
 
 
 def build95(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -370,14 +420,7 @@ def write_report(args: argparse.Namespace, started: str, rows: list[dict[str, An
               "| px | ops | images | decode | kernel | encode | write | other ms | load |",
               "|---|---|---|---|---|---|---|---|---|"]
     for (kind, ops), s in steps.items():
-        px = 32 if kind == "cifar32" else 224
-        n = s["images"]
-        st = s["steps"]
-        other = s["seconds"] - sum(st.values())
-        lines.append(f"| {px} | {ops} | {n} | " + " | ".join(
-            f"{1e3 * st.get(k, 0.0) / n:.3f} ({st.get(k, 0.0) / s['seconds']:.0%})"
-            for k in ("decode", "kernel", "encode", "write"))
-            + f" | {1e3 * other / n:.3f} | {max(s['load']):.2f} |")
+        lines.append(_steps_row(kind, ops, s))
     lines += ["", "## synthetic ImageNet layout through all 95 configs (19 x 5, imagenet224)",
               "", f"{args.synthetic} crops of scikit-image's photos as `val/<wnid>/*.JPEG`, pulled "
               f"with resize 256 / centre crop 224 (whole set: {full[0]['pull_seconds']:.1f} s); "

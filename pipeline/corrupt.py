@@ -161,6 +161,8 @@ class _CleanShard:
         self.depth_blobs = (
             table.column("depth").to_pylist() if self.has_depth else [None] * len(self.images)
         )
+        self.features = build_features(self.names, corruption=True, depth=self.has_depth)
+        self.image_type = arrow_schema(self.features).field("image").type
         self.depth_mode = depth_mode
         self.depth_model = depth_model
         self._layouts: dict[str, list[tuple[np.ndarray, np.ndarray | None]]] = {}
@@ -282,8 +284,6 @@ def _write_output(clean: _CleanShard, out: Path, corruption: str, severity: int,
         presets.append(fn.preset)
         params.append(params_json[key])
     t0 = time.perf_counter()
-    features = build_features(clean.names, corruption=True, depth=clean.has_depth)
-    schema = arrow_schema(features)
     cols: dict[str, Any] = {
         c: clean.table.column(c).combine_chunks() for c in ("sample_id", "label", "source",
                                                             "split", "key")
@@ -292,7 +292,7 @@ def _write_output(clean: _CleanShard, out: Path, corruption: str, severity: int,
         cols["depth"] = clean.table.column("depth").combine_chunks()
     cols["image"] = pa.StructArray.from_arrays(
         [pa.array(blobs, pa.binary()), pa.nulls(n, pa.string())],
-        fields=list(schema.field("image").type),
+        fields=list(clean.image_type),
     )
     cols["corruption"] = pa.array([corruption] * n, pa.string())
     cols["severity"] = pa.array([severity] * n, pa.int32())
@@ -300,7 +300,7 @@ def _write_output(clean: _CleanShard, out: Path, corruption: str, severity: int,
     cols["params"] = pa.array(params, pa.string())
     cols["seed"] = pa.array([seed] * n, pa.int64())
     cols["code_version"] = pa.array([code_version()] * n, pa.string())
-    sha = write_shard(out, cols, features)
+    sha = write_shard(out, cols, clean.features)
     split = clean.table.column("split")[0].as_py() if n else _split_of(out.name)
     record = {"split": split, "file": out.name, "num_rows": n, "sha256": sha, "rejects": [],
               "fingerprint": task_fp}

@@ -215,3 +215,21 @@ def test_every_registered_kernel_takes_read_only_input() -> None:
             out = apply(name, img, severity=3, preset="auto", rng=derive_rng(0, "x", name, 3),
                         **aux)
             assert out.shape == img.shape and not np.shares_memory(out, img), name
+
+
+def test_jpeg_build_publishes_and_validates(shared_dir, pulled, tmp_path) -> None:
+    """A JPEG-85 benchmark goes through publish and validate like a PNG one."""
+    from pipeline.publish import publish
+    from pipeline.validate import validate
+
+    m = parse_manifest(_manifest(shared_dir, 60, {"fog": [2], "contrast": [4]},
+                                 {"format": "jpeg", "quality": 85, "optimize": True}),
+                       path="t.yaml")
+    corrupt(m, pulled, tmp_path / "corrupted", scheduler="sync", progress=False)
+    publish(m, [pulled, tmp_path / "corrupted"], tmp_path / "out")
+    report = validate(tmp_path / "out")
+    assert report.ok, report.text()
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "stored as JPEG (quality 85, optimize True" in card
+    clean = pq.read_table(next((tmp_path / "out" / "clean").glob("*.parquet")))
+    assert clean["image"][0].as_py()["bytes"][:4] == b"\x89PNG"  # clean stays lossless PNG
