@@ -302,12 +302,12 @@ def _write_output(clean: _CleanShard, out: Path, corruption: str, severity: int,
     cols["code_version"] = pa.array([code_version()] * n, pa.string())
     sha = write_shard(out, cols, clean.features)
     split = clean.table.column("split")[0].as_py() if n else _split_of(out.name)
-    record = {"split": split, "file": out.name, "num_rows": n, "sha256": sha, "rejects": [],
-              "fingerprint": task_fp}
+    record: dict[str, Any] = {"split": split, "file": out.name, "num_rows": n, "sha256": sha,
+                              "rejects": [], "fingerprint": task_fp}
     record_shard(out.parent, out.name, record)
-    for key, value in (("kernel", kernel_s), ("encode", encode_s),
-                       ("write", time.perf_counter() - t0)):
-        steps[key] = steps.get(key, 0.0) + value
+    for step, value in (("kernel", kernel_s), ("encode", encode_s),
+                        ("write", time.perf_counter() - t0)):
+        steps[step] = steps.get(step, 0.0) + value
     return record
 
 

@@ -58,7 +58,8 @@ def _hashmix(value: np.ndarray, const: int) -> np.ndarray:
 
 
 def _mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    r = (np.uint64(_MIX_MULT_L) * x - np.uint64(_MIX_MULT_R) * y) & np.uint64(_M32)
+    diff = np.asarray(x * np.uint64(_MIX_MULT_L) - y * np.uint64(_MIX_MULT_R), dtype=np.uint64)
+    r = diff & np.uint64(_M32)
     return r ^ (r >> np.uint64(16))
 
 
