@@ -4,13 +4,22 @@ Every (corruption, severity) of the manifest's ``corrupt`` section becomes its
 own config folder ``<out>/<config>`` (config name from the suite's template,
 default ``<corruption>_<severity>``; prefixed ``<source name>-`` when a manifest
 has several sources). Each clean shard maps to the corrupted shard of the same
-name, in a dask task. Per image, the generator is
+name in every config. One dask task per (clean shard, registry family) reads and
+decodes the clean shard once and writes all of that family's output shards in
+turn (the decoded shard is held in memory: about ``shard_size x H x W x 3`` bytes,
+300 MB for 2,000 images at 224 px). Per image, the generator is
 ``derive_rng(seed, sample_id, corruption, severity)``, so the bytes do not
-depend on the scheduler, the worker count or the order of work.
+depend on the scheduler, the worker count, the grouping or the order of work.
+
+Images are stored with the manifest's ``encoding`` (:mod:`pipeline.encoding`:
+lossless PNG by default, or the ImageNet-C release JPEG save), applied as the
+last step; its settings and encoder library versions are in every output
+shard's task fingerprint, the config ``manifest.json`` (``encoding``), each
+row's ``params`` (``_encoding``) and the config description on the card.
 
 Provenance: the rows carry ``corruption``, ``severity``, ``preset``, ``params``
 (JSON of the physical parameters actually used, including where depth came
-from), ``seed`` and ``code_version``.
+from and the encoding), ``seed`` and ``code_version``.
 
 ``--family`` restricts the stage to one registry family, so DVC can cache each
 family on its own and editing one kernel module reruns only its family.
@@ -20,23 +29,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import datasets
 import numpy as np
+import pyarrow as pa
 
+from corruptions.image import from_layout, quantize, to_layout
 from corruptions.registry import get_registry, resolve_params, resolve_preset
-from corruptions.rng import derive_rng
 from pipeline.download import file_digest
+from pipeline.encoding import DEFAULT, EncodingSpec, describe, encode_image
 from pipeline.errors import BenchsmithError
 from pipeline.manifest import Manifest
 from pipeline.parallel import run_tasks
-from pipeline.schema import build_features
+from pipeline.schema import arrow_schema, build_features
+from pipeline.seeding import derive_rngs
 from pipeline.shards import (
     atomic_write_json,
-    encode_png,
     fingerprint,
     list_shards,
     read_config_manifest,
@@ -94,71 +107,208 @@ def _load_model(spec_json: str) -> Any:
     return load_depth_model(spec["path"], **kwargs)
 
 
+class _Prepared:
+    """One (corruption, severity) resolved for one image shape: kernel kwargs and provenance.
+
+    Mirrors :func:`corruptions.registry.apply` (same parameters, layout, rounding
+    and shape check), with the table lookup, pixel scaling and ``param_hook`` done
+    once per task instead of once per image; ``tests/pipeline/test_corrupt_stage.py``
+    checks the stage's pixels against ``apply`` for every config it builds.
+    """
+
+    def __init__(self, spec: Any, severity: int, preset: str, shape: tuple[int, ...],
+                 rounding: str) -> None:
+        params = resolve_params(spec.name, severity=severity, preset=preset, shape=shape)
+        used_preset, scale = resolve_preset(spec, preset, shape)
+        self.spec = spec
+        self.rounding = rounding
+        self.kwargs = {k: v for k, v in params.items() if not k.startswith("_")}
+        self.preset = used_preset
+        self.provenance = {**params, "_preset": used_preset, "_pixel_scale": scale}
+
+    def __call__(self, work: np.ndarray, image: np.ndarray, alpha: np.ndarray | None,
+                 rng: np.random.Generator | None, aux: dict[str, Any]) -> np.ndarray:
+        kwargs = dict(self.kwargs)
+        if self.spec.stochastic:
+            kwargs["rng"] = rng
+        kwargs.update(aux)
+        out = quantize(np.asarray(self.spec.kernel(work, **kwargs)), self.rounding)  # type: ignore[arg-type]
+        if out.shape[:2] != work.shape[:2]:
+            raise RuntimeError(
+                f"kernel {self.spec.name!r} returned shape {out.shape} for input {work.shape} "
+                "(a bug)"
+            )
+        return from_layout(out, image, alpha)
+
+
+class _CleanShard:
+    """A clean shard read and decoded once; layouts and depth maps computed on first use."""
+
+    def __init__(self, clean_path: str, depth_mode: str, depth_model: dict[str, Any] | None,
+                 steps: dict[str, float]) -> None:
+        t0 = time.perf_counter()
+        table, features = read_shard(Path(clean_path))
+        self.path = clean_path
+        self.table = table
+        self.names = features["label"].names
+        self.has_depth = "depth" in features
+        self.sample_ids: list[str] = table.column("sample_id").to_pylist()
+        blobs = table.column("image").combine_chunks().field("bytes").to_pylist()
+        self.images = []
+        for sid, blob in zip(self.sample_ids, blobs, strict=True):
+            img = decode_image(blob, what=f"{clean_path} {sid}")
+            img.setflags(write=False)  # shared by every config of the task: kernels must not write
+            self.images.append(img)
+        self.depth_blobs = (
+            table.column("depth").to_pylist() if self.has_depth else [None] * len(self.images)
+        )
+        self.features = build_features(self.names, corruption=True, depth=self.has_depth)
+        self.image_type = arrow_schema(self.features).field("image").type
+        self.depth_mode = depth_mode
+        self.depth_model = depth_model
+        self._layouts: dict[str, list[tuple[np.ndarray, np.ndarray | None]]] = {}
+        self._depth: list[tuple[np.ndarray, str] | None] = [None] * len(self.images)
+        steps["decode"] = steps.get("decode", 0.0) + time.perf_counter() - t0
+
+    def layout(self, layout: str) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """``(work, alpha)`` per image for a kernel layout, converted once per task."""
+        if layout not in self._layouts:
+            converted = []
+            for img in self.images:
+                work, alpha = to_layout(img, layout)  # type: ignore[arg-type]
+                work.setflags(write=False)
+                converted.append((work, alpha))
+            self._layouts[layout] = converted
+        return self._layouts[layout]
+
+    def depth(self, i: int) -> tuple[np.ndarray, str]:
+        """Depth map of image ``i`` and where it came from (computed once per task)."""
+        if self._depth[i] is None:
+            row = {"sample_id": self.sample_ids[i], "depth": self.depth_blobs[i]}
+            arr, source = _depth_for(self.images[i], row, self.depth_mode, self.depth_model)
+            arr.setflags(write=False)
+            self._depth[i] = (arr, source)
+        return self._depth[i]  # type: ignore[return-value]
+
+
 def corrupt_shard(
     clean_path: str,
-    out_path: str,
-    corruption: str,
-    severity: int,
+    outputs: Sequence[tuple[str, str, int, str]],
     preset: str,
     rounding: str,
     depth_mode: str,
     seed: int,
-    task_fp: str,
+    encoding: EncodingSpec = DEFAULT,
     depth_model: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Corrupt every image of one clean shard into one output shard (a dask task)."""
-    from corruptions.registry import apply
+    steps: dict[str, float] | None = None,
+) -> list[dict[str, Any]]:
+    """Corrupt one clean shard into several output shards (one dask task).
 
-    out = Path(out_path)
-    done = shard_done(out.parent, out.name, task_fp)
-    if done is not None:
-        return done
-    table, features = read_shard(Path(clean_path))
+    The clean shard is read and decoded once; every ``(out_path, corruption,
+    severity, task_fp)`` of ``outputs`` is then written in turn, each output shard
+    recorded as soon as it is written, so a killed task resumes at the first
+    output it had not finished. Outputs whose fingerprint and checksum still
+    match are skipped (and the clean shard is not read when all are).
+
+    Args:
+        clean_path: The clean shard.
+        outputs: ``(out_path, corruption, severity, task_fp)`` per output shard.
+        preset: The manifest's ``corrupt.preset``.
+        rounding: ``truncate`` or ``nearest``.
+        depth_mode: The manifest's ``corrupt.depth``.
+        seed: Root seed.
+        encoding: How corrupted images are stored.
+        depth_model: The manifest's ``corrupt.depth_model``.
+        steps: If given, seconds spent per step (``decode``, ``kernel``, ``encode``,
+            ``write``) are added to it (benchmarks).
+
+    Returns:
+        The shard record of every output, in ``outputs`` order.
+    """
+    timings: dict[str, float] = {}
+    records: list[dict[str, Any] | None] = []
+    for out_path, _, _, task_fp in outputs:
+        out = Path(out_path)
+        records.append(shard_done(out.parent, out.name, task_fp))
+    clean: _CleanShard | None = None
+    for k, (out_path, corruption, severity, task_fp) in enumerate(outputs):
+        if records[k] is not None:
+            continue
+        if clean is None:
+            clean = _CleanShard(clean_path, depth_mode, depth_model, timings)
+        records[k] = _write_output(clean, Path(out_path), corruption, severity, task_fp,
+                                   preset=preset, rounding=rounding, seed=seed,
+                                   encoding=encoding, steps=timings)
+    if steps is not None:
+        for key, value in timings.items():
+            steps[key] = steps.get(key, 0.0) + value
+    return records  # type: ignore[return-value]
+
+
+def _write_output(clean: _CleanShard, out: Path, corruption: str, severity: int, task_fp: str,
+                  *, preset: str, rounding: str, seed: int, encoding: EncodingSpec,
+                  steps: dict[str, float]) -> dict[str, Any]:
+    """Corrupt, encode and write one output shard of a task; return its record."""
     spec = get_registry()[corruption]
-    names = features["label"].names
-    rows = table.to_pylist()
-    new_features = build_features(names, corruption=True, depth="depth" in features)
-    cols: dict[str, list[Any]] = {c: [] for c in new_features}
-    version = code_version()
-    params_json_cache: dict[tuple, str] = {}
-    for row in rows:
-        image = decode_image(row["image"]["bytes"], what=f"{clean_path} {row['sample_id']}")
+    n = len(clean.images)
+    works = clean.layout(spec.layout)
+    prepared: dict[tuple[int, ...], _Prepared] = {}
+    params_json: dict[tuple[tuple[int, ...], str | None], str] = {}
+    enc = describe(encoding)
+    rngs = derive_rngs(seed, clean.sample_ids, corruption, severity) if spec.stochastic else None
+    blobs: list[bytes] = []
+    presets: list[str] = []
+    params: list[str] = []
+    kernel_s = encode_s = 0.0
+    for i, image in enumerate(clean.images):
+        t0 = time.perf_counter()
+        fn = prepared.get(image.shape)
+        if fn is None:
+            fn = prepared[image.shape] = _Prepared(spec, severity, preset, image.shape, rounding)
         aux: dict[str, Any] = {}
         depth_source = None
         if "depth" in spec.needs:
-            aux["depth"], depth_source = _depth_for(image, row, depth_mode, depth_model)
-        rng = derive_rng(seed, row["sample_id"], corruption, severity) if spec.stochastic else None
-        result = apply(corruption, image, severity=severity, preset=preset, rng=rng,
-                       rounding=rounding, **aux)  # type: ignore[arg-type]
+            aux["depth"], depth_source = clean.depth(i)
+        work, alpha = works[i]
+        result = fn(work, image, alpha, next(rngs) if rngs is not None else None, aux)
+        t1 = time.perf_counter()
+        blobs.append(encode_image(result, encoding))
+        encode_s += time.perf_counter() - t1
+        kernel_s += t1 - t0
         key = (image.shape, depth_source)
-        if key not in params_json_cache:
-            used = resolve_params(corruption, severity=severity, preset=preset, shape=image.shape)
-            used_preset, scale = resolve_preset(spec, preset, image.shape)
-            used = {**used, "_preset": used_preset, "_pixel_scale": scale}
+        if key not in params_json:
+            used = dict(fn.provenance)
             if depth_source:
                 used["_depth_source"] = depth_source
-            params_json_cache[key] = json.dumps(used, sort_keys=True, default=_jsonable)
-        for c in ("sample_id", "label", "source", "split", "key"):
-            cols[c].append(row[c])
-        if "depth" in cols:
-            cols["depth"].append(row.get("depth"))
-        cols["image"].append({"bytes": encode_png(result), "path": None})
-        cols["corruption"].append(corruption)
-        cols["severity"].append(severity)
-        cols["preset"].append(json.loads(params_json_cache[key])["_preset"])
-        cols["params"].append(params_json_cache[key])
-        cols["seed"].append(seed)
-        cols["code_version"].append(version)
-    sha = write_shard(out, cols, new_features)
-    record = {
-        "split": rows[0]["split"] if rows else _split_of(out.name),
-        "file": out.name,
-        "num_rows": len(rows),
-        "sha256": sha,
-        "rejects": [],
-        "fingerprint": task_fp,
+            used["_encoding"] = enc
+            params_json[key] = json.dumps(used, sort_keys=True, default=_jsonable)
+        presets.append(fn.preset)
+        params.append(params_json[key])
+    t0 = time.perf_counter()
+    cols: dict[str, Any] = {
+        c: clean.table.column(c).combine_chunks() for c in ("sample_id", "label", "source",
+                                                            "split", "key")
     }
+    if clean.has_depth:
+        cols["depth"] = clean.table.column("depth").combine_chunks()
+    cols["image"] = pa.StructArray.from_arrays(
+        [pa.array(blobs, pa.binary()), pa.nulls(n, pa.string())],
+        fields=list(clean.image_type),
+    )
+    cols["corruption"] = pa.array([corruption] * n, pa.string())
+    cols["severity"] = pa.array([severity] * n, pa.int32())
+    cols["preset"] = pa.array(presets, pa.string())
+    cols["params"] = pa.array(params, pa.string())
+    cols["seed"] = pa.array([seed] * n, pa.int64())
+    cols["code_version"] = pa.array([code_version()] * n, pa.string())
+    sha = write_shard(out, cols, clean.features)
+    split = clean.table.column("split")[0].as_py() if n else _split_of(out.name)
+    record: dict[str, Any] = {"split": split, "file": out.name, "num_rows": n, "sha256": sha,
+                              "rejects": [], "fingerprint": task_fp}
     record_shard(out.parent, out.name, record)
+    for step, value in (("kernel", kernel_s), ("encode", encode_s),
+                        ("write", time.perf_counter() - t0)):
+        steps[step] = steps.get(step, 0.0) + value
     return record
 
 
@@ -222,63 +372,47 @@ def corrupt(
                 "models); fix the path or use corrupt.depth: pseudo"
             )
         model_id = [depth_model, file_digest(model_path, "sha256")]
-    tasks: list[tuple[Any, ...]] = []
+    encoding: EncodingSpec = manifest.sections.get("encoding", DEFAULT)
+    enc = describe(encoding)
+    groups: dict[tuple[str, str], list[tuple[str, str, int, str]]] = {}
     meta: dict[str, dict[str, Any]] = {}
     for spec_src in manifest.sources:
         clean_dir = Path(clean_root) / manifest.clean_config(spec_src)
         clean_meta = read_config_manifest(clean_dir)
         names = datasets.Features.from_dict(clean_meta["features"])["label"].names
         has_depth = "depth" in clean_meta["features"]
-        shards = list_shards(clean_dir)
+        shards = [s for split_shards in list_shards(clean_dir).values() for s in split_shards]
         for cfg, name, sev in configs:
             spec = registry[name]
             config = cfg if len(manifest.sources) == 1 else f"{spec_src.name}-{cfg}"
             cdir = contained(out, config, key=f"{manifest.path}: corrupt config_name")
-            keep = set()
-            for split_shards in shards.values():
-                for shard in split_shards:
-                    clean_sha = _sha_of(clean_meta, shard.name)
-                    task_fp = fingerprint([clean_sha, name, sev, manifest.corrupt.preset,
-                                           manifest.corrupt.rounding, manifest.corrupt.depth,
-                                           model_id, manifest.seed, code_version()])
-                    keep.add(shard.name)
-                    tasks.append((str(shard), str(cdir / shard.name), name, sev,
-                                  manifest.corrupt.preset, manifest.corrupt.rounding,
-                                  manifest.corrupt.depth, manifest.seed, task_fp, depth_model))
-            table = next(iter(spec.tables.values()))
-            meta[config] = {
-                "dir": cdir,
-                "features": build_features(names, corruption=True, depth=has_depth),
-                "extra": {
-                    "kind": "corruption",
-                    "benchmark": manifest.name,
-                    "corruption": name,
-                    "family": spec.family,
-                    "severity": sev,
-                    "preset": manifest.corrupt.preset,
-                    "rounding": manifest.corrupt.rounding,
-                    "stochastic": spec.stochastic,
-                    "suites": sorted(spec.suites),
-                    "reference": spec.reference,
-                    "clean_config": clean_dir.name,
-                    "seed": manifest.seed,
-                    "code_version": code_version(),
-                    "description": (
-                        f"`{name}` at severity {sev} applied to `{clean_dir.name}` "
-                        f"(preset {manifest.corrupt.preset}; parameters from {table.source}; "
-                        f"reproduces {spec.reference or 'benchsmith original'})."
-                    ),
-                },
-            }
+            for shard in shards:
+                clean_sha = _sha_of(clean_meta, shard.name)
+                task_fp = fingerprint([clean_sha, name, sev, manifest.corrupt.preset,
+                                       manifest.corrupt.rounding, manifest.corrupt.depth,
+                                       model_id, manifest.seed, code_version(), enc])
+                groups.setdefault((str(shard), spec.family), []).append(
+                    (str(cdir / shard.name), name, sev, task_fp))
+            meta[config] = _config_extra(manifest, spec, cdir, clean_dir.name, names, has_depth,
+                                         sev, encoding)
+    # Claim the folder: stale shards/configs of earlier runs that benchsmith wrote go, files
+    # it did not write are refused (pipeline.stage.prepare_output).
     planned = [out / "stage.json", *(m["dir"] / "manifest.json" for m in meta.values())]
-    planned += [f for t in tasks for f in task_files(Path(t[1]).parent, Path(t[1]).name)]
+    planned += [f for outputs in groups.values() for o in outputs
+                for f in task_files(Path(o[0]).parent, Path(o[0]).name)]
     prepare_output(out, planned, what="corrupt output folder")
     atomic_write_json(out / "stage.json", {"family": family, "configs": sorted(meta)})
-    records = run_tasks(corrupt_shard, tasks, scheduler=scheduler, workers=workers,
-                        desc=f"corrupt {family or 'all'}", progress=progress)
+    tasks = [
+        (clean, tuple(outputs), manifest.corrupt.preset, manifest.corrupt.rounding,
+         manifest.corrupt.depth, manifest.seed, encoding, depth_model)
+        for (clean, _), outputs in groups.items()
+    ]
+    results_per_task = run_tasks(corrupt_shard, tasks, scheduler=scheduler, workers=workers,
+                                 desc=f"corrupt {family or 'all'}", progress=progress)
     by_config: dict[str, list[dict[str, Any]]] = {}
-    for task, rec in zip(tasks, records, strict=True):
-        by_config.setdefault(Path(task[1]).parent.name, []).append(rec)
+    for task, recs in zip(tasks, results_per_task, strict=True):
+        for (out_path, *_), rec in zip(task[1], recs, strict=True):
+            by_config.setdefault(Path(out_path).parent.name, []).append(rec)
     results = {}
     for config, info in meta.items():
         results[config] = write_config_manifest(
@@ -286,6 +420,41 @@ def corrupt(
             shards=by_config.get(config, []), extra=info["extra"],
         )
     return results
+
+
+def _config_extra(manifest: Manifest, spec: Any, cdir: Path, clean_config: str,
+                  names: list[str], has_depth: bool, sev: int,
+                  encoding: EncodingSpec) -> dict[str, Any]:
+    """Folder, features and ``manifest.json`` extras of one corruption config."""
+    assert manifest.corrupt is not None
+    table = next(iter(spec.tables.values()))
+    stored = ", ".join(f"{k} {v}" for k, v in encoding.settings().items() if k != "format")
+    return {
+        "dir": cdir,
+        "features": build_features(names, corruption=True, depth=has_depth),
+        "extra": {
+            "kind": "corruption",
+            "benchmark": manifest.name,
+            "corruption": spec.name,
+            "family": spec.family,
+            "severity": sev,
+            "preset": manifest.corrupt.preset,
+            "rounding": manifest.corrupt.rounding,
+            "stochastic": spec.stochastic,
+            "suites": sorted(spec.suites),
+            "reference": spec.reference,
+            "clean_config": clean_config,
+            "seed": manifest.seed,
+            "code_version": code_version(),
+            "encoding": describe(encoding),
+            "description": (
+                f"`{spec.name}` at severity {sev} applied to `{clean_config}` "
+                f"(preset {manifest.corrupt.preset}; parameters from {table.source}; "
+                f"reproduces {spec.reference or 'benchsmith original'}); "
+                f"stored as {encoding.format.upper()} ({stored})."
+            ),
+        },
+    }
 
 
 def _sha_of(clean_meta: dict[str, Any], shard: str) -> str:

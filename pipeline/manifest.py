@@ -203,6 +203,7 @@ TOP_KEYS = {
     "shift": "distribution-shift settings",
     "reannotate": "annotation sources and aggregation",
     "slices": "slice definitions",
+    "encoding": "how corrupted images are stored: {format: png} or {format: jpeg, quality: 85}",
 }
 SOURCE_KEYS = {
     "source": "source registry key",
@@ -245,6 +246,7 @@ SECTION_VALIDATORS: dict[str, str] = {
     "shift": "pipeline.shift:parse_section",
     "reannotate": "pipeline.reannotate.config:parse_section",
     "slices": "pipeline.slices:parse_section",
+    "encoding": "pipeline.encoding:parse_section",
 }
 
 
@@ -453,7 +455,7 @@ def parse_manifest(data: Any, *, path: str = "<manifest>") -> Manifest:
                 "config_name"
             )
     sections = {}
-    for key in ("audit", "shift", "reannotate", "slices"):
+    for key in ("audit", "shift", "reannotate", "slices", "encoding"):
         if key in d:
             sections[key] = _section_validator(key)(d[key], f"{path}: {key}")
     return Manifest(

@@ -74,9 +74,9 @@ def run_tasks(
 
         name = "synchronous" if scheduler == "sync" else scheduler
         with _Progress():
-            results = dask.compute(*tasks, scheduler=name, num_workers=workers)
+            computed = dask.compute(*tasks, scheduler=name, num_workers=workers)
         bar.close()
-        return list(results)
+        return list(computed)
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None

@@ -18,10 +18,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import datasets
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.download import file_digest
@@ -61,28 +61,20 @@ def shard_name(split: str, index: int, count: int) -> str:
 
 
 def encode_png(image: np.ndarray) -> bytes:
-    """Encode uint8 gray (H, W)/(H, W, 1), RGB or RGBA pixels as PNG bytes (deterministic).
+    """Encode uint8 gray (H, W)/(H, W, 1), RGB or RGBA pixels (or uint16 gray) as PNG bytes.
 
-    OpenCV's encoder (zlib level 6) is about twice as fast as Pillow's for the
-    small images benchmarks are made of; the bytes depend only on the pixels and
-    the OpenCV build.
+    The lossless default of :mod:`pipeline.encoding` (OpenCV, zlib RLE strategy);
+    the bytes depend only on the pixels and the OpenCV build.
 
     Args:
-        image: uint8 array.
+        image: uint8 (or uint16 gray) array.
 
     Returns:
         PNG file bytes.
     """
-    arr = np.asarray(image)
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[..., 0]
-    if arr.ndim == 3:
-        code = cv2.COLOR_RGB2BGR if arr.shape[2] == 3 else cv2.COLOR_RGBA2BGRA
-        arr = cv2.cvtColor(np.ascontiguousarray(arr), code)
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr), [cv2.IMWRITE_PNG_COMPRESSION, 6])
-    if not ok:
-        raise ValueError(f"PNG encoding failed for an array of shape {arr.shape} {arr.dtype}")
-    return buf.tobytes()
+    from pipeline.encoding import PNG_FAST, encode_image
+
+    return encode_image(image, PNG_FAST)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -107,30 +99,65 @@ def fingerprint(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def row_group_rows(columns: Mapping[str, Sequence[Any]]) -> int:
+def row_group_rows(columns: Mapping[str, Any]) -> int:
     """Rows per row group so that a group holds about 32 MiB of image bytes (>= 100 rows)."""
     images = columns.get("image", [])
     n = len(images)
     if n == 0:  # no image column (labels, votes, slices): one group of all rows
         return max(1, max((len(v) for v in columns.values()), default=1))
-    total = sum(len(x["bytes"]) if isinstance(x, dict) else 0 for x in images)
+    if isinstance(images, pa.StructArray | pa.ChunkedArray):
+        lengths = pc.binary_length(pc.struct_field(images, "bytes"))
+        total = int(pc.sum(lengths).as_py() or 0)
+    else:
+        total = sum(len(x["bytes"]) if isinstance(x, dict) else 0 for x in images)
     per_row = max(1, total // n)
     return max(100, min(n, ROW_GROUP_BYTES // per_row))
 
 
+class _HashingFile:
+    """A binary file wrapper that feeds every written byte to sha256 (hash while writing)."""
+
+    def __init__(self, fh: Any) -> None:
+        self._fh = fh
+        self._pos = 0
+        self.sha = hashlib.sha256()
+        self.closed = False
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        self.sha.update(view)
+        self._fh.write(view)
+        self._pos += view.nbytes
+        return view.nbytes
+
+    def tell(self) -> int:
+        return self._pos
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+
+
 def write_shard(
-    path: Path, columns: Mapping[str, Sequence[Any]], features: datasets.Features
+    path: Path, columns: Mapping[str, Any], features: datasets.Features
 ) -> str:
-    """Write one shard atomically and return its sha256.
+    """Write one shard atomically and return its sha256, hashed while writing.
 
     Args:
         path: Final shard path.
-        columns: Column name -> values, in ``features`` order; ``image`` values are
-            ``{"bytes": png, "path": None}`` dicts.
+        columns: Column name -> values (Python lists or Arrow arrays), in
+            ``features`` order; ``image`` values are ``{"bytes": png, "path": None}``
+            dicts (or an Arrow struct array of that type).
         features: The shard's features (embedded in the schema metadata).
 
     Returns:
-        The sha256 hex digest of the written file.
+        The sha256 hex digest of the written file (computed from the bytes as
+        they were written, no re-read).
     """
     schema = arrow_schema(features)
     missing = [c for c in schema.names if c not in columns]
@@ -140,15 +167,17 @@ def write_shard(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(
-        table,
-        tmp,
-        row_group_size=row_group_rows(columns),
-        compression="zstd",
-        write_statistics=["sample_id", "label"],
-    )
+    with open(tmp, "wb") as fh:
+        sink = _HashingFile(fh)
+        pq.write_table(
+            table,
+            sink,
+            row_group_size=row_group_rows(columns),
+            compression="zstd",
+            write_statistics=["sample_id", "label"],
+        )
     os.replace(tmp, path)
-    return file_digest(path, "sha256")
+    return sink.sha.hexdigest()
 
 
 def read_shard(
