@@ -119,10 +119,10 @@ def reference_chain(name: str, image: np.ndarray, severity: int, i: int) -> np.n
         return np.asarray(Image.open(kept).convert("RGB"))[: image.shape[0], : image.shape[1]]
 
 
-def fidelity(images: list[np.ndarray], label: str) -> list[str]:
+def fidelity(images: list[np.ndarray], label: str, names: tuple[str, ...] = NAMES) -> list[str]:
     """Markdown rows: PSNR per severity, benchsmith vs the script's chain."""
     rows = []
-    for name in NAMES:
+    for name in names:
         for s in (1, 2, 3, 4, 5):
             ours = apply_many(name, images, severity=s, preset="auto",
                               rngs=[derive_rng(0, str(i), name, s) for i in range(len(images))])
@@ -165,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--images", type=int, default=8)
     ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--skip-fidelity", action="store_true")
+    ap.add_argument("--names", default=",".join(NAMES), help="corruptions to compare")
+    ap.add_argument("--photos", type=int, default=0,
+                    help="also compare on this many 224 px scikit-image photographs")
     args = ap.parse_args(argv)
     print(f"ffmpeg: {ffmpeg_version()}; cpus {os.cpu_count()}; load {load()}")
     imgs = cifar(args.shared, max(args.images, args.batch))
@@ -172,7 +175,14 @@ def main(argv: list[str] | None = None) -> int:
         print("| corruption | images | severity | benchsmith PSNR | script chain PSNR | diff dB |"
               " frame 120 missing |")
         print("|---|---|---|---|---|---|---|")
-        fidelity(imgs[: args.images], f"{args.images} CIFAR-10 32 px")
+        names = tuple(args.names.split(","))
+        if args.images:
+            fidelity(imgs[: args.images], f"{args.images} CIFAR-10 32 px", names)
+        if args.photos:
+            sys.path.insert(0, str(REPO / "benchmarks"))
+            from bench_3dcc import photos224
+
+            fidelity(photos224()[: args.photos], f"{args.photos} photos 224 px", names)
     print("| corruption | batch | ms / image / severity | projected min, 10k x 5 sev, 2 procs |"
           " load |")
     print("|---|---|---|---|---|")
