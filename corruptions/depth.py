@@ -11,22 +11,18 @@ parameters are the "3D Common Corruptions" table of
 
 **Depth normalisation.** Kernels first map depth to the paper's range with
 :func:`normalise_depth`: ``d = 0.5 * depth / max(depth)``, floored at ``1/128``.
-0.5 is the clamp the 3DCC ImageNet recipe applies (MiDaS inverse depth ``x``
-becomes ``min(0.5, 1 / (x / 512))``) and 1/128 its smallest possible value (the
-largest 16-bit inverse depth, 65535 / 512 = 128); 0.5 is also Taskonomy's
-``depth / 8000`` for a farthest point 7.8 m away. Focus and motion blur only
-use depth ratios; fog uses ``d`` as the optical depth unit of ``exp(-beta d)``.
+0.5 is the 3DCC ImageNet recipe's clamp (MiDaS ``x`` -> ``min(0.5, 512 / x)``),
+1/128 its smallest value (65535 / 512). Focus and motion blur use only depth
+ratios; fog uses ``d`` (or metric depth, :func:`metric_fog_depth`) in ``exp(-beta d)``.
 
 **Layered blur.** Focus and motion blur cut depth at ``n + 1`` quantiles
 ``q_0 < ... < q_n`` (``q_0 - 1e-4`` and ``q_n + 1e-4`` at the ends, as
 ``compute_quantiles`` does), render the whole image once per level with that
 level's blur, and give each pixel of depth ``z`` in ``[q_k, q_k+1)`` the blend
 ``w_k ∝ 1 - ((z - q_k) / (q_k+1 - q_k))**2`` and ``w_k+1 ∝ 1 - ((q_k+1 - z) / ...)**2``
-(``composite_blur_stack``). The motion blurs use this CPU-friendly layering in
-place of the paper's point-cloud rendering: no hole filling, no occlusion.
-
-All kernels return float32 on the 0..255 scale; ``apply`` clips and truncates
-(the scripts save via ``ToPILImage``/``np.uint8``, which truncate).
+(``composite_blur_stack``). The motion blurs use this layering in place of the
+paper's point-cloud rendering: no hole filling, no occlusion. Kernels return
+float32 on the 0..255 scale; ``apply`` clips and truncates, as the scripts do.
 
 Reference:
     O. F. Kar, T. Yeo, A. Atanov, A. Zamir, "3D Common Corruptions and Data
@@ -205,9 +201,9 @@ _TASKONOMY_DIVISOR = 8000.0  # RGBAndDepthDataset: depth / 8000
 def metric_fog_depth(depth: np.ndarray, shape: tuple[int, ...]) -> F32:
     """Convert metric depth (metres) to the 3DCC loader's fog depth unit.
 
-    The 3DCC Taskonomy loader reads 16-bit depth in 1/512 m units and divides by
-    8000, so ``d = metres * 512 / 8000`` (1 at 15.6 m); values >= 1 (and here
-    NaN/inf) are replaced by the largest value below 1, as the loader does.
+    The 3DCC Taskonomy loader divides 16-bit depth (1/512 m units) by 8000:
+    ``d = metres * 512 / 8000``; values >= 1 (15.6 m; here also NaN/inf) get the
+    largest value below 1, as the loader does.
 
     Args:
         depth: (H, W) metric depth in metres, >= 0; NaN/inf mark invalid pixels.
@@ -242,11 +238,9 @@ def fog_3d(image: U8Image, *, beta: float, depth_unit: str, depth: np.ndarray) -
     """Blend towards the mean colour with transmission ``exp(-beta * d)``.
 
     ``I' = t I + (1 - t) A``, ``t = exp(-beta d)``, with the atmospheric light
-    ``A = mean(I)`` over all pixels and channels of *this* image. The script
-    takes ``rgb.mean()`` over its batch (``--batch_size 50`` in its
-    command.txt; 1 by default), which would make a sample depend on its batch
-    mates and break per-sample determinism, so benchsmith uses the per-image
-    mean (the script's result at batch size 1).
+    ``A = mean(I)`` of *this* image: the script's ``rgb.mean()`` is over its batch
+    (50 in command.txt), which would tie a sample to its batch mates and break
+    per-sample determinism; equal to the script at batch size 1.
 
     Args:
         image: uint8 RGB (H, W, 3); not modified.
@@ -493,8 +487,6 @@ def z_motion_blur(
     return _composite(d, q, render)
 
 
-# --- severity tables ----------------------------------------------------------------------
-
 _DEPTH_PRESETS = ("imagenet224", "tiny64", "cifar32")
 
 
@@ -506,32 +498,19 @@ def _tables(
     pixel_fields: frozenset[str] = frozenset(),
     render_side: int = 512,
 ) -> dict[str, SeverityTable]:
-    """One table per preset; pixel fields (stated for a ``render_side`` px render) scaled.
+    """One table per preset; pixel field ``v`` (px of a ``render_side`` render) scaled.
 
-    Scaling rule: a pixel field ``v`` becomes ``v * side / render_side`` at every
-    preset, and the registry scales it again by ``min(H, W) / preset side`` for
-    other sizes, so the effective value is always ``v * min(H, W) / render_side``
-    (a fixed fraction of the image). Fields that are not pixel fields are used
-    as given at every size.
+    Preset value ``v * side / render_side``; the registry rescales by ``min(H, W) /
+    side`` for other sizes, so the effective value is ``v * min(H, W) / render_side``.
     """
     tables = {}
     for preset in _DEPTH_PRESETS:
         f = PRESETS[preset] / render_side
-        scaled = tuple(
-            tuple(
-                round(v * f, 4) if name in pixel_fields else v
-                for name, v in zip(fields, row, strict=True)
-            )
-            for row in rows
-        )
-        if pixel_fields:
-            extra = (
-                f" Scaling rule: {', '.join(sorted(pixel_fields))} stated in px of the "
-                f"script's {render_side} px render, used as value x min(H, W) / {render_side} "
-                f"(here x {PRESETS[preset]}/{render_side})."
-            )
-        else:
-            extra = " Scaling rule: no pixel field; the same values at every size."
+        scaled = tuple(tuple(round(v * f, 4) if k in pixel_fields else v
+                             for k, v in zip(fields, row, strict=True)) for row in rows)
+        extra = (f" Scaling rule: {', '.join(sorted(pixel_fields))} in px of the script's "
+                 f"{render_side} px render, used as value x min(H, W) / {render_side}."
+                 if pixel_fields else " Scaling rule: no pixel field; same values at every size.")
         tables[preset] = SeverityTable(
             fields=fields, rows=scaled, source=_SRC + source, pixel_fields=pixel_fields,
             notes=notes + extra,
@@ -542,12 +521,10 @@ def _tables(
 _DEPTH = frozenset({"depth"})
 _SUITE = frozenset({"3dcc"})
 _MOTION_NOTE = (
-    "The script states travel in pixels of the frame it renders, min(1024 * aspect, 512) = "
-    "512 px for square inputs (its comments call 50..75 'the imagenet one'), so travel is "
-    "a fixed fraction of the image: value x side / 512. Upstream draws integers "
-    "(randint); continuous draws here so scaled presets keep the distribution. "
-    "Layered parallax blur (n_layers + 1 depth levels) replaces point-cloud rendering: "
-    "no hole filling, no occlusion."
+    "Travel is px of the script's min(1024 * aspect, 512) = 512 px render ('the imagenet "
+    "one'). Upstream draws integers (randint); continuous here so scaled presets keep the "
+    "distribution. Layered parallax blur (n_layers + 1 levels) replaces point-cloud "
+    "rendering: no hole filling, no occlusion."
 )
 
 SPECS: tuple[CorruptionSpec, ...] = (
@@ -555,10 +532,9 @@ SPECS: tuple[CorruptionSpec, ...] = (
         name="near_focus", family="depth", kernel=near_focus,
         tables=_tables(
             ("aperture",), ((3.0,), (4.0,), (5.0,), (6.0,), (7.0,)), "create_dof.py",
-            "aperture = severity + 2, a blur sigma in pixels (hard-coded in defocus_blur_3D); "
-            "Gaussian truncated at odd(int(3 sigma)) taps as upstream. Not scaled with image "
-            "size: the script applies the same apertures to 512 px Taskonomy and 224 px "
-            "ImageNet images (scaling by side/224 made severities 1-2 no-ops at 32 px).",
+            "aperture = severity + 2, a blur sigma in px (defocus_blur_3D), Gaussian truncated at "
+            "odd(int(3 sigma)) taps; not scaled: the script uses it on 512 px Taskonomy and 224 "
+            "px ImageNet alike (side/224 scaling made severities 1-2 no-ops at 32 px).",
         ),
         stochastic=False, needs=_DEPTH, suites=_SUITE,
         reference="Kar et al. 2022, create_dof.py defocus_blur_3D (near copy)",
@@ -567,8 +543,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
         name="far_focus", family="depth", kernel=far_focus,
         tables=_tables(
             ("aperture",), ((1.5,), (2.5,), (3.5,), (4.5,), (5.5,)), "create_dof.py",
-            "aperture = (severity + 2) - 1.5 ('reduce aperture for far focus'), pixels, not "
-            "scaled with image size (as near_focus).",
+            "aperture = (severity + 2) - 1.5 ('reduce aperture for far focus'), px, unscaled.",
         ),
         stochastic=False, needs=_DEPTH, suites=_SUITE,
         reference="Kar et al. 2022, create_dof.py defocus_blur_3D (far copy)",
@@ -578,11 +553,10 @@ SPECS: tuple[CorruptionSpec, ...] = (
         tables=_tables(
             ("beta", "depth_unit"),
             tuple((b, "relative") for b in (4.0, 8.0, 12.0, 16.0, 20.0)), "create_fog.py",
-            "beta = alpha of fog_3d. depth_unit 'relative': depth normalised per image "
-            "(farthest point at 0.5, the ImageNet recipe's clamp) because pseudo-depth and "
-            "MiDaS have no metric scale; 'metric' (kernel option, metres) reproduces the "
-            "Taskonomy loader's depth * 512 / 8000. Atmospheric light = per-image mean (the "
-            "script's batch mean would couple samples; equal at batch size 1).",
+            "beta = alpha of fog_3d. depth_unit 'relative': normalised per image (farthest at "
+            "0.5), as pseudo-depth/MiDaS have no metric scale; 'metric' (metres) is the Taskonomy "
+            "loader's depth * 512 / 8000. Atmospheric light = per-image mean (the script's "
+            "batch mean would couple samples; equal at batch size 1).",
         ),
         stochastic=False, needs=_DEPTH, suites=_SUITE,
         reference="Kar et al. 2022, create_fog.py fog_3d",

@@ -284,7 +284,7 @@ def _run_chunk(jobs: Sequence[_Job]) -> list[U8Image]:
             _run(step + outs)
         dec: list[str] = []
         for i in range(len(jobs)):
-            dec += ["-threads", "1", "-err_detect", "ignore_err", "-i", str(d / f"{i}.dst.mp4")]
+            dec += ["-threads", "1", "-i", str(d / f"{i}.dst.mp4")]  # default concealment
         for i in range(len(jobs)):
             dec += ["-map", f"{i}:v", "-f", "rawvideo", "-pix_fmt", "rgb24", str(d / f"{i}.raw")]
         _run(dec)
