@@ -11,7 +11,8 @@ when shared/ is absent). Depth corruptions get the built-in pseudo-depth,
 computed once per image outside the timed call (its own cost is a separate row).
 Every call goes through ``corruptions.apply`` with
 ``derive_rng(0, sample_id, name, 3)``, single process. Reports the median and
-mean wall time per image; writes ``benchmarks/results/3dcc.md``.
+mean wall time per image; writes ``benchmarks/results/3dcc_speed.md`` (the fidelity
+table is ``benchmarks/results/3dcc.md``).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--images", type=int, default=8, help="images per size (non-video)")
     parser.add_argument("--video-images", type=int, default=4, help="images per size (video)")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/3dcc.md")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/3dcc_speed.md")
     args = parser.parse_args(argv)
 
     registry = get_registry()

@@ -11,22 +11,18 @@ parameters are the "3D Common Corruptions" table of
 
 **Depth normalisation.** Kernels first map depth to the paper's range with
 :func:`normalise_depth`: ``d = 0.5 * depth / max(depth)``, floored at ``1/128``.
-0.5 is the clamp the 3DCC ImageNet recipe applies (MiDaS inverse depth ``x``
-becomes ``min(0.5, 1 / (x / 512))``) and 1/128 its smallest possible value (the
-largest 16-bit inverse depth, 65535 / 512 = 128); 0.5 is also Taskonomy's
-``depth / 8000`` for a farthest point 7.8 m away. Focus and motion blur only
-use depth ratios; fog uses ``d`` as the optical depth unit of ``exp(-beta d)``.
+0.5 is the 3DCC ImageNet recipe's clamp (MiDaS ``x`` -> ``min(0.5, 512 / x)``),
+1/128 its smallest value (65535 / 512). Focus and motion blur use only depth
+ratios; fog uses ``d`` (or metric depth, :func:`metric_fog_depth`) in ``exp(-beta d)``.
 
 **Layered blur.** Focus and motion blur cut depth at ``n + 1`` quantiles
 ``q_0 < ... < q_n`` (``q_0 - 1e-4`` and ``q_n + 1e-4`` at the ends, as
 ``compute_quantiles`` does), render the whole image once per level with that
 level's blur, and give each pixel of depth ``z`` in ``[q_k, q_k+1)`` the blend
 ``w_k ∝ 1 - ((z - q_k) / (q_k+1 - q_k))**2`` and ``w_k+1 ∝ 1 - ((q_k+1 - z) / ...)**2``
-(``composite_blur_stack``). The motion blurs use this CPU-friendly layering in
-place of the paper's point-cloud rendering: no hole filling, no occlusion.
-
-All kernels return float32 on the 0..255 scale; ``apply`` clips and truncates
-(the scripts save via ``ToPILImage``/``np.uint8``, which truncate).
+(``composite_blur_stack``). The motion blurs use this layering in place of the
+paper's point-cloud rendering: no hole filling, no occlusion. Kernels return
+float32 on the 0..255 scale; ``apply`` clips and truncates, as the scripts do.
 
 Reference:
     O. F. Kar, T. Yeo, A. Atanov, A. Zamir, "3D Common Corruptions and Data
@@ -50,6 +46,7 @@ __all__ = [
     "near_focus",
     "far_focus",
     "fog_3d",
+    "metric_fog_depth",
     "flash",
     "xy_motion_blur",
     "z_motion_blur",
@@ -197,32 +194,83 @@ def far_focus(image: U8Image, *, aperture: float, depth: np.ndarray) -> FloatIma
     return _focus(image, depth, aperture, 7)
 
 
-def fog_3d(image: U8Image, *, beta: float, depth: np.ndarray) -> FloatImage:
+_TASKONOMY_UNITS_PER_M = 512.0  # Taskonomy 16-bit depth: 1 unit = 1/512 m
+_TASKONOMY_DIVISOR = 8000.0  # RGBAndDepthDataset: depth / 8000
+
+
+def metric_fog_depth(depth: np.ndarray, shape: tuple[int, ...]) -> F32:
+    """Convert metric depth (metres) to the 3DCC loader's fog depth unit.
+
+    The 3DCC Taskonomy loader divides 16-bit depth (1/512 m units) by 8000:
+    ``d = metres * 512 / 8000``; values >= 1 (15.6 m; here also NaN/inf) get the
+    largest value below 1, as the loader does.
+
+    Args:
+        depth: (H, W) metric depth in metres, >= 0; NaN/inf mark invalid pixels.
+        shape: The image shape; depth must match its height and width.
+
+    Returns:
+        float32 (H, W) in the loader's unit.
+
+    Raises:
+        ValueError: Wrong shape, negative values, or no finite value below 15.6 m.
+
+    Example:
+        >>> d = metric_fog_depth(np.array([[1.0, 7.8125], [20.0, np.nan]]), (2, 2))
+        >>> d.astype(float).round(4).tolist()
+        [[0.064, 0.5], [0.5, 0.5]]
+
+    """
+    d = np.asarray(depth, dtype=np.float64)
+    if d.shape != tuple(shape[:2]):
+        raise ValueError(f"depth must have the image's (H, W) = {tuple(shape[:2])}, got {d.shape}")
+    d = d * (_TASKONOMY_UNITS_PER_M / _TASKONOMY_DIVISOR)
+    ok = np.isfinite(d) & (d < 1.0)
+    if not ok.any() or (d[np.isfinite(d)] < 0).any():
+        raise ValueError(
+            "metric depth must be >= 0 metres with some pixel nearer than 15.6 m; "
+            "for relative or unknown scales use depth_unit='relative'"
+        )
+    return np.where(ok, d, d[ok].max()).astype(np.float32)
+
+
+def fog_3d(image: U8Image, *, beta: float, depth_unit: str, depth: np.ndarray) -> FloatImage:
     """Blend towards the mean colour with transmission ``exp(-beta * d)``.
 
-    ``I' = t I + (1 - t) mean(I)``, ``t = exp(-beta d)``, ``d`` from
-    :func:`normalise_depth` (farthest point at d = 0.5) and ``mean(I)`` the
-    mean over all pixels and channels (the atmospheric light).
+    ``I' = t I + (1 - t) A``, ``t = exp(-beta d)``, with the atmospheric light
+    ``A = mean(I)`` of *this* image: the script's ``rgb.mean()`` is over its batch
+    (50 in command.txt), which would tie a sample to its batch mates and break
+    per-sample determinism; equal to the script at batch size 1.
 
     Args:
         image: uint8 RGB (H, W, 3); not modified.
-        beta: Attenuation coefficient per unit of normalised depth, >= 0.
-        depth: (H, W), larger = farther, any positive scale.
+        beta: Attenuation coefficient per unit of ``d``, >= 0.
+        depth_unit: ``"relative"``: any positive scale, normalised per image by
+            :func:`normalise_depth` (farthest point at d = 0.5); ``"metric"``:
+            metres, converted as the script's Taskonomy loader does
+            (:func:`metric_fog_depth`, d = 1 at 15.6 m).
+        depth: (H, W), larger = farther.
 
     Returns:
         float32 (H, W, 3) on the 0..255 scale.
 
     Reference:
-        ``fog_3d`` in create_fog.py.
+        ``fog_3d`` in create_fog.py, depth from ``RGBAndDepthDataset``.
 
     Example:
         >>> img = np.array([[[0, 0, 0], [200, 200, 200]]], np.uint8)
-        >>> fog_3d(img, beta=0.0, depth=np.ones((1, 2))).tolist()
+        >>> fog_3d(img, beta=0.0, depth_unit="relative", depth=np.ones((1, 2))).tolist()
         [[[0.0, 0.0, 0.0], [200.0, 200.0, 200.0]]]
 
     """
+    if depth_unit == "relative":
+        d = normalise_depth(depth, image.shape)
+    elif depth_unit == "metric":
+        d = metric_fog_depth(depth, image.shape)
+    else:
+        raise ValueError(f"depth_unit must be 'relative' or 'metric', got {depth_unit!r}")
     img = image.astype(np.float32)
-    t = np.exp(-np.float32(beta) * normalise_depth(depth, image.shape))[..., None]
+    t = np.exp(-np.float32(beta) * d)[..., None]
     return t * img + (1.0 - t) * np.float32(img.mean())
 
 
@@ -439,8 +487,6 @@ def z_motion_blur(
     return _composite(d, q, render)
 
 
-# --- severity tables ----------------------------------------------------------------------
-
 _DEPTH_PRESETS = ("imagenet224", "tiny64", "cifar32")
 
 
@@ -450,19 +496,21 @@ def _tables(
     source: str,
     notes: str,
     pixel_fields: frozenset[str] = frozenset(),
+    render_side: int = 512,
 ) -> dict[str, SeverityTable]:
-    """One table per preset; pixel fields (set for 224 px) scaled by side / 224."""
+    """One table per preset; pixel field ``v`` (px of a ``render_side`` render) scaled.
+
+    Preset value ``v * side / render_side``; the registry rescales by ``min(H, W) /
+    side`` for other sizes, so the effective value is ``v * min(H, W) / render_side``.
+    """
     tables = {}
     for preset in _DEPTH_PRESETS:
-        f = PRESETS[preset] / 224.0
-        scaled = tuple(
-            tuple(
-                round(v * f, 4) if name in pixel_fields else v
-                for name, v in zip(fields, row, strict=True)
-            )
-            for row in rows
-        )
-        extra = "" if preset == "imagenet224" else f" Pixel fields scaled by {PRESETS[preset]}/224."
+        f = PRESETS[preset] / render_side
+        scaled = tuple(tuple(round(v * f, 4) if k in pixel_fields else v
+                             for k, v in zip(fields, row, strict=True)) for row in rows)
+        extra = (f" Scaling rule: {', '.join(sorted(pixel_fields))} in px of the script's "
+                 f"{render_side} px render, used as value x min(H, W) / {render_side}."
+                 if pixel_fields else " Scaling rule: no pixel field; same values at every size.")
         tables[preset] = SeverityTable(
             fields=fields, rows=scaled, source=_SRC + source, pixel_fields=pixel_fields,
             notes=notes + extra,
@@ -473,11 +521,10 @@ def _tables(
 _DEPTH = frozenset({"depth"})
 _SUITE = frozenset({"3dcc"})
 _MOTION_NOTE = (
-    "The script states travel in pixels of the image it renders (comments call 50..75 'the "
-    "imagenet one'); read here as pixels of a 224 px image. Upstream draws integers "
-    "(randint); continuous draws here so scaled presets keep the distribution. "
-    "Layered parallax blur (n_layers + 1 depth levels) replaces point-cloud rendering: "
-    "no hole filling, no occlusion."
+    "Travel is px of the script's min(1024 * aspect, 512) = 512 px render ('the imagenet "
+    "one'). Upstream draws integers (randint); continuous here so scaled presets keep the "
+    "distribution. Layered parallax blur (n_layers + 1 levels) replaces point-cloud "
+    "rendering: no hole filling, no occlusion."
 )
 
 SPECS: tuple[CorruptionSpec, ...] = (
@@ -485,9 +532,9 @@ SPECS: tuple[CorruptionSpec, ...] = (
         name="near_focus", family="depth", kernel=near_focus,
         tables=_tables(
             ("aperture",), ((3.0,), (4.0,), (5.0,), (6.0,), (7.0,)), "create_dof.py",
-            "aperture = severity + 2, a blur sigma in pixels (hard-coded in defocus_blur_3D); "
-            "Gaussian truncated at odd(int(3 sigma)) taps as upstream.",
-            frozenset({"aperture"}),
+            "aperture = severity + 2, a blur sigma in px (defocus_blur_3D), Gaussian truncated at "
+            "odd(int(3 sigma)) taps; not scaled: the script uses it on 512 px Taskonomy and 224 "
+            "px ImageNet alike (side/224 scaling made severities 1-2 no-ops at 32 px).",
         ),
         stochastic=False, needs=_DEPTH, suites=_SUITE,
         reference="Kar et al. 2022, create_dof.py defocus_blur_3D (near copy)",
@@ -496,8 +543,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
         name="far_focus", family="depth", kernel=far_focus,
         tables=_tables(
             ("aperture",), ((1.5,), (2.5,), (3.5,), (4.5,), (5.5,)), "create_dof.py",
-            "aperture = (severity + 2) - 1.5 ('reduce aperture for far focus'), pixels.",
-            frozenset({"aperture"}),
+            "aperture = (severity + 2) - 1.5 ('reduce aperture for far focus'), px, unscaled.",
         ),
         stochastic=False, needs=_DEPTH, suites=_SUITE,
         reference="Kar et al. 2022, create_dof.py defocus_blur_3D (far copy)",
@@ -505,9 +551,12 @@ SPECS: tuple[CorruptionSpec, ...] = (
     CorruptionSpec(
         name="fog_3d", family="depth", kernel=fog_3d,
         tables=_tables(
-            ("beta",), ((4.0,), (8.0,), (12.0,), (16.0,), (20.0,)), "create_fog.py",
-            "beta per unit of normalised depth (farthest point at 0.5); atmospheric light = "
-            "image mean.",
+            ("beta", "depth_unit"),
+            tuple((b, "relative") for b in (4.0, 8.0, 12.0, 16.0, 20.0)), "create_fog.py",
+            "beta = alpha of fog_3d. depth_unit 'relative': normalised per image (farthest at "
+            "0.5), as pseudo-depth/MiDaS have no metric scale; 'metric' (metres) is the Taskonomy "
+            "loader's depth * 512 / 8000. Atmospheric light = per-image mean (the script's "
+            "batch mean would couple samples; equal at batch size 1).",
         ),
         stochastic=False, needs=_DEPTH, suites=_SUITE,
         reference="Kar et al. 2022, create_fog.py fog_3d",

@@ -1,34 +1,50 @@
 """Video family of the 3D Common Corruptions: H.265 CRF, H.265 ABR and bit errors.
 
-3DCC turns each image into a short camera-motion clip, compresses or corrupts
-the clip with ffmpeg, decodes it and keeps the frame that shows the original
-view (EPFL-VILAB/3DCommonCorruptions ``create_3dcc/motion_video/video_distortions.py``;
-the clip is the motion video played forward then backward, so its last frame is
-the first view). benchsmith builds the clip without depth: the image panned
-along a random direction by up to ``pan_px`` pixels over ``clip_half`` frames and
-back (``2 * clip_half + 1`` frames at 25 fps, last frame = the image), then:
+The paper's chain (EPFL-VILAB/3DCommonCorruptions ``motion_video/create_motion.py``
+and ``video_distortions.py``), reproduced step by step:
 
-* ``h265_crf``: libx265 at constant rate factor ``crf``.
-* ``h265_abr``: libx265 at an average bitrate of ``source / k`` (``-b:v``,
-  ``-maxrate`` and ``-bufsize`` all equal), the source bitrate being that of the
-  clip encoded as H.264 with libx264 at its default CRF 23 (what the paper's
-  moviepy writer produced), measured on the raw stream.
-* ``bit_error``: the H.264 source stream with each byte of its slice NAL units
-  replaced, with probability ``1 / period``, by a random byte from ``rng``
-  (the paper uses ``ffmpeg -c copy -bsf noise=period``, whose pseudo-random
-  state depends on the ffmpeg version; drawing here keeps the seed contract),
-  then decoded with error concealment.
+1. **Clip.** A 60-step camera path starting at the original view, played
+   forward then backward (``frames + reversed(frames)[1:]``, 119 views) and
+   written by moviepy at 25 fps, which emits **120** frames: its frame times
+   ``arange(0, 119 * 0.04, 0.04)`` get one extra entry from the float sum of
+   the durations, a repeat of the last view. The path is, with equal
+   probability, a sideways move (``|u| ~ U[u_min, u_max)`` with random sign,
+   ``v ~ U[-v_max, v_max)``) or a zoom to a crop of scale ``U[zoom_min,
+   zoom_max)`` per axis shifted by ``U[-jitter, jitter)``: the script's xy/z
+   motion paths, whose pixel values are pixels of its 512 px render. Here the
+   path is a 2-D warp of the image (the script renders a depth point cloud).
+2. **Source.** The 120 frames encoded as an H.264 mp4 by libx264 at its
+   defaults (CRF 23, preset medium, yuv420p: moviepy's ``write_videofile``).
+3. **Corruption** of that mp4, as the script's ffmpeg calls:
 
-**I/O**: each call runs ``ffmpeg`` twice as a subprocess, through pipes only (no
-files). ffmpeg must be installed with libx264 and libx265 (Debian:
-``apt-get install ffmpeg``); otherwise the kernels raise :class:`FFmpegNotFoundError`.
-x264/x265 run single-threaded so a given ffmpeg build gives the same bytes; the
-build is recorded in the provenance (``_ffmpeg``), as other builds may differ.
-Odd heights/widths are padded by edge replication to even (yuv420p) and the
-decoded frame cropped back (upstream crops one row/column instead).
+   * ``h265_crf``: ``-vcodec libx265 -crf c`` (mp4 out);
+   * ``h265_abr``: ``-b:v = -maxrate = -bufsize = bit_rate / c``, ``bit_rate``
+     the container bitrate ffprobe reports for the source (file bits / 4.8 s);
+   * ``bit_error``: ``-c copy -bsf noise=c`` replaces each byte of every
+     packet with probability ``1 / c`` by a pseudo-random byte. The packet
+     bytes of these single-track files are exactly the ``mdat`` payload
+     (length-prefixed NAL units, parameter sets live in ``moov``); here each is
+     replaced with probability ``1 / c`` by a byte drawn from ``rng``
+     (ffmpeg's own LCG state would ignore the seed contract).
+4. **Frame kept.** Decoded to images, the script keeps ``input00120.png``: the
+   120th frame, which shows the original view. If a corrupted stream decodes
+   to fewer frames, the script's ``mv`` fails and the image is missing; here
+   the last decoded frame is kept (black if none).
 
-Small images make small streams: at ``1 / period`` per byte a 32 x 32 clip
-(about 2 KB) is rarely hit by a bit error at severity 1-3.
+**Determinism.** x264 runs with ``-threads 1`` and x265 with ``pools=1:
+frame-threads=1`` (threaded encoders depend on timing); decoding runs with
+``-threads 1``. The ffmpeg build is recorded in the provenance (``_ffmpeg``);
+other builds may give other bytes. Frames are padded by edge replication to an
+even height and a width that is a multiple of 32, and the kept frame is
+cropped back (the script crops odd sizes to even): Debian 12's x265 3.5 aborts
+with heap corruption, intermittently, on 32 x 40, 32 x 48, 48 x 48 or 32 x 46
+frames (measured), never in our runs on widths that are multiples of 32. The
+presets' 32, 64 and 224 px squares are unchanged by this.
+
+**Batches.** :func:`apply_many` pushes many images through one ffmpeg process
+per step (one input and one independent encoder/decoder per image, files in a
+private temporary folder), with the same bytes as :func:`corruptions.apply` on
+each image alone: no image's output depends on the others in its batch.
 
 Reference:
     O. F. Kar, T. Yeo, A. Atanov, A. Zamir, "3D Common Corruptions and Data
@@ -39,21 +55,40 @@ Reference:
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from corruptions.image import U8Image
-from corruptions.registry import PRESETS, CorruptionSpec, SeverityTable
+from corruptions.image import U8Image, check_image, from_layout, to_layout
+from corruptions.registry import PRESETS, CorruptionSpec, SeverityTable, get_registry
 
-__all__ = ["FFmpegNotFoundError", "ffmpeg_version", "h265_crf", "h265_abr", "bit_error", "SPECS"]
+__all__ = [
+    "FFmpegNotFoundError",
+    "ffmpeg_version",
+    "camera_clip",
+    "mdat_span",
+    "h265_crf",
+    "h265_abr",
+    "bit_error",
+    "apply_many",
+    "SPECS",
+]
 
 _FPS = 25
+_CLIP_FRAMES = 120  # moviepy's frame count for 119 views at 25 fps
+_KEPT = 120  # input00120.png
 _X265 = "log-level=none:pools=1:frame-threads=1"
+_WIDTH_MULTIPLE = 32  # x265 3.5 (Debian 12) corrupts its heap on other widths at small sizes
+_CHUNK = 48  # images per ffmpeg process (bounds open files and memory)
 _SOURCE = "Kar et al. CVPR 2022, EPFL-VILAB/3DCommonCorruptions motion_video/video_distortions.py"
 
 
@@ -82,74 +117,210 @@ def _ffmpeg() -> str:
     return exe
 
 
-def _run(args: list[str], data: bytes) -> bytes:
+def _run(args: list[str]) -> None:
     proc = subprocess.run(
-        [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", *args],
-        input=data, capture_output=True, check=False,
+        [_ffmpeg(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args],
+        capture_output=True, check=False,
     )
     if proc.returncode != 0:
         tail = proc.stderr.decode(errors="replace")[-500:]
         raise RuntimeError(f"ffmpeg failed ({' '.join(args[:12])} ...): {tail}")
-    return proc.stdout
 
 
-def _clip(image: U8Image, half: int, pan_px: float, rng: np.random.Generator) -> NDArray[np.uint8]:
-    """Pan out ``half`` frames and back; the last frame is the (even-padded) image."""
+def camera_clip(
+    image: U8Image,
+    *,
+    path_frames: int,
+    u_min: float,
+    u_max: float,
+    v_max: float,
+    zoom_min: float,
+    zoom_max: float,
+    jitter: float,
+    rng: np.random.Generator,
+) -> NDArray[np.uint8]:
+    """Build the script's forward-backward camera clip as moviepy writes it (120 frames).
+
+    Args:
+        image: uint8 RGB (H, W, 3), even-padded here.
+        path_frames: Views on the path (60), the first being the image.
+        u_min: Smallest horizontal travel of the sideways path, px.
+        u_max: Largest horizontal travel, px.
+        v_max: Largest vertical travel magnitude, px.
+        zoom_min: Smallest end crop scale of the zoom path.
+        zoom_max: Largest end crop scale.
+        jitter: Largest end crop-centre shift of the zoom path, px.
+        rng: Draws the path kind (one integer), then its parameters.
+
+    Returns:
+        uint8 (2 * path_frames, H', W', 3): views 0..n-1, n-2..0, and view 0 again;
+        H' = H rounded up to even, W' = W rounded up to a multiple of 32 (edge replicated).
+    """
     h, w = image.shape[:2]
-    img = cv2.copyMakeBorder(image, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
-    angle = rng.uniform(0.0, 2.0 * np.pi)
-    step = pan_px * np.array([np.cos(angle), np.sin(angle)]) / max(int(half), 1)
-    frames = []
-    for i in list(range(int(half))) + list(range(int(half), -1, -1)):
-        mat = np.array([[1.0, 0.0, step[0] * i], [0.0, 1.0, step[1] * i]])
-        frames.append(
-            cv2.warpAffine(img, mat, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REFLECT_101)
+    img = cv2.copyMakeBorder(image, 0, h % 2, 0, -w % _WIDTH_MULTIPLE, cv2.BORDER_REPLICATE)
+    ph, pw = img.shape[:2]
+    cx, cy = (pw - 1) / 2.0, (ph - 1) / 2.0
+    if rng.integers(2):  # sideways (motion_blur_vid)
+        sign = -1.0 if rng.integers(2) else 1.0
+        du, dv = sign * rng.uniform(u_min, u_max), rng.uniform(-v_max, v_max)
+        su = sv = 1.0
+    else:  # zoom (zoom_blur_vid)
+        du, dv = rng.uniform(-jitter, jitter, size=2)
+        su, sv = rng.uniform(zoom_min, zoom_max, size=2)
+    views = []
+    for t in np.linspace(0.0, 1.0, int(path_frames)):
+        # crop of scale (sx, sy) centred at c + t (du, dv), shown full frame
+        sx, sy = 1.0 + t * (su - 1.0), 1.0 + t * (sv - 1.0)
+        mat = np.array([[sx, 0.0, cx + t * du - sx * cx], [0.0, sy, cy + t * dv - sy * cy]])
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        views.append(
+            cv2.warpAffine(img, mat, (pw, ph), flags=flags, borderMode=cv2.BORDER_REFLECT_101)
         )
-    return np.stack(frames)
+    seq = views + views[-2::-1]
+    seq.append(seq[-1])  # moviepy's extra frame
+    return np.stack(seq)
 
 
-def _raw_in(frames: NDArray[np.uint8]) -> list[str]:
-    _, h, w, _ = frames.shape
-    return ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(_FPS), "-i", "-"]
+def mdat_span(mp4: bytes) -> tuple[int, int]:
+    """Byte range ``[start, end)`` of the top-level ``mdat`` payload of an mp4.
+
+    For the single-track files of this chain the payload is the concatenation
+    of every packet (what ``-bsf noise`` walks over).
+
+    Raises:
+        ValueError: No ``mdat`` box.
+    """
+    pos = 0
+    while pos + 8 <= len(mp4):
+        size, kind = struct.unpack(">I4s", mp4[pos : pos + 8])
+        header = 8
+        if size == 1:
+            size, header = struct.unpack(">Q", mp4[pos + 8 : pos + 16])[0], 16
+        elif size == 0:
+            size = len(mp4) - pos
+        if kind == b"mdat":
+            return pos + header, pos + size
+        if size < header:
+            break
+        pos += size
+    raise ValueError("no mdat box in the mp4 (not an ffmpeg mp4?)")
 
 
-def _encode_h264(frames: NDArray[np.uint8]) -> bytes:
-    return _run([*_raw_in(frames), "-c:v", "libx264", "-crf", "23", "-threads", "1",
-                 "-pix_fmt", "yuv420p", "-f", "h264", "-"], frames.tobytes())
+@dataclass
+class _Job:
+    name: str
+    work: U8Image  # RGB
+    params: dict[str, Any]
+    rng: np.random.Generator
 
 
-def _encode_h265(frames: NDArray[np.uint8], rate: list[str]) -> bytes:
-    return _run([*_raw_in(frames), "-c:v", "libx265", *rate, "-x265-params", _X265,
-                 "-pix_fmt", "yuv420p", "-f", "hevc", "-"], frames.tobytes())
+_CLIP_KEYS = ("path_frames", "u_min", "u_max", "v_max", "zoom_min", "zoom_max", "jitter")
 
 
-def _last_frame(stream: bytes, fmt: str, like: U8Image) -> U8Image:
+def _source_bitrate(size_bytes: int) -> float:
+    """Return ffprobe's ``format.bit_rate``: file bits over the 120-frame duration (4.8 s)."""
+    return size_bytes * 8 / (_CLIP_FRAMES / _FPS)
+
+
+def _kept_frame(raw: bytes, shape: tuple[int, int, int], like: U8Image) -> U8Image:
     h, w = like.shape[:2]
-    ph, pw = h + h % 2, w + w % 2
-    raw = _run(["-err_detect", "ignore_err", "-f", fmt, "-i", "-", "-f", "rawvideo",
-                "-pix_fmt", "rgb24", "-"], stream)
-    n = len(raw) // (ph * pw * 3)
+    size = shape[0] * shape[1] * 3
+    n = len(raw) // size
     if n == 0:  # nothing decodable: a lost frame shows black
         return np.zeros((h, w, 3), np.uint8)
-    frame = np.frombuffer(raw, np.uint8, count=ph * pw * 3, offset=(n - 1) * ph * pw * 3)
-    return np.ascontiguousarray(frame.reshape(ph, pw, 3)[:h, :w])
+    k = min(n, _KEPT) - 1
+    frame = np.frombuffer(raw, np.uint8, count=size, offset=k * size)
+    return np.ascontiguousarray(frame.reshape(shape[0], shape[1], 3)[:h, :w])
 
 
-def h265_crf(
-    image: U8Image, *, crf: int, clip_half: int, pan_px: float, rng: np.random.Generator
-) -> U8Image:
-    """Compress a short pan clip with H.265 at constant rate factor; return its last frame.
+def _run_jobs(jobs: Sequence[_Job]) -> list[U8Image]:
+    """Run the chain for many images, one ffmpeg process per step per chunk."""
+    out: list[U8Image] = []
+    for i in range(0, len(jobs), _CHUNK):
+        out.extend(_run_chunk(jobs[i : i + _CHUNK]))
+    return out
+
+
+def _run_chunk(jobs: Sequence[_Job]) -> list[U8Image]:
+    with tempfile.TemporaryDirectory(prefix="benchsmith-video-") as tmp:
+        d = Path(tmp)
+        clips = []
+        enc: list[str] = []
+        for i, job in enumerate(jobs):
+            clip = camera_clip(job.work, **{k: job.params[k] for k in _CLIP_KEYS}, rng=job.rng)
+            clips.append(clip)
+            (d / f"{i}.rgb").write_bytes(clip.tobytes())
+            _, ph, pw, _ = clip.shape
+            enc += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{pw}x{ph}", "-r", str(_FPS),
+                    "-i", str(d / f"{i}.rgb")]
+        for i in range(len(jobs)):
+            enc += ["-map", f"{i}:v", "-c:v", "libx264", "-preset", "medium", "-crf", "23",
+                    "-threads", "1", "-pix_fmt", "yuv420p", str(d / f"{i}.src.mp4")]
+        _run(enc)
+        step: list[str] = []
+        outs: list[str] = []
+        for i, job in enumerate(jobs):
+            src = d / f"{i}.src.mp4"
+            dst = d / f"{i}.dst.mp4"
+            value = job.params[_VALUE_FIELD[job.name]]
+            if job.name == "bit_error":
+                data = bytearray(src.read_bytes())
+                start, end = mdat_span(bytes(data))
+                payload = np.frombuffer(data, np.uint8, count=end - start, offset=start).copy()
+                hit = np.flatnonzero(job.rng.random(len(payload)) < 1.0 / int(value))
+                payload[hit] = job.rng.integers(0, 256, size=len(hit), dtype=np.uint8)
+                data[start:end] = payload.tobytes()
+                dst.write_bytes(bytes(data))
+                continue
+            if job.name == "h265_crf":
+                rate = ["-crf", str(int(value))]
+            else:
+                bps = str(int(_source_bitrate(src.stat().st_size) / float(value)))
+                rate = ["-b:v", bps, "-maxrate", bps, "-bufsize", bps]
+            outs += ["-map", f"{len(step) // 2}:v",
+                     "-c:v", "libx265", *rate, "-x265-params", _X265, str(dst)]
+            step += ["-i", str(src)]
+        if step:
+            _run(step + outs)
+        dec: list[str] = []
+        for i in range(len(jobs)):
+            dec += ["-threads", "1", "-i", str(d / f"{i}.dst.mp4")]  # default concealment
+        for i in range(len(jobs)):
+            dec += ["-map", f"{i}:v", "-f", "rawvideo", "-pix_fmt", "rgb24", str(d / f"{i}.raw")]
+        _run(dec)
+        return [
+            _kept_frame((d / f"{i}.raw").read_bytes(), clips[i].shape[1:], job.work)
+            for i, job in enumerate(jobs)
+        ]
+
+
+_VALUE_FIELD = {"h265_crf": "crf", "h265_abr": "divisor", "bit_error": "period"}
+
+
+def _check_value(name: str, value: float) -> None:
+    if name == "h265_abr" and value <= 0:
+        raise ValueError(f"divisor must be > 0, got {value}")
+    if name == "bit_error" and value < 1:
+        raise ValueError(f"period must be >= 1, got {value}")
+    if name == "h265_crf" and not 0 <= value <= 51:
+        raise ValueError(f"crf must be in 0..51, got {value}")
+
+
+def _kernel(name: str, image: U8Image, params: dict[str, Any], rng: np.random.Generator) -> U8Image:
+    return _run_jobs([_Job(name, image, params, rng)])[0]
+
+
+def h265_crf(image: U8Image, *, crf: int, rng: np.random.Generator, **clip: Any) -> U8Image:
+    """H.265-compress the camera clip at constant rate factor; return frame 120.
 
     Args:
         image: uint8 RGB (H, W, 3); not modified.
         crf: x265 constant rate factor, 0..51 (higher = more compression).
-        clip_half: Frames of the outward pan (clip = 2 * clip_half + 1 frames).
-        pan_px: Pan length at the turning point, px.
-        rng: Draws the pan direction.
+        rng: Draws the camera path.
+        **clip: The :func:`camera_clip` parameters (``path_frames``, ``u_min``...).
 
     Returns:
-        uint8 (H, W, 3): the decoded last frame (the original view).
+        uint8 (H, W, 3): the decoded 120th frame (the original view).
 
     Raises:
         FFmpegNotFoundError: ffmpeg is not installed.
@@ -158,24 +329,20 @@ def h265_crf(
         ``h265_crf`` in video_distortions.py (``-vcodec libx265 -crf c``).
 
     """
-    frames = _clip(image, clip_half, pan_px, rng)
-    return _last_frame(_encode_h265(frames, ["-crf", str(int(crf))]), "hevc", image)
+    return _kernel("h265_crf", image, {"crf": crf, **clip}, rng)
 
 
-def h265_abr(
-    image: U8Image, *, divisor: float, clip_half: int, pan_px: float, rng: np.random.Generator
-) -> U8Image:
-    """Compress a short pan clip with H.265 at ``source bitrate / divisor``; return its last frame.
+def h265_abr(image: U8Image, *, divisor: float, rng: np.random.Generator, **clip: Any) -> U8Image:
+    """H.265-compress the camera clip at ``source bitrate / divisor``; return frame 120.
 
     Args:
         image: uint8 RGB (H, W, 3); not modified.
-        divisor: ``k``: target bitrate = H.264 (CRF 23) source bitrate / k, > 0.
-        clip_half: Frames of the outward pan (clip = 2 * clip_half + 1 frames).
-        pan_px: Pan length at the turning point, px.
-        rng: Draws the pan direction.
+        divisor: ``c``: target bitrate = the H.264 source mp4's container bitrate / c, > 0.
+        rng: Draws the camera path.
+        **clip: The :func:`camera_clip` parameters.
 
     Returns:
-        uint8 (H, W, 3): the decoded last frame.
+        uint8 (H, W, 3): the decoded 120th frame.
 
     Raises:
         FFmpegNotFoundError: ffmpeg is not installed.
@@ -184,77 +351,110 @@ def h265_abr(
         ``h265_abr`` in video_distortions.py (``-b:v -maxrate -bufsize = bit_rate / c``).
 
     """
-    if divisor <= 0:
-        raise ValueError(f"divisor must be > 0, got {divisor}")
-    frames = _clip(image, clip_half, pan_px, rng)
-    source_bps = len(_encode_h264(frames)) * 8 * _FPS / len(frames)
-    rate = str(max(1, int(source_bps / divisor)))
-    stream = _encode_h265(frames, ["-b:v", rate, "-maxrate", rate, "-bufsize", rate])
-    return _last_frame(stream, "hevc", image)
+    _check_value("h265_abr", divisor)
+    return _kernel("h265_abr", image, {"divisor": divisor, **clip}, rng)
 
 
-def _slice_payload_positions(stream: bytes) -> NDArray[np.int64]:
-    """Byte offsets inside H.264 slice NAL units (types 1 and 5), after the NAL header."""
-    buf = np.frombuffer(stream, np.uint8)
-    if len(buf) < 4:
-        return np.zeros(0, np.int64)
-    starts = np.flatnonzero((buf[:-2] == 0) & (buf[1:-1] == 0) & (buf[2:] == 1)) + 3
-    ends = np.append(starts[1:] - 3, len(buf))
-    ends[:-1] -= buf[np.maximum(ends[:-1] - 1, 0)] == 0  # zero byte of a 4-byte start code
-    spans = [
-        np.arange(s + 1, e) for s, e in zip(starts, ends, strict=True) if s < len(buf)
-        and (buf[s] & 0x1F) in (1, 5)
-    ]
-    return np.concatenate(spans) if spans else np.zeros(0, np.int64)
-
-
-def bit_error(
-    image: U8Image, *, period: int, clip_half: int, pan_px: float, rng: np.random.Generator
-) -> U8Image:
-    """Corrupt random bytes of an H.264 pan clip, decode with concealment; return the last frame.
+def bit_error(image: U8Image, *, period: int, rng: np.random.Generator, **clip: Any) -> U8Image:
+    """Replace random packet bytes of the H.264 clip, decode with concealment; return frame 120.
 
     Args:
         image: uint8 RGB (H, W, 3); not modified.
-        period: ``N``: each slice byte is replaced with probability 1/N (>= 1).
-        clip_half: Frames of the outward pan (clip = 2 * clip_half + 1 frames).
-        pan_px: Pan length at the turning point, px.
-        rng: Draws the pan direction, then which bytes are hit and their new values.
+        period: ``c``: each packet byte is replaced with probability 1/c (>= 1).
+        rng: Draws the camera path, then which bytes are hit and their new values.
+        **clip: The :func:`camera_clip` parameters.
 
     Returns:
-        uint8 (H, W, 3): the last decoded frame (black if nothing decodes).
+        uint8 (H, W, 3): the 120th (or last) decoded frame, black if nothing decodes.
 
     Raises:
         FFmpegNotFoundError: ffmpeg is not installed.
 
     Reference:
-        ``bit_error`` in video_distortions.py (``-c copy -bsf noise=N``).
+        ``bit_error`` in video_distortions.py (``-c copy -bsf noise=c``).
 
     """
-    if period < 1:
-        raise ValueError(f"period must be >= 1, got {period}")
-    frames = _clip(image, clip_half, pan_px, rng)
-    stream = np.frombuffer(_encode_h264(frames), np.uint8).copy()
-    pos = _slice_payload_positions(stream.tobytes())
-    hit = pos[rng.random(len(pos)) < 1.0 / period]
-    stream[hit] = rng.integers(0, 256, size=len(hit), dtype=np.uint8)
-    return _last_frame(stream.tobytes(), "h264", image)
+    _check_value("bit_error", period)
+    return _kernel("bit_error", image, {"period": period, **clip}, rng)
+
+
+def apply_many(
+    name: str,
+    images: Sequence[np.ndarray],
+    *,
+    severity: int,
+    rngs: Sequence[np.random.Generator],
+    preset: str,
+) -> list[U8Image]:
+    """Corrupt many images with one video corruption, a few ffmpeg processes per 48 images.
+
+    Returns, for each image, the same bytes as ``corruptions.apply(name, image,
+    severity=severity, preset=preset, rng=rng)`` (video kernels return uint8,
+    so rounding does not apply): each image has its own encoder and decoder
+    instance and its own generator, so results do not depend on batch mates.
+
+    Args:
+        name: ``h265_crf``, ``h265_abr`` or ``bit_error``.
+        images: uint8 images as ``apply`` accepts them; not modified.
+        severity: 1..5.
+        rngs: One generator per image, ``derive_rng(seed, sample_id, name, severity)``.
+        preset: Preset key or ``"auto"``.
+
+    Returns:
+        One uint8 image per input, same shape.
+
+    Raises:
+        ValueError: Unknown video corruption, or ``rngs`` not one per image.
+        FFmpegNotFoundError: ffmpeg is not installed.
+    """
+    from corruptions.registry import resolve_params
+
+    if name not in _VALUE_FIELD:
+        raise ValueError(f"apply_many handles {sorted(_VALUE_FIELD)}, got {name!r}")
+    if len(rngs) != len(images):
+        raise ValueError(f"need one rng per image: {len(images)} images, {len(rngs)} rngs")
+    spec = get_registry()[name]
+    jobs, layouts = [], []
+    for image, rng in zip(images, rngs, strict=True):
+        check_image(image)
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"{name!r} needs one np.random.Generator per image")
+        params = resolve_params(name, severity=severity, preset=preset, shape=image.shape)
+        kwargs = {k: v for k, v in params.items() if not k.startswith("_")}
+        _check_value(name, kwargs[_VALUE_FIELD[name]])
+        work, alpha = to_layout(image, spec.layout)
+        jobs.append(_Job(name, work, kwargs, rng))
+        layouts.append((image, alpha))
+    results = _run_jobs(jobs)
+    return [from_layout(r, img, alpha) for r, (img, alpha) in zip(results, layouts, strict=True)]
 
 
 def _provenance(params: dict[str, Any]) -> dict[str, Any]:
     return {**params, "_ffmpeg": ffmpeg_version()}
 
 
+_PATH_NOTE = (
+    " Clip: the script's 60-step camera path (xy: |u| in [50, 75), v in [-75, 75); zoom: end "
+    "crop scale [0.5, 0.6), shift [-30, 30)) forward and back, 120 frames at 25 fps as moviepy "
+    "writes them; path pixels are px of the script's 512 px render, scaled by side / 512 "
+    "(scaling rule). 2-D warp instead of the depth point cloud."
+)
+
+
 def _tables(field: str, values: tuple[float, ...], notes: str) -> dict[str, SeverityTable]:
     tables = {}
     for preset in ("imagenet224", "tiny64", "cifar32"):
-        pan = round(24.0 * PRESETS[preset] / 224.0, 4)
+        f = PRESETS[preset] / 512.0
         tables[preset] = SeverityTable(
-            fields=(field, "clip_half", "pan_px"),
-            rows=tuple((v, 8, pan) for v in values),
+            fields=(field, *_CLIP_KEYS),
+            rows=tuple(
+                (v, 60, round(50 * f, 4), round(75 * f, 4), round(75 * f, 4), 0.5, 0.6,
+                 round(30 * f, 4))
+                for v in values
+            ),
             source=_SOURCE,
-            pixel_fields=frozenset({"pan_px"}),
-            notes=notes + " Clip (8 frames out and back, 24 px pan at 224 px, scaled by side/224) "
-            "is benchsmith's stand-in for the paper's 119-frame 3-D motion video.",
+            pixel_fields=frozenset({"u_min", "u_max", "v_max", "jitter"}),
+            notes=notes + _PATH_NOTE,
         )
     return tables
 
@@ -270,14 +470,15 @@ SPECS: tuple[CorruptionSpec, ...] = (
     CorruptionSpec(
         name="h265_abr", family="video", kernel=h265_abr,
         tables=_tables("divisor", (2, 4, 8, 16, 32),
-                       "divisor = c of h265_abr; source = H.264 CRF 23 raw stream bitrate."),
+                       "divisor = c of h265_abr; source = the H.264 mp4's container bitrate."),
         stochastic=True, suites=_SUITE, param_hook=_provenance,
         reference="Kar et al. 2022, video_distortions.py h265_abr",
     ),
     CorruptionSpec(
         name="bit_error", family="video", kernel=bit_error,
         tables=_tables("period", (100000, 50000, 30000, 20000, 10000),
-                       "period = c of bit_error (ffmpeg noise bsf amount); bytes drawn from rng."),
+                       "period = c of bit_error (ffmpeg noise bsf amount) over the mp4's packet "
+                       "bytes; which bytes and their values drawn from rng."),
         stochastic=True, suites=_SUITE, param_hook=_provenance,
         reference="Kar et al. 2022, video_distortions.py bit_error",
     ),
