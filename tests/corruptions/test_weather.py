@@ -238,6 +238,11 @@ def test_frost_fetch_verifies_and_writes_atomically(tmp_path, monkeypatch):
         ft.fetch(target)
     assert not (target / "frost2.png").exists()
     assert not list(target.glob(".*.tmp"))
+    # the command `make install` runs: exit 2 with the reason, then 0 once repaired
+    assert ft.main(["--fetch", "--dir", str(target)]) == 2
+    monkeypatch.setattr(ft, "_from_installed", lambda: dict(good))
+    assert ft.main(["--fetch", "--dir", str(target)]) == 0
+    assert (target / "frost2.png").read_bytes() == good["frost2.png"]
 
 
 # --------------------------------------------------------------------------- stochastic
