@@ -34,6 +34,15 @@ def next_power_of_2(n: int) -> int:
     return 1 if n <= 1 else 1 << (int(n) - 1).bit_length()
 
 
+def _roll(a: np.ndarray, shift: int, axis: int) -> np.ndarray:
+    """``np.roll(a, shift, axis)`` for ``shift`` in {-1, 1} on a 2-D array, without its overhead."""
+    if a.shape[axis] == 1:
+        return a.copy()
+    if axis == 0:
+        return np.concatenate((a[-1:], a[:-1]) if shift == 1 else (a[1:], a[:1]), axis=0)
+    return np.concatenate((a[:, -1:], a[:, :-1]) if shift == 1 else (a[:, 1:], a[:, :1]), axis=1)
+
+
 def plasma_fractal(map_size: int, decay: float, rng: np.random.Generator) -> np.ndarray:
     """Generate a square plasma-fractal height map in [0, 1].
 
@@ -68,15 +77,15 @@ def plasma_fractal(map_size: int, decay: float, rng: np.random.Generator) -> np.
         half = step // 2
         # Squares: centre = mean of the four corners + perturbation.
         corners = grid[0:size:step, 0:size:step]
-        acc = corners + np.roll(corners, -1, axis=0)
-        acc += np.roll(acc, -1, axis=1)
+        acc = corners + _roll(corners, -1, axis=0)
+        acc += _roll(acc, -1, axis=1)
         grid[half:size:step, half:size:step] = wibbled_mean(acc)
         # Diamonds: edge midpoints from two corners and two square centres.
         centres = grid[half:size:step, half:size:step]
         corners = grid[0:size:step, 0:size:step]
-        lt = (centres + np.roll(centres, 1, axis=0)) + (corners + np.roll(corners, -1, axis=1))
+        lt = (centres + _roll(centres, 1, axis=0)) + (corners + _roll(corners, -1, axis=1))
         grid[0:size:step, half:size:step] = wibbled_mean(lt)
-        tt = (centres + np.roll(centres, 1, axis=1)) + (corners + np.roll(corners, -1, axis=0))
+        tt = (centres + _roll(centres, 1, axis=1)) + (corners + _roll(corners, -1, axis=0))
         grid[half:size:step, 0:size:step] = wibbled_mean(tt)
         step = half
         wibble /= decay

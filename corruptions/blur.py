@@ -140,7 +140,10 @@ def gaussian_blur(image: np.ndarray, *, sigma_y: float, sigma_x: float) -> np.nd
         ImageNet-C ``gaussian_blur`` (skimage ``gaussian``, mode ``nearest``, truncate 4).
 
     """
-    return np.clip(gaussian_filter(_unit64(image), sigma_y, sigma_x), 0, 1) * 255
+    out = gaussian_filter(_unit64(image), sigma_y, sigma_x)
+    np.clip(out, 0, 1, out=out)
+    out *= 255
+    return out
 
 
 def _glass_draws(
@@ -253,8 +256,10 @@ def defocus_blur(image: np.ndarray, *, radius: float, alias_blur: float) -> np.n
 
     """
     x = _unit64(image)
-    out = cv2.filter2D(x, -1, disk_kernel(float(radius), float(alias_blur)))
-    return np.clip(out.reshape(x.shape), 0, 1) * 255
+    out = cv2.filter2D(x, -1, disk_kernel(float(radius), float(alias_blur))).reshape(x.shape)
+    np.clip(out, 0, 1, out=out)
+    out *= 255
+    return out
 
 
 def motion_blur_at(image: np.ndarray, *, radius: float, sigma: float, angle: float) -> np.ndarray:
