@@ -105,7 +105,8 @@ def clipped_zoom(image: np.ndarray, zoom: float, *, out_dtype: type | None = Non
     """Magnify the centre by ``zoom`` and keep the central n x n (the scripts' ``clipped_zoom``).
 
     Args:
-        image: Array (n, n) or (n, n, C) (square, as in the scripts), float32 or float64.
+        image: Array (H, W) or (H, W, C), float32 or float64; the scripts' images are
+            square (their crop uses H for both axes), other shapes zoom each axis by its size.
         zoom: Magnification (>= 1).
         out_dtype: Result dtype (default: the input's, as scipy's output).
 
@@ -115,21 +116,21 @@ def clipped_zoom(image: np.ndarray, zoom: float, *, out_dtype: type | None = Non
     """
     if zoom < 1:
         raise ValueError(f"zoom must be >= 1, got {zoom}")
-    n = image.shape[0]
+    n, m = image.shape[:2]  # the scripts' images are square; other shapes zoom each axis alike
     if float(zoom) == 1.0:
         return np.array(image, dtype=out_dtype or image.dtype)
     y0, y1, wy0, wy1 = zoom_plan(n, float(zoom))
-    _, _, wx0, wx1 = zoom_plan(n, float(zoom))
+    _, _, wx0, wx1 = zoom_plan(m, float(zoom))
     lo, hi = int(min(y0[0], y1[0])), int(max(y0[-1], y1[-1])) + 1
     v = np.asarray(image[lo:hi])  # gathered in its own dtype, multiplied in float64 (exact)
     c = v.shape[2] if v.ndim == 3 else 1
-    flat = v.reshape(hi - lo, n * c)
-    shape = (hi - lo, n) + v.shape[2:]
+    flat = v.reshape(hi - lo, m * c)
+    shape = (hi - lo, m) + v.shape[2:]
     # Gathers are exact, so columns may be picked first (one flat take per neighbour,
     # the fast path); the products keep scipy's order, (v * wy) * wx, and the four
     # terms are summed in its order.
     extra = (1,) * (v.ndim - 2)
-    cols = [(np.take(flat, _flat_columns(n, float(zoom), c, k), axis=1).reshape(shape),
+    cols = [(np.take(flat, _flat_columns(m, float(zoom), c, k), axis=1).reshape(shape),
              w.reshape((1, -1) + extra)) for k, w in ((0, wx0), (1, wx1))]
     t = None
     for rows, wy in ((y0 - lo, wy0), (y1 - lo, wy1)):

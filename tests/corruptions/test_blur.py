@@ -186,6 +186,15 @@ def test_clipped_zoom_and_disk_are_the_scripts_bit_for_bit():
         x = (rng.integers(0, 256, (n, n, 3)) / 255.0).astype(np.float32)
         for z in (1.0, 1.01, 1.06, 1.17, 1.3, 2.25, 4.5):
             np.testing.assert_array_equal(clipped_zoom(x, z), script_clipped_zoom(x, z))
+    # non-square images (not in the scripts) keep their shape, each axis zoomed by its size
+    x = (rng.integers(0, 256, (61, 47, 3)) / 255.0).astype(np.float32)
+    z = clipped_zoom(x, 1.2)
+    assert z.shape == x.shape
+    rows = np.repeat(x[:, :1], 47, axis=1)  # constant along each row: only the row zoom acts
+    square = np.repeat(x[:, :1], 61, axis=1)
+    np.testing.assert_allclose(
+        clipped_zoom(rows, 1.2)[:, 7], script_clipped_zoom(square, 1.2)[:, 7], atol=1e-6
+    )
     k = disk_kernel(3.0, 0.1)
     assert not k.flags.writeable and disk_kernel(3.0, 0.1) is k  # built once, shared
 
