@@ -6,10 +6,12 @@ PIP := $(PYTHON) -m pip
 
 install:
 	$(PIP) install -e .
+	$(PYTHON) -m corruptions.frost_texture --fetch
 
 # Test-only tools: the reference implementation (imagecorruptions pins the GUI
 # opencv-python build, so it is installed without its dependencies, which we
-# already have), ffmpeg for the video corruptions and Chromium for page tests.
+# already have), ffmpeg for the video corruptions, Chromium for page tests and
+# ImageMagick's MagickWand (with Wand from the test extra) as the motion-blur oracle.
 install-test: install system-deps
 	$(PIP) install -e '.[test]'
 	$(PIP) install --no-deps imagecorruptions==1.1.2
@@ -22,8 +24,9 @@ system-deps:
 	  missing=""; \
 	  command -v ffmpeg >/dev/null 2>&1 || missing="$$missing ffmpeg"; \
 	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  ls /usr/lib/*/libMagickWand-6.Q16.so >/dev/null 2>&1 || missing="$$missing libmagickwand-dev"; \
 	  if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi; \
-	else echo "not root or no apt-get: install ffmpeg and chromium yourself for the video and page tests"; fi
+	else echo "not root or no apt-get: install ffmpeg, chromium and libmagickwand-dev yourself for the video, page and ImageMagick-oracle tests"; fi
 
 build: install
 	dvc repro

@@ -16,20 +16,21 @@ Reference:
 
 from __future__ import annotations
 
-import math
-
 import cv2
 import numpy as np
 
-from corruptions._motion import motion_filter
+from corruptions._filters import clipped_zoom, disk_kernel, gaussian_filter
+from corruptions._motion import magick_motion_blur
 from corruptions.registry import CorruptionSpec, SeverityTable
 
 __all__ = [
     "SPECS",
     "gaussian_filter",
-    "zoom_center",
+    "clipped_zoom",
     "disk_kernel",
     "glass_shuffle_index",
+    "glass_blur_from_draws",
+    "motion_blur_at",
     "gaussian_blur",
     "glass_blur",
     "defocus_blur",
@@ -38,148 +39,11 @@ __all__ = [
 ]
 
 _HC = "hendrycks/robustness ImageNet-C/create_c/"
+_INC = _HC + "make_imagenet_c_inception.py "
 _MC = "google-research/mnist-c corruptions.py"
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _as_float(image: np.ndarray) -> np.ndarray:
-    img = np.asarray(image, dtype=np.float32)
-    return img[..., None] if img.ndim == 2 else img
-
-
-def _gauss_taps(sigma: float, truncate: float = 4.0) -> np.ndarray:
-    """scipy.ndimage's Gaussian taps: radius ``int(truncate * sigma + 0.5)``, sum 1."""
-    if sigma <= 0:
-        return np.ones(1, dtype=np.float32)
-    radius = int(truncate * float(sigma) + 0.5)
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    taps = np.exp(-0.5 * (x / float(sigma)) ** 2)
-    return (taps / taps.sum()).astype(np.float32)
-
-
-def gaussian_filter(image: np.ndarray, sigma_y: float, sigma_x: float) -> np.ndarray:
-    """Separable Gaussian blur with skimage's defaults (``mode='nearest'``, ``truncate=4``).
-
-    Args:
-        image: Array (H, W) or (H, W, C), any real dtype.
-        sigma_y: Standard deviation along rows, in pixels (>= 0; 0 = no blur).
-        sigma_x: Standard deviation along columns, in pixels (>= 0; 0 = no blur).
-
-    Returns:
-        float32 array of the input's shape.
-
-    Example:
-        >>> out = gaussian_filter(np.full((5, 5), 7.0), 1.0, 1.0)
-        >>> bool(np.allclose(out, 7.0))
-        True
-
-    """
-    src = np.ascontiguousarray(image, dtype=np.float32)
-    if sigma_y < 0 or sigma_x < 0:
-        raise ValueError(f"sigmas must be >= 0, got {sigma_y}, {sigma_x}")
-    if sigma_y == 0 and sigma_x == 0:
-        return src.copy()
-    out = cv2.sepFilter2D(
-        src, cv2.CV_32F, _gauss_taps(sigma_x), _gauss_taps(sigma_y),
-        borderType=cv2.BORDER_REPLICATE,
-    )
-    return out.reshape(src.shape)
-
-
-def _zoom_axis(n: int, zoom: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Source indices and weights of one axis of ``clipped_zoom`` (bilinear, scipy grid)."""
-    crop = math.ceil(n / zoom)
-    top = (n - crop) // 2
-    size = int(round(crop * zoom))  # scipy.ndimage.zoom's output length (Python round)
-    trim = (size - n) // 2  # hendrycks' centred trim (imagecorruptions trims at 0: same at 224)
-    o = trim + np.arange(n, dtype=np.float64)
-    coord = o * ((crop - 1) / (size - 1)) if size > 1 else np.zeros(n)
-    i0 = np.minimum(np.floor(coord).astype(np.intp), crop - 1)
-    frac = (coord - i0).astype(np.float32)
-    i1 = np.minimum(i0 + 1, crop - 1)
-    return top + i0, top + i1, frac
-
-
-def zoom_center(image: np.ndarray, zoom: float) -> np.ndarray:
-    """Magnify the centre of an image by ``zoom`` and crop back to its size.
-
-    Reproduces ``clipped_zoom`` of the ImageNet-C scripts: crop the central
-    ``ceil(n / zoom)`` pixels of each axis, resize with
-    ``scipy.ndimage.zoom(order=1)`` (whose grid maps output ``o`` to input
-    ``o * (crop - 1) / (out - 1)``), and keep the central ``n`` pixels.
-
-    Args:
-        image: float32 array (H, W) or (H, W, C).
-        zoom: Magnification (>= 1).
-
-    Returns:
-        float32 array of the input's shape.
-
-    """
-    if zoom < 1:
-        raise ValueError(f"zoom must be >= 1, got {zoom}")
-    y0, y1, fy = _zoom_axis(image.shape[0], zoom)
-    x0, x1, fx = _zoom_axis(image.shape[1], zoom)
-    rows = slice(int(y0.min()), int(y1.max()) + 1)
-    part = image[rows]
-    fx = fx.reshape((1, -1) + (1,) * (image.ndim - 2))
-    fy = fy.reshape((-1,) + (1,) * (image.ndim - 1))
-    a = np.take(part, x0, axis=1)
-    b = np.take(part, x1, axis=1)
-    b -= a
-    b *= fx
-    a += b
-    top = rows.start
-    lo = a[y0 - top]
-    hi = a[y1 - top]
-    hi -= lo
-    hi *= fy
-    lo += hi
-    return lo
-
-
-def disk_kernel(radius: float, alias_blur: float) -> np.ndarray:
-    """Build the anti-aliased disk of ImageNet-C's ``defocus_blur`` (float32, sums to 1).
-
-    A binary disk of the given radius on a ``[-8, 8]^2`` grid (``[-R, R]^2`` with
-    ``R = ceil(radius)`` when radius > 8), normalised, then blurred by
-    ``cv2.GaussianBlur`` with a 3x3 (5x5 when radius > 8) window and
-    ``sigmaX = alias_blur``; all-zero outer rings are cropped (they do not
-    change the filter's result).
-
-    Args:
-        radius: Disk radius in pixels (> 0).
-        alias_blur: Anti-aliasing Gaussian sigma in pixels (> 0).
-
-    Returns:
-        Square float32 kernel with odd side.
-
-    Example:
-        >>> k = disk_kernel(3, 0.1)
-        >>> k.shape, round(float(k.sum()), 5)
-        ((9, 9), 1.0)
-
-    """
-    if radius <= 0 or alias_blur <= 0:
-        raise ValueError(f"defocus needs radius > 0 and alias_blur > 0, got {radius}, {alias_blur}")
-    if radius <= 8:
-        grid = np.arange(-8, 8 + 1)
-        ksize = (3, 3)
-    else:
-        r = math.ceil(radius)
-        grid = np.arange(-r, r + 1)
-        ksize = (5, 5)
-    gx, gy = np.meshgrid(grid, grid)
-    disk = np.array((gx**2 + gy**2) <= radius**2, dtype=np.float32)
-    disk /= np.sum(disk)
-    kernel = cv2.GaussianBlur(disk, ksize=ksize, sigmaX=float(alias_blur))
-    centre = len(grid) // 2
-    ys, xs = np.nonzero(kernel)
-    reach = int(max(np.abs(ys - centre).max(), np.abs(xs - centre).max()))
-    keep = slice(centre - reach, centre + reach + 1)
-    return np.ascontiguousarray(kernel[keep, keep])
 
 
 def glass_shuffle_index(
@@ -254,6 +118,12 @@ def glass_shuffle_index(
 # --------------------------------------------------------------------------- kernels
 
 
+def _unit64(image: np.ndarray) -> np.ndarray:
+    """``np.array(x) / 255.`` as (H, W, C) float64, the scripts' working scale."""
+    x = np.asarray(image) / 255.0
+    return x[..., None] if x.ndim == 2 else x
+
+
 def gaussian_blur(image: np.ndarray, *, sigma_y: float, sigma_x: float) -> np.ndarray:
     """Gaussian blur.
 
@@ -264,13 +134,16 @@ def gaussian_blur(image: np.ndarray, *, sigma_y: float, sigma_x: float) -> np.nd
             ``multichannel=True`` on 2-D images makes it 0).
 
     Returns:
-        float32 (H, W, C) on the 0..255 scale.
+        float64 (H, W, C) on the 0..255 scale, ``clip(gaussian(x / 255), 0, 1) * 255``.
 
     Reference:
         ImageNet-C ``gaussian_blur`` (skimage ``gaussian``, mode ``nearest``, truncate 4).
 
     """
-    return gaussian_filter(_as_float(image), sigma_y, sigma_x)
+    out = gaussian_filter(_unit64(image), sigma_y, sigma_x)
+    np.clip(out, 0, 1, out=out)
+    out *= 255
+    return out
 
 
 def _glass_draws(
@@ -303,22 +176,21 @@ def glass_blur_from_draws(
         shuffle: ``"copy"`` or ``"swap"``.
 
     Returns:
-        float32 (H, W, C) on the 0..255 scale.
+        float64 (H, W, C) on the 0..255 scale.
 
     """
-    x = _as_float(image)
+    x = _unit64(image)
     h, w, c = x.shape
-    blurred = gaussian_filter(x, sigma_y, sigma_x)
     # upstream: np.uint8(gaussian(x / 255.) * 255), truncation
-    u8 = np.clip(blurred, 0, 255).astype(np.uint8).reshape(h * w, c)
+    u8 = (gaussian_filter(x, sigma_y, sigma_x) * 255).astype(np.uint8).reshape(h * w, c)
     index = np.arange(h * w)
     for i in range(offsets.shape[0]):
         step = glass_shuffle_index(
             (h, w), max_delta, offsets[i], None if active is None else active[i], shuffle
         )
         index = index[step]
-    shuffled = u8[index].reshape(h, w, c)
-    return np.clip(gaussian_filter(shuffled, sigma_y, sigma_x), 0, 255)
+    shuffled = u8[index].reshape(h, w, c) / 255.0
+    return np.clip(gaussian_filter(shuffled, sigma_y, sigma_x), 0, 1) * 255
 
 
 def glass_blur(
@@ -348,7 +220,7 @@ def glass_blur(
         rng: Random generator.
 
     Returns:
-        float32 (H, W, C) on the 0..255 scale.
+        float64 (H, W, C) on the 0..255 scale.
 
     Reference:
         ImageNet-C ``glass_blur``; MNIST-C ``glass_blur``.
@@ -367,29 +239,36 @@ def glass_blur(
 def defocus_blur(image: np.ndarray, *, radius: float, alias_blur: float) -> np.ndarray:
     """Defocus blur: correlation with an anti-aliased disk (border reflect-101).
 
+    Computed as the scripts do: ``cv2.filter2D`` of ``x / 255`` in float64 with
+    the float32 disk (one call for all channels gives the per-channel calls'
+    bits), ``clip(., 0, 1) * 255``.
+
     Args:
         image: uint8 (H, W, C), C in {1, 3}.
         radius: Disk radius in pixels (> 0).
         alias_blur: Anti-aliasing sigma in pixels (> 0).
 
     Returns:
-        float32 (H, W, C) on the 0..255 scale.
+        float64 (H, W, C) on the 0..255 scale.
 
     Reference:
         ImageNet-C ``defocus_blur`` (``disk`` + ``cv2.filter2D``).
 
     """
-    x = _as_float(image)
-    out = cv2.filter2D(x, cv2.CV_32F, disk_kernel(radius, alias_blur))
-    return np.clip(out.reshape(x.shape), 0, 255)
+    x = _unit64(image)
+    out = cv2.filter2D(x, -1, disk_kernel(float(radius), float(alias_blur))).reshape(x.shape)
+    np.clip(out, 0, 1, out=out)
+    out *= 255
+    return out
 
 
-def motion_blur_at(
-    image: np.ndarray, *, radius: float, sigma: float, angle: float, round_output: bool
-) -> np.ndarray:
-    """Motion blur in a given direction (the deterministic part of :func:`motion_blur`)."""
-    out = np.clip(motion_filter(_as_float(image), radius, sigma, angle), 0, 255)
-    return np.rint(out) if round_output else out
+def motion_blur_at(image: np.ndarray, *, radius: float, sigma: float, angle: float) -> np.ndarray:
+    """Motion blur in a given direction (the deterministic part of :func:`motion_blur`).
+
+    Returns ImageMagick's 8-bit result as float64 levels (see
+    :func:`corruptions._motion.magick_motion_blur`).
+    """
+    return magick_motion_blur(np.asarray(image), radius, sigma, angle)
 
 
 def motion_blur(
@@ -398,7 +277,6 @@ def motion_blur(
     radius: float,
     sigma: float,
     angle_range: tuple[float, float],
-    round_output: bool,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Linear motion blur in a random direction (ImageMagick ``-motion-blur``).
@@ -408,26 +286,29 @@ def motion_blur(
         radius: Blur radius in pixels (> 0); ``2 * ceil(radius) + 1`` taps.
         sigma: Tap-weight sigma, in taps (> 0).
         angle_range: ``(low, high)`` degrees of the uniform angle draw.
-        round_output: Round to the nearest level (ImageMagick writes an 8-bit PNG)
-            instead of leaving the truncation to the boundary (imagecorruptions).
+        rng: Random generator (one ``uniform`` draw).
 
     Returns:
-        float32 (H, W, C) on the 0..255 scale.
+        float64 (H, W, C): ImageMagick Q16's 8-bit levels (exact integers).
 
     Reference:
-        ImageNet-C ``motion_blur`` (Wand ``MagickMotionBlurImage``);
-        imagecorruptions ``_motion_blur`` (the same kernel in numpy).
+        ImageNet-C ``motion_blur`` (Wand ``MagickMotionBlurImage``, ImageMagick
+        6.9.11 Q16 checked with the real library in the tests).
 
     """
     angle = float(rng.uniform(angle_range[0], angle_range[1]))
-    return motion_blur_at(image, radius=radius, sigma=sigma, angle=angle, round_output=round_output)
+    return motion_blur_at(image, radius=radius, sigma=sigma, angle=angle)
 
 
 def zoom_blur(image: np.ndarray, *, zooms: tuple[float, ...]) -> np.ndarray:
     """Zoom blur: mean of the image and its central magnifications.
 
+    The scripts' float32 arithmetic: ``x = float32(x / 255)``, ``out`` the float32
+    sum of :func:`clipped_zoom` over ``zooms`` (1.0 included), then
+    ``clip((x + out) / (len + 1), 0, 1) * 255``.
+
     Args:
-        image: uint8 (H, W, C), C in {1, 3}.
+        image: uint8 (H, W, C), C in {1, 3}, square (as the scripts' crop).
         zooms: Magnifications (each >= 1), e.g. ``np.arange(1, 1.11, 0.01)``.
 
     Returns:
@@ -437,12 +318,12 @@ def zoom_blur(image: np.ndarray, *, zooms: tuple[float, ...]) -> np.ndarray:
         ImageNet-C ``zoom_blur`` (``clipped_zoom`` with ``scipy.ndimage.zoom(order=1)``).
 
     """
-    x = _as_float(image)
-    acc = x.copy()
+    x = _unit64(image).astype(np.float32)
+    out = np.zeros_like(x)
     for z in zooms:
-        acc += x if float(z) == 1.0 else zoom_center(x, float(z))
-    acc /= np.float32(len(zooms) + 1)
-    return np.clip(acc, 0, 255)
+        out += clipped_zoom(x, float(z))
+    x = (x + out) / np.float32(len(zooms) + 1)
+    return np.clip(x, 0, 1) * np.float32(255)
 
 
 # --------------------------------------------------------------------------- tables
@@ -466,6 +347,10 @@ _GAUSSIAN_TABLES = {
         ("sigma_y", "sigma_x"), _iso((1, 2, 3, 4, 6)),
         _HC + "make_imagenet_c.py gaussian_blur c", frozenset({"sigma_y", "sigma_x"}),
         _GAUSS_SIGMA_NOTE,
+    ),
+    "imagenet299": SeverityTable(
+        ("sigma_y", "sigma_x"), _iso((1.5, 2.5, 3.5, 4.5, 6.5)),
+        _INC + "gaussian_blur c", frozenset({"sigma_y", "sigma_x"}), _GAUSS_SIGMA_NOTE,
     ),
     "tiny64": SeverityTable(
         ("sigma_y", "sigma_x"), _iso((0.5, 0.75, 1, 1.25, 1.5)),
@@ -506,6 +391,11 @@ _GLASS_TABLES = {
         _GLASS_FIELDS, _glass(_GLASS_IMAGENET, 1.0, "copy", False),
         _HC + "make_imagenet_c.py glass_blur c", _GLASS_PX, _GLASS_NOTE,
     ),
+    "imagenet299": SeverityTable(
+        _GLASS_FIELDS,
+        _glass(((0.8, 1, 3), (1, 3, 1), (1.1, 2, 4), (1.2, 4, 2), (1.6, 5, 2)), 1, "copy", False),
+        _INC + "glass_blur c", _GLASS_PX, _GLASS_NOTE,
+    ),
     "tiny64": SeverityTable(
         _GLASS_FIELDS,
         _glass(((0.1, 1, 1), (0.5, 1, 1), (0.6, 1, 2), (0.7, 2, 1), (0.9, 2, 2)), 1, "copy", False),
@@ -535,6 +425,11 @@ _DEFOCUS_TABLES = {
         _DEFOCUS_FIELDS, _DEFOCUS_IMAGENET, _HC + "make_imagenet_c.py defocus_blur c", _DEFOCUS_PX,
         "the disk lives on a fixed [-8, 8] grid with a 3x3 anti-alias window up to radius 8.",
     ),
+    "imagenet299": SeverityTable(
+        _DEFOCUS_FIELDS, ((4, 0.1), (5, 0.5), (7, 0.5), (10, 0.5), (12, 0.5)),
+        _INC + "defocus_blur c", _DEFOCUS_PX,
+        "radius > 8 (severities 4, 5) switches to a [-radius, radius] grid and a 5x5 window.",
+    ),
     "tiny64": SeverityTable(
         _DEFOCUS_FIELDS, ((0.5, 0.6), (1, 0.1), (1.5, 0.1), (2.5, 0.01), (3, 0.1)),
         _HC + "make_tinyimagenet_c.py defocus_blur c", _DEFOCUS_PX,
@@ -550,17 +445,17 @@ _DEFOCUS_TABLES = {
     ),
 }
 
-_MOTION_FIELDS = ("radius", "sigma", "angle_range", "round_output")
+_MOTION_FIELDS = ("radius", "sigma", "angle_range")
 _MOTION_PX = frozenset({"radius", "sigma"})
 _MOTION_NOTE = (
     "tuple = (radius, sigma) of ImageMagick MotionBlurImage; angle ~ U(-45, 45) degrees; "
-    "ImageMagick rounds to 8 bits (round_output=True); imagecorruptions' numpy port "
-    "truncates and stops adding taps that leave the image (never at these sizes)."
+    "the result is ImageMagick Q16's: the weighted sum rounded to 16 bits, then the 8-bit "
+    "PNG it writes truncates (q // 257); imagecorruptions' numpy port truncates the float."
 )
 
 
 def _motion(rows: tuple[tuple[float, float], ...]) -> tuple[tuple[object, ...], ...]:
-    return tuple((r, s, (-45.0, 45.0), True) for r, s in rows)
+    return tuple((r, s, (-45.0, 45.0)) for r, s in rows)
 
 
 _MOTION_IMAGENET = ((10, 3), (15, 5), (15, 8), (15, 12), (20, 15))
@@ -568,6 +463,10 @@ _MOTION_TABLES = {
     "imagenet224": SeverityTable(
         _MOTION_FIELDS, _motion(_MOTION_IMAGENET), _HC + "make_imagenet_c.py motion_blur c",
         _MOTION_PX, _MOTION_NOTE,
+    ),
+    "imagenet299": SeverityTable(
+        _MOTION_FIELDS, _motion(((12, 4), (17, 6), (17, 9), (17, 13), (22, 16))),
+        _INC + "motion_blur c", _MOTION_PX, _MOTION_NOTE,
     ),
     "tiny64": SeverityTable(
         _MOTION_FIELDS, _motion(((10, 1), (10, 1.5), (10, 2), (10, 2.5), (12, 3))),
@@ -592,6 +491,9 @@ _ZOOM_NOTE = "zooms are the exact np.arange values (crop sizes ceil(n / z) depen
 _ZOOM_TABLES = {
     "imagenet224": SeverityTable(
         ("zooms",), _ZOOM_IMAGENET, _HC + "make_imagenet_c.py zoom_blur c", notes=_ZOOM_NOTE
+    ),
+    "imagenet299": SeverityTable(
+        ("zooms",), _ZOOM_IMAGENET, _INC + "zoom_blur c", notes=_ZOOM_NOTE
     ),
     "tiny64": SeverityTable(
         ("zooms",), _ZOOM_SMALL, _HC + "make_tinyimagenet_c.py zoom_blur c", notes=_ZOOM_NOTE

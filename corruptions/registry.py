@@ -43,7 +43,7 @@ __all__ = [
 
 #: Nominal image side (pixels) of each resolution preset.
 PRESETS: Mapping[str, int] = MappingProxyType(
-    {"mnist28": 28, "cifar32": 32, "tiny64": 64, "imagenet224": 224}
+    {"mnist28": 28, "cifar32": 32, "tiny64": 64, "imagenet224": 224, "imagenet299": 299}
 )
 SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
 

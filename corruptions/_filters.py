@@ -1,0 +1,195 @@
+"""Filters of the blur and weather families, with the references' own arithmetic (private).
+
+The ImageNet-C scripts compute on the ``x / 255`` scale in float64 and truncate
+``* 255`` to uint8; a value one ulp below an integer becomes the level below.
+Flat regions sit exactly on such values, so matching the references to the gray
+level needs their arithmetic to the bit, not merely to float32 accuracy:
+
+* :func:`gaussian_filter` is ``scipy.ndimage.gaussian_filter`` (what
+  ``skimage.filters.gaussian`` calls), in the caller's float dtype;
+* :func:`clipped_zoom` reproduces ``scipy.ndimage.zoom(order=1)`` on the
+  scripts' central crop term by term: per output pixel
+  ``t = sum(((v * wy) * wx))`` over the four neighbours in scipy's order, the
+  weights ``w0 = 1 - frac``, ``w1 = 1 - w0`` of its order-1 spline, in float64,
+  cast to the input's dtype; index tables are cached per (size, zoom);
+* :func:`disk_kernel` is the scripts' anti-aliased disk, built once per
+  (radius, alias_blur) and shared read-only.
+
+Reference:
+    hendrycks/robustness ``ImageNet-C/create_c/make_imagenet_c.py`` (``disk``,
+    ``clipped_zoom``); scipy ``ndimage/src/ni_interpolation.c`` (``NI_ZoomShift``,
+    ``get_spline_interpolation_weights``); scikit-image ``filters.gaussian``.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+__all__ = ["gaussian_filter", "clipped_zoom", "zoom_plan", "disk_kernel"]
+
+
+def gaussian_filter(image: np.ndarray, sigma_y: float, sigma_x: float) -> np.ndarray:
+    """Gaussian blur as ``skimage.filters.gaussian`` computes it (mode ``nearest``, truncate 4).
+
+    Args:
+        image: float32 or float64 array (H, W) or (H, W, C); channels are not mixed.
+        sigma_y: Standard deviation along rows, pixels (>= 0; 0 = none).
+        sigma_x: Standard deviation along columns, pixels (>= 0; 0 = none,
+            MNIST-C's ``multichannel=True`` on a 2-D image).
+
+    Returns:
+        A new array of the input's shape and float dtype.
+
+    Example:
+        >>> out = gaussian_filter(np.full((5, 5), 7.0), 1.0, 1.0)
+        >>> bool(np.allclose(out, 7.0))
+        True
+
+    """
+    if sigma_y < 0 or sigma_x < 0:
+        raise ValueError(f"sigmas must be >= 0, got {sigma_y}, {sigma_x}")
+    src = np.asarray(image)
+    if src.dtype not in (np.float32, np.float64):
+        src = src.astype(np.float64)
+    sigma = (float(sigma_y), float(sigma_x)) + (0.0,) * (src.ndim - 2)
+    return ndimage.gaussian_filter(src, sigma, mode="nearest", truncate=4.0, output=src.dtype)
+
+
+@lru_cache(maxsize=256)
+def zoom_plan(n: int, zoom: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Index and weight tables of one axis of :func:`clipped_zoom` (cached, read-only).
+
+    Args:
+        n: Image side in pixels (the scripts' zoom is square: rows and columns alike).
+        zoom: Magnification (>= 1).
+
+    Returns:
+        ``(i0, i1, w0, w1)``: for each of the ``n`` kept output positions, the two
+        source indices in the uncropped image and their float64 weights.
+
+    """
+    crop = int(math.ceil(n / zoom))
+    top = (n - crop) // 2
+    size = int(round(crop * zoom))  # scipy.ndimage.zoom's output length
+    trim = (size - n) // 2
+    ratio = (crop - 1) / (size - 1) if size > 1 else 1.0
+    cc = np.arange(size, dtype=np.float64)[trim : trim + n] * ratio
+    start = np.floor(cc)
+    frac = cc - start
+    w0 = 1.0 - frac
+    w1 = 1.0 - w0
+    i0 = start.astype(np.intp)
+    # scipy mirrors an out-of-range neighbour; its weight is 0 there, any valid index will do
+    i1 = np.where(i0 + 1 < crop, i0 + 1, np.maximum(i0 - 1, 0))
+    out = (i0 + top, i1 + top, w0, w1)
+    for a in out:
+        a.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=256)
+def _flat_columns(n: int, zoom: float, channels: int, which: int) -> np.ndarray:
+    """Flat (column, channel) indices of neighbour ``which`` (0 or 1) on a (rows, n * C) view."""
+    cols = zoom_plan(n, zoom)[which]
+    out = (cols[:, None] * channels + np.arange(channels)).ravel()
+    out.setflags(write=False)
+    return out
+
+
+def clipped_zoom(image: np.ndarray, zoom: float, *, out_dtype: type | None = None) -> np.ndarray:
+    """Magnify the centre by ``zoom`` and keep the central n x n (the scripts' ``clipped_zoom``).
+
+    Args:
+        image: Array (H, W) or (H, W, C), float32 or float64; the scripts' images are
+            square (their crop uses H for both axes), other shapes zoom each axis by its size.
+        zoom: Magnification (>= 1).
+        out_dtype: Result dtype (default: the input's, as scipy's output).
+
+    Returns:
+        Array of the input's shape.
+
+    """
+    if zoom < 1:
+        raise ValueError(f"zoom must be >= 1, got {zoom}")
+    n, m = image.shape[:2]  # the scripts' images are square; other shapes zoom each axis alike
+    if float(zoom) == 1.0:
+        return np.array(image, dtype=out_dtype or image.dtype)
+    y0, y1, wy0, wy1 = zoom_plan(n, float(zoom))
+    _, _, wx0, wx1 = zoom_plan(m, float(zoom))
+    lo, hi = int(min(y0[0], y1[0])), int(max(y0[-1], y1[-1])) + 1
+    v = np.asarray(image[lo:hi])  # gathered in its own dtype, multiplied in float64 (exact)
+    c = v.shape[2] if v.ndim == 3 else 1
+    flat = v.reshape(hi - lo, m * c)
+    shape = (hi - lo, m) + v.shape[2:]
+    # Gathers are exact, so columns may be picked first (one flat take per neighbour,
+    # the fast path); the products keep scipy's order, (v * wy) * wx, and the four
+    # terms are summed in its order.
+    extra = (1,) * (v.ndim - 2)
+    cols = [(np.take(flat, _flat_columns(m, float(zoom), c, k), axis=1).reshape(shape),
+             w.reshape((1, -1) + extra)) for k, w in ((0, wx0), (1, wx1))]
+    t = None
+    for rows, wy in ((y0 - lo, wy0), (y1 - lo, wy1)):
+        wy = wy.reshape((-1, 1) + extra)
+        for picked, wx in cols:
+            term = np.multiply(np.take(picked, rows, axis=0), wy, dtype=np.float64)
+            term *= wx
+            if t is None:
+                t = term
+            else:
+                t += term
+    return t.astype(out_dtype or image.dtype, copy=False)
+
+
+@lru_cache(maxsize=64)
+def disk_kernel(radius: float, alias_blur: float) -> np.ndarray:
+    """Build the anti-aliased disk of ImageNet-C's ``defocus_blur`` (float32, read-only, cached).
+
+    A binary disk on the ``[-8, 8]^2`` grid (``np.arange(-radius, radius + 1)``
+    when radius > 8), normalised, then ``cv2.GaussianBlur`` with a 3x3 (5x5 when
+    radius > 8) window and ``sigmaX = alias_blur``, exactly as the scripts build
+    it: the full grid is kept (cropping it would change OpenCV's DFT size and the
+    last bits of the result). Its float32 taps as small as 1e-45 become ordinary
+    float64 numbers in the float64 filtering, so no denormal slow path is hit.
+
+    Args:
+        radius: Disk radius in pixels (> 0).
+        alias_blur: Anti-aliasing Gaussian sigma in pixels (> 0).
+
+    Returns:
+        Square float32 kernel with odd side.
+
+    Example:
+        >>> k = disk_kernel(3, 0.1)
+        >>> k.shape, round(float(k.sum()), 5)
+        ((17, 17), 1.0)
+
+    """
+    if radius <= 0 or alias_blur <= 0:
+        raise ValueError(f"defocus needs radius > 0 and alias_blur > 0, got {radius}, {alias_blur}")
+    if radius <= 8:
+        grid = np.arange(-8, 8 + 1)
+        ksize = (3, 3)
+    else:
+        grid = np.arange(-radius, radius + 1)
+        ksize = (5, 5)
+    gx, gy = np.meshgrid(grid, grid)
+    disk = np.array((gx**2 + gy**2) <= radius**2, dtype=np.float32)
+    disk /= np.sum(disk)
+    kernel = cv2.GaussianBlur(disk, ksize=ksize, sigmaX=float(alias_blur))
+    kernel.setflags(write=False)
+    return kernel
+
+
+def filter2d_per_channel(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``cv2.filter2D(x[..., c], -1, kernel)`` for every channel (border reflect-101)."""
+    if x.ndim == 2:
+        return cv2.filter2D(x, -1, kernel)
+    out = np.empty_like(x)
+    for c in range(x.shape[2]):
+        out[..., c] = cv2.filter2D(np.ascontiguousarray(x[..., c]), -1, kernel)
+    return out
