@@ -68,21 +68,27 @@ def shared_path() -> Path:
     return path
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001
-    """Say in one line how many tests skipped for want of shared/ and how to run them."""
-    if shared_available() or _in_ci():
-        return
-    prefix = "shared reference data not found"
-    n = sum(
-        1
-        for rep in terminalreporter.stats.get("skipped", [])
-        if prefix in str(getattr(rep, "longrepr", ""))
-    )
-    if n:
-        terminalreporter.write_line(
-            f"{n} tests skipped: {SHARED_MISSING.format(path=_shared_candidate())} "
-            "(CI=true makes them fail instead)"
-        )
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG001
+    """Fold the skips for want of shared/ into one line instead of one per test.
+
+    The terminal reporter's ``-ra`` summary runs inside this wrapper; the folded
+    reports are put back afterwards so the final ``N skipped`` count stays true.
+    """
+    stats = terminalreporter.stats
+    skipped = stats.get("skipped", [])
+    ours = [r for r in skipped if "shared reference data not found" in str(r.longrepr)]
+    if ours:
+        stats["skipped"] = [r for r in skipped if r not in ours]
+    try:
+        return (yield)
+    finally:
+        if ours:
+            stats["skipped"] = skipped
+            terminalreporter.write_line(
+                f"SKIPPED [{len(ours)}] {SHARED_MISSING.format(path=_shared_candidate())}"
+                " (CI=true makes these fail instead)"
+            )
 
 
 def _load_photo(name: str) -> np.ndarray:
