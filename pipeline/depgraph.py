@@ -1,0 +1,108 @@
+"""The import closure of a module inside ``pipeline/`` and ``corruptions/``.
+
+DVC reruns a stage when one of its listed deps changes, so a stage must list
+every source file its command can execute. :func:`import_closure` computes
+that set from the code itself (static ``import`` statements, including the
+ones inside functions, and module names written as strings such as
+``"pipeline.shift:parse_section"``, which the manifest loader imports by
+name); ``tests/pipeline/test_dvc.py`` checks ``dvc.yaml`` against it.
+
+Two string tables are dispatch points, not imports, and are skipped
+(:data:`DISPATCH_TABLES`): the corruption registry's ``FAMILY_MODULES`` (a
+``corrupt@<family>`` stage runs one family, named by its ``--family``) and the
+CLI's ``COMMANDS`` (a stage runs the one sub-command its ``cmd`` names).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+__all__ = ["DISPATCH_TABLES", "PACKAGES", "import_closure", "module_file"]
+
+#: Top-level packages whose files are followed.
+PACKAGES = ("pipeline", "corruptions")
+#: (file, assigned name) of module-name tables that dispatch rather than import.
+DISPATCH_TABLES = frozenset(
+    {("corruptions/registry.py", "FAMILY_MODULES"), ("pipeline/cli.py", "COMMANDS")}
+)
+
+
+def module_file(root: Path, module: str) -> Path | None:
+    """Return the source file of dotted ``module`` under ``root`` (``None``: not ours)."""
+    parts = module.split(".")
+    if parts[0] not in PACKAGES or not all(p.isidentifier() for p in parts):
+        return None
+    path = root.joinpath(*parts)
+    if (path / "__init__.py").is_file():
+        return path / "__init__.py"
+    if path.with_suffix(".py").is_file():
+        return path.with_suffix(".py")
+    return None
+
+
+def _names(root: Path, path: Path) -> Iterator[str]:
+    """Dotted names a file imports or names as a string."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    rel = path.relative_to(root).as_posix()
+    package = ".".join(path.relative_to(root).parent.parts)
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        target = None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        elif isinstance(node, ast.AnnAssign):
+            target = node.target
+        if isinstance(target, ast.Name) and (rel, target.id) in DISPATCH_TABLES:
+            skipped |= {id(n) for n in ast.walk(node)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, base] if base else parts)
+            yield base
+            yield from (f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if id(node) not in skipped:
+                yield node.value.split(":", 1)[0]
+
+
+def _imports(root: Path, path: Path) -> set[Path]:
+    found: set[Path] = set()
+    for name in _names(root, path):
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__ and a/b/__init__
+            file = module_file(root, ".".join(parts[:i]))
+            if file is not None:
+                found.add(file)
+    return found
+
+
+def import_closure(root: Path, starts: Iterable[str]) -> set[str]:
+    """Every ``pipeline/``/``corruptions/`` file reachable from ``starts``.
+
+    Args:
+        root: The repository root.
+        starts: Repository-relative source files (``"pipeline/pull.py"``).
+
+    Returns:
+        Repository-relative POSIX paths, ``starts`` included.
+
+    Example:
+        >>> root = Path(__file__).resolve().parents[1]
+        >>> "pipeline/errors.py" in import_closure(root, ["pipeline/cli.py"])
+        True
+    """
+    seen: set[Path] = set()
+    todo = [root / s for s in starts]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        todo.extend(_imports(root, path) - seen)
+    return {p.relative_to(root).as_posix() for p in seen}
