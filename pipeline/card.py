@@ -182,8 +182,18 @@ def _md(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _dataset_key(src: Mapping[str, Any]) -> str:
+    """Return the known dataset a source is: its registry key, else its ``name``.
+
+    A Parquet or image-folder copy of CIFAR-10 given ``name: cifar10`` is cited,
+    named and linked as CIFAR-10 (its ids join the reference files under that name too).
+    """
+    source = str(src.get("source", ""))
+    return source if source in BIBTEX else str(src.get("name", source))
+
+
 def _pretty_name(name: str, sources: Mapping[str, Mapping[str, Any]], corrupted: bool) -> str:
-    names = [PRETTY.get(str(s.get("source")), str(s.get("name"))) for s in sources.values()]
+    names = [PRETTY.get(_dataset_key(s), str(s.get("name"))) for s in sources.values()]
     base = " + ".join(names) or name
     return f"{base}{'-C' if corrupted else ''} ({name}, rebuilt by benchsmith)"
 
@@ -244,8 +254,8 @@ def render_card(
     total_rows = sum(v["num_rows"] for m in configs.values() for v in m["splits"].values())
     sizes = {c: _config_bytes(root, c, m) for c, m in configs.items()}
     source_datasets = sorted(
-        {f"extended|{HUB_IDS[str(s['source'])]}" for s in sources.values()
-         if str(s.get("source")) in HUB_IDS}
+        {f"extended|{HUB_IDS[_dataset_key(s)]}" for s in sources.values()
+         if _dataset_key(s) in HUB_IDS}
         | {f"extended|{s['options']['repo_id']}" for s in sources.values()
            if str(s.get("source")) == "hf" and isinstance(s.get("options"), dict)
            and s["options"].get("repo_id")}
@@ -313,7 +323,7 @@ def render_card(
         lines.append("")
     lines += _source_section(sources)
     methods = methods_used({str(m.get("kind", "")) for m in configs.values()}, table_sources)
-    keys = [str(s["source"]) for s in sources.values() if str(s["source"]) in BIBTEX] + methods
+    keys = [_dataset_key(s) for s in sources.values() if _dataset_key(s) in BIBTEX] + methods
     if methods:
         lines += ["## Methods", ""]
         for method in methods:

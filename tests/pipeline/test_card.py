@@ -110,3 +110,17 @@ def test_bibtex_for_source_and_method_and_no_dead_links(built) -> None:
                                                (9999, "1K<n<10K"), (950_000, "100K<n<1M")])
 def test_size_category(rows: int, bucket: str) -> None:
     assert size_category(rows) == bucket
+
+
+def test_a_local_copy_named_like_the_dataset_is_cited_as_it(built) -> None:
+    out, configs = built
+    local = json.loads(json.dumps(configs))
+    local["clean"]["source"].update({"name": "cifar10", "source": "parquet", "description": "",
+                                     "license": "unknown", "citation": "",
+                                     "options": {"files": {"train": "/data/c10/*.parquet"}}})
+    text = render_card("c", "d", local, default="clean")
+    header = yaml.safe_load(text.split("---")[1])
+    assert header["source_datasets"] == ["extended|uoft-cs/cifar10"]
+    assert header["pretty_name"].startswith("CIFAR-10-C")
+    assert BIBTEX["cifar10"] in text
+    assert '/data/c10/*.parquet' in text.split("## Source")[1]
