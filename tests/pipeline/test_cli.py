@@ -107,3 +107,37 @@ def test_quarantined_rows_counts_config_manifests(tmp_path: Path) -> None:
             {"rejects": {"count": count, "reasons": {"undecodable image": count}}}
         ))
     assert quarantined_rows(tmp_path) == {"clean": 3, "snow_2": 2}
+
+
+def test_push_dry_run_lists_exactly_the_benchmark_files(tmp_path: Path, capsys) -> None:
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(yaml.safe_dump({
+        "name": "push-small", "description": "push test", "seed": 2,
+        "sources": [{"source": "digits", "splits": ["train"], "limit": 30}],
+        "corrupt": {"preset": "auto", "suites": [{"corruptions": {"contrast": [1]}}]},
+    }))
+    out = tmp_path / "out"
+    assert main(["build", "--manifest", str(manifest), "--out", str(out), "--work",
+                 str(tmp_path / "work"), "--scheduler", "sync", "--no-progress"]) == 0
+    (out / "notes.txt").write_text("mine, not the benchmark's")
+    (out / "clean" / "train-00000.parquet.123.tmp").write_bytes(b"partial")
+    capsys.readouterr()
+    status, text = _out(capsys, ["push", str(out), "--repo-id", "someone/push-small",
+                                 "--dry-run"])
+    assert status == 0
+    listed = text.splitlines()[:-1]
+    expected = sorted(
+        ["README.md", "benchmark.json", "contact_sheet.png"]
+        + [p.relative_to(out).as_posix() for p in out.glob("*/*")
+           if p.suffix in (".parquet", ".json")]
+    )
+    assert listed == expected
+    assert "notes.txt" not in text and ".tmp" not in text
+    assert text.splitlines()[-1].startswith(
+        f"dry run: would commit {len(expected)} files")
+
+
+def test_push_refuses_what_is_not_a_benchmark(tmp_path: Path, capsys) -> None:
+    assert main(["push", str(tmp_path), "--repo-id", "someone/x", "--dry-run"]) == 2
+    assert "no benchmark.json" in capsys.readouterr().err
+    assert main(["push", str(tmp_path), "--repo-id", "not-a-repo-id", "--dry-run"]) == 2
