@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "slices": ("pipeline.slices", "write slice configs (major, multi_label, label_error, clean)"),
     "review": ("pipeline.review.app", "local web page to review audit candidates / model mistakes"),
     "score": ("pipeline.score", "top-1, ReaL, per-slice accuracy, mCE and ECE of predictions"),
+    "difficulty": ("pipeline.difficulty", "per-config pixel change vs clean, as plot data"),
     "push": ("pipeline.push", "upload a published benchmark to the Hugging Face Hub"),
     "list": ("pipeline.listing", "list corruptions, suites, presets, sources, manifests, "
              "manifest-keys"),

@@ -3,7 +3,7 @@
 DVC reruns a stage when one of its listed deps changes, so a stage must list
 every source file its command can execute. :func:`import_closure` computes
 that set from the code itself (static ``import`` statements, including the
-ones inside functions, and module names written as strings such as
+ones inside functions, and dotted module names written as strings such as
 ``"pipeline.shift:parse_section"``, which the manifest loader imports by
 name); ``tests/pipeline/test_dvc.py`` checks ``dvc.yaml`` against it.
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable, Iterator
+from functools import cache
 from pathlib import Path
 
 __all__ = ["DISPATCH_TABLES", "PACKAGES", "import_closure", "module_file"]
@@ -67,11 +68,21 @@ def _names(root: Path, path: Path) -> Iterator[str]:
             yield base
             yield from (f"{base}.{alias.name}" for alias in node.names)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if id(node) not in skipped:
+            # Only dotted names ("pipeline.shift:parse_section"): a bare word such as
+            # "corruptions" in a message or a folder list is not an import.
+            if id(node) not in skipped and ("." in node.value or ":" in node.value):
                 yield node.value.split(":", 1)[0]
 
 
 def _imports(root: Path, path: Path) -> set[Path]:
+    stat = path.stat()
+    return set(_imports_cached(root, path, stat.st_mtime_ns, stat.st_size))
+
+
+@cache
+def _imports_cached(root: Path, path: Path, mtime_ns: int, size: int) -> frozenset[Path]:
+    """Return the imports of one file version (keyed by mtime and size: edits are seen)."""
+    del mtime_ns, size
     found: set[Path] = set()
     for name in _names(root, path):
         parts = name.split(".")
@@ -79,7 +90,7 @@ def _imports(root: Path, path: Path) -> set[Path]:
             file = module_file(root, ".".join(parts[:i]))
             if file is not None:
                 found.add(file)
-    return found
+    return frozenset(found)
 
 
 def import_closure(root: Path, starts: Iterable[str]) -> set[str]:

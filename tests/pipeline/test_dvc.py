@@ -187,10 +187,14 @@ def test_metrics_plots_experiments_params(project: Path) -> None:
     validate_metrics = next(iter(shown.values()))["data"]["metrics/validate.json"]["data"]
     assert len(json.dumps(validate_metrics)) < 4000  # a metric, not a findings dump
 
+    difficulty = json.loads((project / "plots/difficulty.json").read_text())
+    assert {r["config"] for r in difficulty} == {"gaussian_noise_1", "contrast_2", "rotate_2"}
+    assert all(r["rows"] == 120 and 0 < r["mean_abs_diff"] <= 255 for r in difficulty)
     html = project / "plots_html"
     _run(["dvc", "plots", "show", "-o", str(html)], project)
     page = (html / "index.html").read_text()
-    assert "shift.png" in page or "plots_shift" in page or "<img" in page, page[:2000]
+    assert "plots/difficulty.json" in page and "gaussian_noise_1" in page, page[:2000]
+    assert "plots/shift.png" in page or "plots_shift.png" in page, page[:2000]
 
     _run(["dvc", "exp", "run", "-S", "seed=1",
           "-S", "manifest_overrides.set=['sources.0.limit=60']"], project)
