@@ -96,20 +96,25 @@ def main(argv: list[str] | None = None) -> int:
               "--workers", str(args.workers), *(["--no-progress"] if args.no_progress else [])]
     timings: dict[str, float] = {}
     skipped: dict[str, str] = {}
+    steps = ["pull", "corrupt", *OPTIONAL_STAGES, "publish", "validate"]
 
-    t0 = time.perf_counter()
+    def step(name: str) -> float:
+        print(f"benchsmith build: [{steps.index(name) + 1}/{len(steps)}] {name}", flush=True)
+        return time.perf_counter()
+
+    t0 = step("pull")
     pull(manifest, args.work / "pulled", shard_size=args.shard_size, **kw)
     timings["pull"] = time.perf_counter() - t0
     inputs = [args.work / "pulled"]
     if manifest.corrupt is not None:
-        t0 = time.perf_counter()
+        t0 = step("corrupt")
         corrupt(manifest, args.work / "pulled", args.work / "corrupted", **kw)
         timings["corrupt"] = time.perf_counter() - t0
         inputs.append(args.work / "corrupted")
     else:
         skipped["corrupt"] = "the manifest has no `corrupt:` section"
     for stage in OPTIONAL_STAGES:
-        t0 = time.perf_counter()
+        t0 = step(stage)
         ran, note = _run_optional(stage, manifest, args.work, common)
         if ran:
             timings[stage] = time.perf_counter() - t0
@@ -117,10 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             skipped[stage] = note
             print(f"benchsmith build: SKIPPED {stage}: {note}")
-    t0 = time.perf_counter()
+    t0 = step("publish")
     publish(manifest, inputs, args.out)
     timings["publish"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t0 = step("validate")
     report = validate(args.out, scheduler=args.scheduler, workers=args.workers)
     timings["validate"] = time.perf_counter() - t0
     print(report.text())

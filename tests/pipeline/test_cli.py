@@ -97,6 +97,7 @@ def test_build_says_which_stages_it_skipped_and_why(tmp_path: Path, capsys) -> N
         assert f"SKIPPED {stage}: the manifest has no `{stage}:` section" in out
     assert "summary: ran 4 stages (pull, corrupt, publish, validate); skipped 4" in out
     assert "quarantined 0 rows" in out
+    assert "benchsmith build: [1/8] pull" in out and "benchsmith build: [8/8] validate" in out
     assert out.rstrip().endswith(f"build PASSED: {tmp_path / 'out'}")
 
 
