@@ -102,12 +102,9 @@ def _dataset_info(config: str, m: Mapping[str, Any], sizes: dict[str, int] | Non
     )
     info = datasets.DatasetInfo(features=features, config_name=config, splits=splits)
     out = info._to_yaml_dict()
-    if sizes is not None:
+    if sizes is not None:  # else num_bytes stays 0: `datasets` requires the field
         out["download_size"] = sum(sizes.values())
         out["dataset_size"] = sum(sizes.values())
-    else:  # unknown sizes: say nothing rather than 0
-        for split in out.get("splits", []):
-            split.pop("num_bytes", None)
     return out
 
 
@@ -234,7 +231,8 @@ def render_card(
         contact_sheet: Relative path of the contact-sheet PNG, if any.
         extra_sections: Markdown sections appended at the end.
         root: The benchmark folder holding the shards; when given, ``num_bytes`` and
-            ``dataset_size`` are the shard files' sizes (otherwise they are left out).
+            ``dataset_size`` are the shard files' sizes (otherwise ``num_bytes`` is 0,
+            the placeholder ``datasets`` requires).
 
     Returns:
         The whole ``README.md`` text.

@@ -3,9 +3,10 @@
 The folder is validated first (a benchmark that fails ``benchsmith validate``
 is never uploaded), then committed in one commit with ``huggingface_hub``: the
 dataset card, ``benchmark.json``, the contact sheet and every config folder
-(shards and ``manifest.json``). Files benchsmith did not write (anything not
-under a config folder or in :data:`TOP_FILES`), temporary files and the
-ownership marker stay local. ``--dry-run`` lists what would be committed and
+(shards and ``manifest.json``): the files of ``benchmark.json``'s completion
+record when it has one, else :data:`TOP_FILES` plus the shards each config's
+``manifest.json`` lists. Files benchsmith did not write, temporary files and
+the ownership marker stay local. ``--dry-run`` lists what would be committed and
 touches no network. Credentials are whatever ``huggingface_hub`` finds
 (``HF_TOKEN`` or ``huggingface-cli login``); benchsmith never reads them.
 """
@@ -39,9 +40,12 @@ def files_to_commit(root: Path) -> list[str]:
             "or `benchsmith publish` first"
         )
     try:
-        configs = json.loads(meta.read_text())["configs"]
+        info = json.loads(meta.read_text())
+        configs = info["configs"]
     except (ValueError, KeyError, TypeError) as exc:
         raise BenchsmithError(f"{meta}: unreadable benchmark.json ({exc}); republish") from exc
+    if isinstance(info.get("files"), dict):  # the completion record: every file publish wrote
+        return sorted({"benchmark.json", *map(str, info["files"])})
     files = [name for name in TOP_FILES if (root / name).is_file()]
     for config in configs:
         folder = root / str(config)

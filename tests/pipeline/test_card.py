@@ -68,9 +68,15 @@ def test_header_is_hub_metadata_with_real_sizes(built) -> None:
     assert len(text.split("---")[1].splitlines()) < 30 * len(configs)
 
 
-def test_without_the_folder_sizes_are_left_out_not_zero(built) -> None:
-    _, header = _card(built)
-    assert all("num_bytes" not in s for i in header["dataset_info"] for s in i["splits"])
+def test_card_header_is_what_datasets_reads(built) -> None:
+    out, configs = built
+    text, _ = _card(built, root=out)
+    (out / "README.md").write_text(text)
+    builder = datasets.load_dataset_builder(str(out), "gaussian_blur_3")
+    assert builder.info.splits["train"].num_examples == 40
+    assert builder.info.splits["train"].num_bytes == sum(
+        p.stat().st_size for p in (out / "gaussian_blur_3").glob("*.parquet"))
+    assert builder.info.features["label"].names == [str(i) for i in range(10)]
 
 
 def test_one_table_per_corruption_with_the_parameters_that_ran(built) -> None:

