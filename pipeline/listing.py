@@ -35,12 +35,17 @@ KEY_TABLES: tuple[tuple[str, str, str], ...] = (
     ("`reannotate.sources[]`", "pipeline.reannotate.config:SOURCE_KEYS", ""),
     ("`reannotate.aggregate`", "pipeline.reannotate.config:AGG_KEYS", ""),
     ("`slices[]`", "pipeline.slices:SLICE_KEYS", ""),
+    ("`encoding` (format: png)", "pipeline.encoding:_PNG_KEYS", "how derived images are stored"),
+    ("`encoding` (format: jpeg)", "pipeline.encoding:_JPEG_KEYS", ""),
 )
 
 
 def _table(ref: str) -> Mapping[str, str] | None:
     module, name = ref.split(":")
-    value = getattr(importlib.import_module(module), name, None)
+    try:
+        value = getattr(importlib.import_module(module), name, None)
+    except ModuleNotFoundError:  # a section this version does not have
+        return None
     return value if isinstance(value, Mapping) else None
 
 
