@@ -195,7 +195,10 @@ def _pretty_name(name: str, sources: Mapping[str, Mapping[str, Any]], corrupted:
     return f"{base}{'-C' if corrupted else ''} ({name}, rebuilt by benchsmith)"
 
 
-def _source_section(sources: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def _source_section(
+    sources: Mapping[str, Mapping[str, Any]], inputs: Mapping[str, list]
+) -> list[str]:
+    """Each source as pull recorded it, with the files it read and their checksums."""
     lines = ["## Source", ""]
     for src in sources.values():
         lines.append(f"**{src['name']}** (source `{src['source']}`, license "
@@ -207,6 +210,11 @@ def _source_section(sources: Mapping[str, Mapping[str, Any]]) -> list[str]:
             lines.append(f"- {key}: `{rendered}`")
         if src.get("citation"):
             lines.append(f"- citation: {src['citation']}")
+        files = [f for f in inputs.get(str(src["name"]), []) if isinstance(f, dict)]
+        if files:
+            lines += ["", "| input file | bytes | sha256 |", "|---|---|---|"]
+            lines += [f"| `{_md(f.get('path', '?'))}` | {f.get('bytes', '?')} | "
+                      f"`{f.get('sha256', '?')}` |" for f in files]
         lines.append("")
     return lines
 
@@ -240,10 +248,13 @@ def render_card(
     from pipeline import __version__
 
     sources: dict[str, Mapping[str, Any]] = {}
+    inputs: dict[str, list] = {}
     for m in configs.values():
         src = m.get("source")
         if isinstance(src, dict):
             sources[src["name"]] = src
+            if isinstance(m.get("inputs"), list):
+                inputs[src["name"]] = m["inputs"]
     licenses = sorted({str(s.get("license", "unknown")) for s in sources.values()}) or ["unknown"]
     license_id = licenses[0] if len(licenses) == 1 and licenses[0] in HF_LICENSES else "other"
     clean = next((m for m in configs.values() if m.get("kind") == "clean"), None)
@@ -319,7 +330,7 @@ def render_card(
             for c, n in rejects.items()
         ]
         lines.append("")
-    lines += _source_section(sources)
+    lines += _source_section(sources, inputs)
     methods = methods_used({str(m.get("kind", "")) for m in configs.values()}, table_sources)
     keys = [_dataset_key(s) for s in sources.values() if _dataset_key(s) in BIBTEX] + methods
     if methods:

@@ -124,9 +124,13 @@ def test_a_local_copy_named_like_the_dataset_is_cited_as_it(built) -> None:
     local["clean"]["source"].update({"name": "cifar10", "source": "parquet", "description": "",
                                      "license": "unknown", "citation": "",
                                      "options": {"files": {"train": "/data/c10/*.parquet"}}})
+    digest = "ab" * 32
+    local["clean"]["inputs"] = [{"path": "/data/c10/test.parquet", "bytes": 123, "sha256": digest}]
     text = render_card("c", "d", local, default="clean")
     header = yaml.safe_load(text.split("---")[1])
     assert header["source_datasets"] == ["extended|uoft-cs/cifar10"]
     assert header["pretty_name"].startswith("CIFAR-10-C")
     assert BIBTEX["cifar10"] in text
-    assert '/data/c10/*.parquet' in text.split("## Source")[1]
+    source = text.split("## Source")[1]
+    assert '/data/c10/*.parquet' in source
+    assert f"| `/data/c10/test.parquet` | 123 | `{digest}` |" in source
