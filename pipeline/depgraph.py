@@ -15,12 +15,24 @@ CLI's ``COMMANDS`` (a stage runs the one sub-command its ``cmd`` names).
 
 from __future__ import annotations
 
+import argparse
 import ast
+import re
+import sys
 from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
 
-__all__ = ["DISPATCH_TABLES", "PACKAGES", "import_closure", "module_file"]
+__all__ = [
+    "DISPATCH_TABLES",
+    "PACKAGES",
+    "code_deps",
+    "import_closure",
+    "main",
+    "module_file",
+    "stage_entry_files",
+    "sync_dvc_yaml",
+]
 
 #: Top-level packages whose files are followed.
 PACKAGES = ("pipeline", "corruptions")
@@ -117,3 +129,101 @@ def import_closure(root: Path, starts: Iterable[str]) -> set[str]:
         seen.add(path)
         todo.extend(_imports(root, path) - seen)
     return {p.relative_to(root).as_posix() for p in seen}
+
+
+def stage_entry_files(root: Path, cmd: str) -> list[str]:
+    """Return the files a ``benchsmith <command> ... [--family F]`` stage starts from."""
+    from pipeline.cli import COMMANDS
+
+    words = cmd.split()
+    command = words[words.index("benchsmith") + 1]
+    start = module_file(root, COMMANDS[command][0])
+    if start is None:
+        raise ValueError(f"stage command {cmd!r}: no module for {command!r}")
+    files = ["pipeline/cli.py", start.relative_to(root).as_posix()]
+    if "--family" in words:
+        files.append(f"corruptions/{words[words.index('--family') + 1]}.py")
+    return files
+
+
+def code_deps(root: Path, cmd: str) -> list[str]:
+    """Return the code deps ``dvc.yaml`` lists for a stage command.
+
+    ``pipeline`` whole (every stage's closure covers nearly all of it and the code
+    version hashes it into the rows), then the exact ``corruptions/`` closure, a
+    sub-package listed as one folder when every module of it is in the closure.
+    """
+    closure = import_closure(root, stage_entry_files(root, cmd))
+    corr = {f for f in closure if f.startswith("corruptions/")}
+    deps = set(corr)
+    for folder in {Path(f).parent for f in corr if Path(f).parent != Path("corruptions")}:
+        members = {p.relative_to(root).as_posix() for p in (root / folder).rglob("*.py")}
+        if members <= corr:
+            deps = (deps - members) | {folder.as_posix()}
+    return ["pipeline", *sorted(deps)]
+
+
+_STAGE = re.compile(r"^  ([A-Za-z0-9_-]+):\s*$")
+
+
+def sync_dvc_yaml(root: Path, text: str) -> str:
+    """Return ``dvc.yaml`` text with every ``benchsmith`` stage's code deps recomputed.
+
+    Non-code deps (data folders, ``${manifest}``...) keep their order and come first;
+    the code deps follow (:func:`code_deps`). Comments and layout elsewhere are kept.
+    """
+    import yaml
+
+    stages = yaml.safe_load(text)["stages"]
+    out: list[str] = []
+    lines = text.splitlines()
+    stage = None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        m = _STAGE.match(line)
+        if m:
+            stage = m.group(1)
+        if line == "    deps:" and stage in stages and "benchsmith" in stages[stage]["cmd"]:
+            j = i + 1
+            while j < len(lines) and lines[j].startswith("      - "):
+                j += 1
+            old = [x[len("      - "):] for x in lines[i + 1 : j]]
+            keep = [d for d in old if not d.startswith(PACKAGES)]
+            out.append(line)
+            out += [f"      - {d}" for d in keep + code_deps(root, stages[stage]["cmd"])]
+            i = j
+            continue
+        out.append(line)
+        i += 1
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pipeline.depgraph [--write]``: check (or fix) dvc.yaml's code deps."""
+    parser = argparse.ArgumentParser(prog="python -m pipeline.depgraph", description=main.__doc__)
+    parser.add_argument("dvc_yaml", nargs="?", type=Path, default=None)
+    parser.add_argument("--write", action="store_true", help="rewrite the deps in place")
+    args = parser.parse_args(argv)
+    root = Path(__file__).resolve().parents[1]
+    path = args.dvc_yaml or root / "dvc.yaml"
+    text = path.read_text()
+    new = sync_dvc_yaml(root, text)
+    if new == text:
+        print(f"{path}: code deps match the import closures")
+        return 0
+    if args.write:
+        path.write_text(new)
+        print(f"{path}: code deps rewritten from the import closures")
+        return 0
+    import difflib
+
+    sys.stdout.writelines(difflib.unified_diff(
+        text.splitlines(True), new.splitlines(True), str(path), f"{path} (import closures)"))
+    print(f"{path}: code deps differ from the import closures; run "
+          "`python -m pipeline.depgraph --write`", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

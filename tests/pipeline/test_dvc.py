@@ -23,8 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.cli import COMMANDS
-from pipeline.depgraph import import_closure, module_file
+from pipeline.depgraph import import_closure, stage_entry_files, sync_dvc_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = {
@@ -62,15 +61,7 @@ def _stages() -> dict[str, dict]:
 
 
 def _entry_files(cmd: str) -> list[str]:
-    """The files a stage's ``benchsmith <command> ... [--family F]`` starts from."""
-    words = cmd.split()
-    command = words[words.index("benchsmith") + 1]
-    start = module_file(REPO, COMMANDS[command][0])
-    assert start is not None, command
-    files = ["pipeline/cli.py", start.relative_to(REPO).as_posix()]
-    if "--family" in words:
-        files.append(f"corruptions/{words[words.index('--family') + 1]}.py")
-    return files
+    return stage_entry_files(REPO, cmd)
 
 
 def _covered(path: str, deps: list[str]) -> bool:
@@ -84,8 +75,24 @@ def test_deps_cover_the_stage_import_closure(stage: str) -> None:
     missing = sorted(f for f in closure if not _covered(f, spec.get("deps", [])))
     assert not missing, (
         f"dvc.yaml stage {stage!r} runs code it does not list as deps, so editing it would "
-        f"leave stale outputs that `dvc repro` calls up to date; add to its deps: {missing}"
+        f"leave stale outputs that `dvc repro` calls up to date; add to its deps: {missing} "
+        "(`python -m pipeline.depgraph --write` rewrites every stage's code deps)"
     )
+
+
+def test_dvc_yaml_code_deps_are_exactly_the_generated_ones() -> None:
+    text = (REPO / "dvc.yaml").read_text()
+    assert sync_dvc_yaml(REPO, text) == text, (
+        "dvc.yaml code deps differ from the import closures (a module was added, removed or "
+        "no longer imported); run `python -m pipeline.depgraph --write` and commit dvc.yaml"
+    )
+
+
+def test_sync_rewrites_a_missing_dep_and_keeps_the_rest(tmp_path: Path) -> None:
+    text = (REPO / "dvc.yaml").read_text()
+    broken = text.replace("      - corruptions/_fractal.py\n", "", 1)
+    assert broken != text
+    assert sync_dvc_yaml(REPO, broken) == text
 
 
 def test_family_stages_do_not_depend_on_other_families() -> None:
