@@ -41,11 +41,12 @@ KEY_TABLES: tuple[tuple[str, str, str], ...] = (
 
 
 def _table(ref: str) -> Mapping[str, str] | None:
+    from pipeline.depgraph import module_file
+
     module, name = ref.split(":")
-    try:
-        value = getattr(importlib.import_module(module), name, None)
-    except ModuleNotFoundError:  # a section this version does not have
+    if module_file(REPO, module) is None:  # a section this version of the code does not have
         return None
+    value = getattr(importlib.import_module(module), name, None)
     return value if isinstance(value, Mapping) else None
 
 
