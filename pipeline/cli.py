@@ -29,17 +29,28 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "pipeline.validate",
         "check a published benchmark (schema, checksums, counts, images)",
     ),
-    "build": ("pipeline.build", "pull -> corrupt -> publish -> validate in one go"),
+    "build": ("pipeline.build", "every stage the manifest defines, then validate, in one go"),
     "reannotate": ("pipeline.reannotate.stage", "import annotation votes and aggregate label sets"),
     "slices": ("pipeline.slices", "write slice configs (major, multi_label, label_error, clean)"),
     "review": ("pipeline.review.app", "local web page to review audit candidates / model mistakes"),
     "score": ("pipeline.score", "top-1, ReaL, per-slice accuracy, mCE and ECE of predictions"),
     "evaluate": ("pipeline.evaluate", "run an ONNX classifier over every config -> predictions"),
+    "difficulty": ("pipeline.difficulty", "per-config pixel change vs clean, as plot data"),
+    "push": ("pipeline.push", "upload a published benchmark to the Hugging Face Hub"),
+    "list": ("pipeline.listing", "list corruptions, suites, presets, sources, manifests, "
+             "manifest-keys"),
 }
 
 
+def _version() -> str:
+    from pipeline import __version__
+    from pipeline.version import code_version
+
+    return f"benchsmith {__version__} (code {code_version()})"
+
+
 def _usage() -> str:
-    lines = ["usage: benchsmith <command> [options]", "", "commands:"]
+    lines = ["usage: benchsmith [--version] <command> [options]", "", "commands:"]
     lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
     lines += ["", "benchsmith <command> --help shows a command's options."]
     return "\n".join(lines)
@@ -51,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(_usage())
         return 0 if args else 2
+    if args[0] in ("-V", "--version"):
+        print(_version())
+        return 0
     command, rest = args[0], args[1:]
     if command not in COMMANDS:
         print(f"benchsmith: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
