@@ -299,7 +299,7 @@ def publish(
         sheet = "contact_sheet.png"
     default = next((c for c in order if metas[c].get("kind") == "clean"), order[0])
     card = render_card(manifest.name, manifest.description, ordered, default=default,
-                       contact_sheet=sheet)
+                       contact_sheet=sheet, root=tmp)
     atomic_write_bytes(tmp / "README.md", card.encode())
     files, _ = _tree(tmp)
     for rel in files - {MARKER} - set(digests):
