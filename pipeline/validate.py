@@ -176,7 +176,9 @@ def _plan_config(config: str, meta: dict[str, Any], metas: dict[str, dict[str, A
                    "manifest.json")
     parent = _parent(config, meta, metas, root, report)
     clean_meta = metas.get(parent["config"], {}) if parent else {}
-    images = meta.get("images") or clean_meta.get("images") or []
+    images = meta.get("images") or []
+    if meta.get("kind") == "corruption":  # same size and mode as the images it came from
+        images = images or clean_meta.get("images") or []
     tasks, listed = [], set()
     for split, info in meta["splits"].items():
         total = 0

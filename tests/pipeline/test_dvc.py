@@ -76,12 +76,7 @@ def test_repro_builds_then_is_a_noop_then_reruns_one_family(project: Path) -> No
         "validate",
     } <= _ran(first)
     metrics = json.loads((project / "reports/validate.json").read_text())
-    assert metrics["ok"] and set(metrics["configs"]) == {
-        "clean",
-        "gaussian_noise_1",
-        "contrast_2",
-        "rotate_2",
-    }
+    assert metrics["passed"] and metrics["configs"] == 4  # clean + 3 corruptions (counts only)
     assert (project / "build/ci-small/README.md").is_file()
 
     second = _run(["dvc", "repro"], project)

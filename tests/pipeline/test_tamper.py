@@ -754,3 +754,113 @@ def test_image_size_is_checked(pristine: Path, tmp_path: Path) -> None:
     reseal(root)
     probs = [str(p) for p in validate(root, scheduler="sync").problems]
     assert f"[image-size] clean/{S0} row 1: image is L 8x9, declared ['L 8x8']" in probs
+
+
+# --- derived configs that are subsets of the clean rows: shift and audit ---------------------
+
+
+@pytest.fixture(scope="session")
+def derived(shared_dir: Path, tmp_path_factory) -> Path:
+    """MNIST test rows -> clean, two shifts (label shift, Colored MNIST) and an audit, published.
+
+    Validates with no finding (shift rows are clean rows with their labels; the audit
+    covers every clean row with its given label).
+    """
+    from threadpoolctl import threadpool_limits
+
+    d = tmp_path_factory.mktemp("derived")
+    man = ["--manifest", str(REPO / "manifests/mnist_shift.yaml")]
+    for s in [
+        f"sources.0.options={{path: {shared_dir / 'datasets/mnist'}}}", "sources.0.limit=600",
+        "shift.size=120", "shift.train_size=200", "shift.intensities=[0, 1]",
+        "shift.measure={dim: 8, permutations: 20, folds: 3, max_rows: 120}",
+        "shift.shifts=[{shift: label_shift, name: ls, size: 20, params: {mode: one_class, "
+        "target_class: 3}}, {shift: spurious_correlation, name: colored}]",
+        "audit={probs: {route: builtin, featurizer: random_conv, "
+        "featurizer_params: {filters: 16, patch: 5}}, candidates: 10}",
+    ]:
+        man += ["--set", s]
+    common = [*man, "--no-progress", "--scheduler", "sync"]
+    with threadpool_limits(1):
+        assert cli(["pull", *common, "--out", str(d / "pulled")]) == 0
+        assert cli(["shift", *common, "--in", str(d / "pulled"), "--out", str(d / "shift"),
+                    "--metrics", str(d / "m.json"), "--plot", str(d / "p.png")]) == 0
+        assert cli(["audit", *common, "--clean", str(d / "pulled/clean"),
+                    "--out", str(d / "audit")]) == 0
+    assert cli(["publish", *man, "--inputs", str(d / "pulled"), str(d / "shift"),
+                str(d / "audit"), "--out", str(d / "b")]) == 0
+    complete(d / "b")
+    report = validate(d / "b", scheduler="sync")
+    assert report.ok, report.text()
+    assert {c["kind"] for c in report.configs.values()} == {"clean", "shift", "audit"}
+    return d / "b"
+
+
+T0 = "test-00000-of-00001.parquet"
+
+
+def t_shift_label(root: Path) -> None:
+    rewrite(root / "colored_k100" / T0, lambda t: set_cells(t, "label", {4: (t["label"][4].as_py()
+                                                                          + 1) % 10}))
+    reseal(root)
+
+
+def t_shift_foreign_row(root: Path) -> None:
+    rewrite(root / "ls_k100" / T0, lambda t: set_cells(
+        set_cells(t, "sample_id", {2: "mnist/test/99999"}), "origin", {2: "mnist/test/99999"}))
+    reseal(root)
+
+
+def t_shift_origin(root: Path) -> None:
+    rewrite(root / "ls_k000" / T0, lambda t: set_cells(t, "origin", {1: t["origin"][0].as_py()}))
+    reseal(root)
+
+
+def t_audit_label(root: Path) -> None:
+    rewrite(root / "audit" / T0, lambda t: set_cells(t, "label", {7: (t["label"][7].as_py()
+                                                                   + 1) % 10}))
+    reseal(root)
+
+
+def t_audit_rows_dropped(root: Path) -> None:
+    rewrite(root / "audit" / T0, lambda t: t.slice(0, 500))
+
+    def fix(m: dict) -> None:
+        m["splits"]["test"]["shards"][0]["num_rows"] = m["splits"]["test"]["num_rows"] = 500
+    edit_json(root / "audit/manifest.json", fix)
+    edit_card(root, lambda h: card_entry(h, "dataset_info", "audit")["splits"][0].__setitem__(
+        "num_examples", 500))
+    reseal(root)
+
+
+def t_shift_class_renamed(root: Path) -> None:
+    edit_json(root / "ls_k100/manifest.json",
+              lambda m: m["features"]["label"]["names"].__setitem__(0, "zero"))
+    seal(root)
+
+
+DERIVED_CASES: list[tuple[str, Callable[[Path], None], list[Want]]] = [
+    ("shift-label", t_shift_label, [Want("labels", "colored_k100", T0, 4)]),
+    ("shift-foreign-row", t_shift_foreign_row, [Want("ids", "ls_k100", T0, 2)]),
+    ("shift-origin", t_shift_origin, [Want("ids", "ls_k000", T0, 1)]),
+    ("shift-class-renamed", t_shift_class_renamed, [Want("labels", "ls_k100", "manifest.json"),
+                                                    Want("card", "ls_k100", "README.md")]),
+    ("audit-label", t_audit_label, [Want("labels", "audit", T0, 7)]),
+    ("audit-rows-dropped", t_audit_rows_dropped, [Want("ids", "audit")]),
+]
+
+
+@pytest.mark.parametrize(("tamper", "wanted"), [c[1:] for c in DERIVED_CASES],
+                         ids=[c[0] for c in DERIVED_CASES])
+def test_derived_subset_tampering_is_caught(derived: Path, tmp_path: Path, tamper,
+                                            wanted: list[Want]) -> None:
+    root = tmp_path / "b"
+    shutil.copytree(derived, root)
+    tamper(root)
+    report = validate(root, scheduler="sync")
+    assert not report.ok
+    for want in wanted:
+        assert any(p.check == want.check and p.config == want.config
+                   and (want.shard is None or p.shard == want.shard)
+                   and (want.row is None or p.row == want.row) for p in report.problems), \
+            f"{want} not found in:\n{report.text()}"
