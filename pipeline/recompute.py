@@ -117,18 +117,28 @@ def recompute_shard(config: str, path: str, clean_path: str, meta: dict[str, Any
     Returns:
         ``{"problems": [...], "rows": regenerated, "skipped": {reason: count}}``.
     """
+    sink = Findings(config, Path(path).name)
+    skipped: dict[str, int] = {}
+    try:
+        rows = _recompute(sink, skipped, config, path, clean_path, meta, fraction, sample_seed)
+    except Exception as exc:  # noqa: BLE001 - a malformed manifest or shard is a finding
+        sink.add("recompute", f"cannot regenerate: {type(exc).__name__}: {exc}"[:300])
+        rows = 0
+    return {"problems": sink.close(), "rows": rows, "skipped": skipped}
+
+
+def _recompute(sink: Findings, skipped: dict[str, int], config: str, path: str,
+               clean_path: str, meta: dict[str, Any], fraction: float, sample_seed: int) -> int:
     from corruptions.registry import apply, get_registry, resolve_params, resolve_preset
     from corruptions.rng import derive_rng
 
-    sink = Findings(config, Path(path).name)
-    skipped: dict[str, int] = {}
     rows = 0
     try:
         table = pq.read_table(path, columns=["sample_id", "image", "params"])
         clean = pq.read_table(clean_path)
     except Exception as exc:  # noqa: BLE001 - reported by the shard checks too
         sink.add("recompute", f"cannot read: {exc}"[:300])
-        return {"problems": sink.close(), "rows": 0, "skipped": {}}
+        return 0
     clean_cols = [c for c in ("sample_id", "image", "depth") if c in clean.column_names]
     index = {r["sample_id"]: r for r in clean.select(clean_cols).to_pylist()}
     corruption, severity = meta["corruption"], int(meta["severity"])
@@ -177,7 +187,7 @@ def recompute_shard(config: str, path: str, clean_path: str, meta: dict[str, Any
         if bad:
             sink.add("recompute", f"params of {sid!r} differ from what the recorded corruption/"
                      f"severity/preset give, at {bad}", i)
-    return {"problems": sink.close(), "rows": rows, "skipped": skipped}
+    return rows
 
 
 def _how_differs(stored: bytes | None, result: np.ndarray) -> str:

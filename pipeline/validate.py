@@ -54,6 +54,15 @@ ENCODINGS = ("png", "jpeg")
 #: kind -> how its rows relate to the clean config (see :mod:`pipeline.validate_shards`).
 RELATIONS = {"corruption": "same-rows", "slice": "subset", "labels": "subset", "audit": "subset",
              "shift": "shift"}
+#: kind -> keys (and types) its manifest.json must carry.
+KIND_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "corruption": {"clean_config": str, "corruption": str, "severity": int, "preset": str,
+                   "seed": int, "rounding": str, "code_version": str},
+    "slice": {"clean_config": str},
+    "labels": {"clean_config": str},
+    "audit": {"input": dict},
+    "shift": {"input": str},
+}
 BATCH_TASKS = 8  # shard tasks per dask call, per worker (keeps the config bar moving)
 
 
@@ -80,6 +89,19 @@ def _manifest_error(meta: Any) -> str | None:
                 return f"split {split!r} has a shard record without file/num_rows/sha256: {s!r}"
             if not SHARD_RE.match(s["file"]) or SHARD_RE.match(s["file"])["split"] != split:
                 return f"split {split!r} lists {s['file']!r}, not a {split}-NNNNN-of-NNNNN.parquet"
+    kind = meta.get("kind")
+    if kind is not None and not isinstance(kind, str):
+        return f"`kind` {kind!r} is not a string"[:200]
+    for key, typ in KIND_KEYS.get(str(kind), {}).items():
+        val = meta.get(key)
+        if not isinstance(val, typ) or isinstance(val, bool):
+            return f"{kind} config: `{key}` is {val!r}, expected {getattr(typ, '__name__', typ)}"
+    if kind == "audit" and not isinstance(meta["input"].get("config"), str):
+        return "audit config: `input.config` (the audited clean config) is not a string"
+    images = meta.get("images")
+    if images is not None and not (isinstance(images, list)
+                                   and all(isinstance(x, str) for x in images)):
+        return f"`images` {images!r} is not a list of \"<mode> <W>x<H>\" strings"[:200]
     enc = meta.get("encoding")
     if enc is not None and not (isinstance(enc, dict) and enc.get("format") in ENCODINGS):
         return f"`encoding` {enc!r} is not {{format: {'|'.join(ENCODINGS)}, ...}}"
@@ -169,7 +191,12 @@ def _plan_config(config: str, meta: dict[str, Any], metas: dict[str, dict[str, A
         "kind": meta.get("kind"),
         "rows": {s: v["num_rows"] for s, v in meta["splits"].items()},
     }
-    expected = _expected_features(meta)
+    try:
+        expected = _expected_features(meta)
+    except ValueError as exc:  # e.g. no class names
+        report.add("schema", config, f"features are not a benchsmith schema: {exc}",
+                   "manifest.json")
+        expected = None
     report.checks_run += 1
     if expected is not None and expected != datasets.Features.from_dict(meta["features"]):
         report.add("schema", config, "features differ from the benchsmith schema",
@@ -248,7 +275,7 @@ def validate(root: Path, *, scheduler: str = "threads", workers: int = 2,
         raise BenchsmithError(f"recompute fraction {recompute} outside [0, 1]")
     report = Report(str(root))
     metas, present = _discover(root, report)
-    files = check_benchmark_json(root, present, report)
+    files = check_benchmark_json(root, present, report, metas)
     default = _default(root)
     check_card(root, metas, report, default)
     if not present:

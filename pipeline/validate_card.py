@@ -18,7 +18,7 @@ Every check appends :class:`~pipeline.validate_report.Problem` s; nothing raises
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -37,15 +37,19 @@ CARD = "README.md"
 #: ``columns``, ``features``...) would change what ``load_dataset`` returns.
 CONFIG_KEYS = {"config_name", "data_files", "default"}
 INCOMPLETE = "incomplete publish (no completion record)"
+#: Config kinds whose ``seed`` is the benchmark seed.
+SEEDED = ("clean", "corruption", "shift")
 
 
-def check_benchmark_json(root: Path, configs: Mapping[str, Any], report: Report) -> dict | None:
-    """Check ``benchmark.json``: parses, completion record, config list, default.
+def check_benchmark_json(root: Path, configs: Collection[str], report: Report,
+                         metas: Mapping[str, Mapping[str, Any]] | None = None) -> dict | None:
+    """Check ``benchmark.json``: parses, completion record, config list, default, identity.
 
     Args:
         root: The benchmark folder.
-        configs: Config name -> manifest of every config folder found.
+        configs: Names of every config folder found.
         report: Findings are appended here.
+        metas: Config name -> well-formed manifest (for the name and seed cross-check).
 
     Returns:
         The ``files`` map (relative path -> sha256) when the record is usable, else ``None``.
@@ -69,15 +73,14 @@ def check_benchmark_json(root: Path, configs: Mapping[str, Any], report: Report)
         report.add("completion", ROOT, f"{INCOMPLETE}: no `complete`/`files` keys; rerun "
                    "`benchsmith publish`", BENCHMARK)
         files = None
-    elif info["complete"] is not True:
-        report.add("completion", ROOT, f"complete is {info['complete']!r}, not true: publish did "
-                   "not finish; rerun `benchsmith publish`", BENCHMARK)
-    if files is not None and not (
-        isinstance(files, dict)
-        and all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())
-    ):
-        report.add("completion", ROOT, "`files` is not a {path: sha256} object", BENCHMARK)
-        files = None
+    else:
+        if info["complete"] is not True:
+            report.add("completion", ROOT, f"complete is {info['complete']!r}, not true: publish "
+                       "did not finish; rerun `benchsmith publish`"[:200], BENCHMARK)
+        if not (isinstance(files, dict)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())):
+            report.add("completion", ROOT, "`files` is not a {path: sha256} object", BENCHMARK)
+            files = None
     listed = info.get("configs")
     report.checks_run += 1
     if not isinstance(listed, list) or not all(isinstance(c, str) for c in listed):
@@ -92,10 +95,39 @@ def check_benchmark_json(root: Path, configs: Mapping[str, Any], report: Report)
         if len(set(listed)) != len(listed):
             report.add("benchmark", ROOT, "`configs` lists a config twice", BENCHMARK)
     default = info.get("default")
-    if default is not None and default not in configs:
-        report.add("benchmark", ROOT, f"default config {default!r} is not in the folder",
+    if not isinstance(default, str) or default not in configs:
+        report.add("benchmark", ROOT, f"default config {default!r} is not a config of the folder",
                    BENCHMARK)
+    _check_identity(info, metas or {}, report)
     return files
+
+
+def _check_identity(info: dict[str, Any], metas: Mapping[str, Mapping[str, Any]],
+                    report: Report) -> None:
+    """Check ``name``, ``seed``, ``code_version``, ``manifest`` against each other and configs."""
+    report.checks_run += 1
+    name, seed, manifest = info.get("name"), info.get("seed"), info.get("manifest")
+    for key, typ in (("name", str), ("seed", int), ("code_version", str), ("manifest", dict)):
+        val = info.get(key)
+        if not isinstance(val, typ) or isinstance(val, bool) or val in ("", None):
+            report.add("benchmark", ROOT, f"`{key}` is {val!r}, expected a {typ.__name__}"[:200],
+                       BENCHMARK)
+    if isinstance(manifest, dict):
+        if manifest.get("name") != name:
+            report.add("benchmark", ROOT, f"`name` {name!r} but the recorded manifest says "
+                       f"{manifest.get('name')!r}"[:200], BENCHMARK)
+        raw_seed = manifest.get("seed") or 0
+        if raw_seed != seed:
+            report.add("benchmark", ROOT, f"`seed` {seed!r} but the recorded manifest says "
+                       f"{raw_seed!r}"[:200], BENCHMARK)
+    for config, meta in metas.items():
+        bench = meta.get("benchmark")
+        if isinstance(bench, str) and bench and bench != name:
+            report.add("benchmark", config, f"built for benchmark {bench!r}, {BENCHMARK} says "
+                       f"{name!r}"[:200], BENCHMARK)
+        if meta.get("kind") in SEEDED and "seed" in meta and meta["seed"] != seed:
+            report.add("benchmark", config, f"built with seed {meta['seed']!r}, {BENCHMARK} "
+                       f"says {seed!r}"[:200], BENCHMARK)
 
 
 def _config_of(rel: str, configs: Mapping[str, Any]) -> tuple[str, str]:
@@ -184,9 +216,12 @@ def _data_files(value: Any) -> dict[str, list[str]] | None:
 
 def _resolve(root: Path, pattern: str) -> set[str] | None:
     pure = PurePosixPath(pattern)
-    if pure.is_absolute() or ".." in pure.parts or "://" in pattern:
+    if not pattern or pure.is_absolute() or ".." in pure.parts or "://" in pattern:
         return None
-    return {p.relative_to(root).as_posix() for p in root.glob(pattern) if p.is_file()}
+    try:
+        return {p.relative_to(root).as_posix() for p in root.glob(pattern) if p.is_file()}
+    except (ValueError, NotImplementedError, OSError):
+        return None
 
 
 def _check_config_entry(root: Path, entry: Any, configs: Mapping[str, Any],

@@ -421,6 +421,14 @@ def t_bench_config_extra(root: Path) -> None:
     edit_json(root / "benchmark.json", lambda b: b["configs"].append("frost_5"))
 
 
+def t_bench_name(root: Path) -> None:
+    edit_json(root / "benchmark.json", lambda b: b.__setitem__("name", "mnist"))
+
+
+def t_bench_seed(root: Path) -> None:
+    edit_json(root / "benchmark.json", lambda b: b.__setitem__("seed", 1))
+
+
 def t_killed_publish(root: Path) -> None:
     """What `kill` leaves mid-publish: some configs, a temp file, no card, no record."""
     shutil.rmtree(root / "snow_3")
@@ -640,6 +648,10 @@ CASES: list[tuple[str, Callable[[Path], None], list[Want], float]] = [
      [Want("benchmark", "snow_3", "benchmark.json")], 0),
     ("bench-config-extra", t_bench_config_extra, [Want("benchmark", "frost_5", "benchmark.json")],
      0),
+    ("bench-name-edited", t_bench_name, [Want("benchmark", "fog_2", "benchmark.json"),
+                                         Want("benchmark", ROOT, "benchmark.json")], 0),
+    ("bench-seed-edited", t_bench_seed, [Want("benchmark", "snow_3", "benchmark.json"),
+                                         Want("benchmark", ROOT, "benchmark.json")], 0),
     ("killed-publish", t_killed_publish, [Want("completion", ROOT, "benchmark.json"),
                                           Want("card", ROOT, "README.md"),
                                           Want("layout", "fog_2", S1)], 0),
@@ -864,3 +876,66 @@ def test_derived_subset_tampering_is_caught(derived: Path, tmp_path: Path, tampe
                    and (want.shard is None or p.shard == want.shard)
                    and (want.row is None or p.row == want.row) for p in report.problems), \
             f"{want} not found in:\n{report.text()}"
+
+
+# --- malformed values anywhere: a finding, never a traceback --------------------------------
+
+
+def _paths(obj: object, depth: int) -> list[tuple]:
+    """Key paths into ``obj`` (dict keys, first list item) up to ``depth`` levels."""
+    out: list[tuple] = []
+    if depth == 0:
+        return out
+    items = obj.items() if isinstance(obj, dict) else [(0, obj[0])] if isinstance(
+        obj, list) and obj else []
+    for k, v in items:
+        out.append((k,))
+        out += [(k, *rest) for rest in _paths(v, depth - 1)]
+    return out
+
+
+def _put(obj: dict, path: tuple, value: object) -> None:
+    for k in path[:-1]:
+        obj = obj[k]
+    obj[path[-1]] = value
+
+
+def test_malformed_values_are_findings_never_tracebacks(pristine: Path, tmp_path: Path) -> None:
+    """Every key of fog_2's manifest.json (down to shard records), benchmark.json and the card
+    header, replaced by null / a string / a list / a mapping: validate reports, never raises."""
+    targets = {
+        "fog_2/manifest.json": (json.loads, json.dumps, 1),
+        "benchmark.json": (json.loads, json.dumps, 1),
+    }
+    root = tmp_path / "b"
+    cases = 0
+    for rel, (load, dump, depth) in targets.items():
+        base = load((pristine / rel).read_text())
+        paths = _paths(base, depth)
+        if rel.endswith("manifest.json"):
+            paths += [("splits", "train", k) for k in ("num_rows", "shards")]
+            paths += [("splits", "train", "shards", 0, k) for k in ("file", "num_rows", "sha256")]
+            paths += [("features", "label", "names"), ("features", "image")]
+        for path in paths:
+            for value in (None, "x", [], {}):
+                shutil.rmtree(root, ignore_errors=True)
+                shutil.copytree(pristine, root)
+                obj = load((pristine / rel).read_text())
+                _put(obj, path, value)
+                (root / rel).write_text(dump(obj))
+                report = validate(root, scheduler="sync", recompute=0.05)
+                harmless = (rel, path, value) == ("benchmark.json", ("code_version",), "x")
+                assert report.ok is harmless, (rel, path, value, report.text())
+                cases += 1
+    header_keys = ["configs", "dataset_info", "license", "pretty_name"]
+    for key in header_keys:
+        for value in (None, "x", [], {}, [None], [{"config_name": 1}],
+                      [{"config_name": "fog_2", "data_files": [{"split": "train", "path": ""}],
+                        "features": "x", "splits": "y"}]):
+            shutil.rmtree(root, ignore_errors=True)
+            shutil.copytree(pristine, root)
+            edit_card(root, lambda h, k=key, v=value: h.__setitem__(k, v))
+            report = validate(root, scheduler="sync")
+            assert not report.ok, (key, value)
+            cases += 1
+    assert cases > 150
