@@ -939,3 +939,84 @@ def test_malformed_values_are_findings_never_tracebacks(pristine: Path, tmp_path
             assert not report.ok, (key, value)
             cases += 1
     assert cases > 150
+
+
+# --- re-annotation labels and slices (subsets of the clean rows) -----------------------------
+
+
+@pytest.fixture(scope="session")
+def relabelled(tmp_path_factory) -> Path:
+    """Digits -> review votes -> labels config -> slices (one with images), published."""
+    d = tmp_path_factory.mktemp("relabelled")
+    votes = d / "votes.jsonl"
+    recs = [
+        {"sample_id": "digits/train/0", "annotator": "r1", "labels": [0, 6], "offered": None,
+         "verdict": "valid", "given": 0},
+        {"sample_id": "digits/train/2", "annotator": "r1", "labels": [], "offered": [7],
+         "verdict": "mistake", "model": "m", "severity": "major", "category": "other"},
+    ]
+    votes.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    manifest = d / "m.yaml"
+    manifest.write_text(yaml.safe_dump({
+        "name": "digits-relabel", "description": "digits with review votes", "seed": 0,
+        "sources": [{"source": "digits", "splits": ["train"], "limit": 120}],
+        "reannotate": {"sources": [{"importer": "review", "path": str(votes)}],
+                       "aggregate": {"rule": "majority", "threshold": 0.5}},
+        "slices": [{"name": "major", "rule": "major", "models": ["m"], "images": True},
+                   {"name": "rest", "rule": "clean"}],
+    }))
+    args = ["--manifest", str(manifest), "--no-progress", "--scheduler", "sync"]
+    assert cli(["pull", *args, "--out", str(d / "pulled")]) == 0
+    assert cli(["reannotate", *args, "--clean", str(d / "pulled"), "--out", str(d / "re")]) == 0
+    assert cli(["slices", *args, "--inputs", str(d / "pulled"), "--inputs", str(d / "re"),
+                "--out", str(d / "slices")]) == 0
+    assert cli(["publish", "--manifest", str(manifest), "--inputs", str(d / "pulled"),
+                str(d / "re"), str(d / "slices"), "--out", str(d / "b")]) == 0
+    complete(d / "b")
+    report = validate(d / "b", scheduler="sync")
+    assert report.ok, report.text()
+    assert {c["kind"] for c in report.configs.values()} >= {"clean", "labels", "slice"}
+    return d / "b"
+
+
+def _shard(root: Path, config: str) -> Path:
+    return sorted((root / config).glob("*.parquet"))[0]
+
+
+def t_slice_label(root: Path) -> None:
+    rewrite(_shard(root, "rest"), lambda t: set_cells(t, "label", {5: (t["label"][5].as_py()
+                                                                    + 1) % 10}))
+    reseal(root)
+
+
+def t_slice_foreign_id(root: Path) -> None:
+    rewrite(_shard(root, "rest"), lambda t: set_cells(t, "sample_id", {9: "digits/train/5000"}))
+    reseal(root)
+
+
+def t_labels_given_label(root: Path) -> None:
+    rewrite(_shard(root, "labels"), lambda t: set_cells(t, "label", {1: (t["label"][1].as_py()
+                                                                      + 3) % 10}))
+    reseal(root)
+
+
+RELABEL_CASES: list[tuple[str, Callable[[Path], None], list[Want]]] = [
+    ("slice-label", t_slice_label, [Want("labels", "rest", None, 5)]),
+    ("slice-foreign-id", t_slice_foreign_id, [Want("ids", "rest", None, 9)]),
+    ("labels-given-label", t_labels_given_label, [Want("labels", "labels", None, 1)]),
+]
+
+
+@pytest.mark.parametrize(("tamper", "wanted"), [c[1:] for c in RELABEL_CASES],
+                         ids=[c[0] for c in RELABEL_CASES])
+def test_relabel_and_slice_tampering_is_caught(relabelled: Path, tmp_path: Path, tamper,
+                                               wanted: list[Want]) -> None:
+    root = tmp_path / "b"
+    shutil.copytree(relabelled, root)
+    tamper(root)
+    report = validate(root, scheduler="sync")
+    assert not report.ok
+    for want in wanted:
+        assert any(p.check == want.check and p.config == want.config
+                   and (want.row is None or p.row == want.row) for p in report.problems), \
+            f"{want} not found in:\n{report.text()}"
