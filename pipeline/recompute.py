@@ -258,7 +258,7 @@ def recompute_configs(root: Path, metas: Mapping[str, dict[str, Any]], report: R
             other[str(meta.get("code_version"))] = other.get(str(meta.get("code_version")), 0) + 1
         for split in meta["splits"].values():
             for s in split["shards"]:
-                path, clean = root / config / s["file"], root / parent / s["file"]
+                path, clean = root / config / s["file"], root / str(parent) / s["file"]
                 if path.is_file() and clean.is_file():
                     tasks.append((config, str(path), str(clean), meta, fraction, seed))
     tasks.sort(key=lambda t: t[2])  # by clean shard: consecutive tasks share the cached read

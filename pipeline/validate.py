@@ -87,7 +87,8 @@ def _manifest_error(meta: Any) -> str | None:
             if not (isinstance(s, dict) and isinstance(s.get("file"), str)
                     and isinstance(s.get("num_rows"), int) and isinstance(s.get("sha256"), str)):
                 return f"split {split!r} has a shard record without file/num_rows/sha256: {s!r}"
-            if not SHARD_RE.match(s["file"]) or SHARD_RE.match(s["file"])["split"] != split:
+            m = SHARD_RE.match(s["file"])
+            if m is None or m["split"] != split:
                 return f"split {split!r} lists {s['file']!r}, not a {split}-NNNNN-of-NNNNN.parquet"
     kind = meta.get("kind")
     if kind is not None and not isinstance(kind, str):
@@ -216,8 +217,8 @@ def _plan_config(config: str, meta: dict[str, Any], metas: dict[str, dict[str, A
             if not path.is_file():
                 report.add("layout", config, "shard listed in manifest.json is missing", s["file"])
                 continue
-            p = dict(parent, shard=str(root / parent["config"] / s["file"])) if parent else None
-            tasks.append((config, str(path), s["sha256"], s["num_rows"], meta, images, p))
+            rel = dict(parent, shard=str(root / parent["config"] / s["file"])) if parent else None
+            tasks.append((config, str(path), s["sha256"], s["num_rows"], meta, images, rel))
         if total != info["num_rows"]:
             report.add("count", config, f"split {split}: shards sum to {total}, manifest.json "
                        f"says {info['num_rows']}", "manifest.json")

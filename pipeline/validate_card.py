@@ -130,7 +130,7 @@ def _check_identity(info: dict[str, Any], metas: Mapping[str, Mapping[str, Any]]
                        f"says {seed!r}"[:200], BENCHMARK)
 
 
-def _config_of(rel: str, configs: Mapping[str, Any]) -> tuple[str, str]:
+def _config_of(rel: str) -> tuple[str, str]:
     head, _, rest = rel.partition("/")
     return (head, rest) if rest else (ROOT, rel)
 
@@ -138,7 +138,7 @@ def _config_of(rel: str, configs: Mapping[str, Any]) -> tuple[str, str]:
 def check_files(
     root: Path,
     files: Mapping[str, str],
-    configs: Mapping[str, Any],
+    configs: Collection[str],
     shard_sha: Mapping[str, str],
     report: Report,
 ) -> None:
@@ -147,7 +147,7 @@ def check_files(
     Args:
         root: The benchmark folder.
         files: Relative POSIX path -> sha256, from ``benchmark.json``.
-        configs: Config name -> manifest.
+        configs: Names of the config folders.
         shard_sha: Relative path -> sha256 already computed by the shard checks (not re-hashed).
         report: Findings are appended here.
     """
@@ -158,23 +158,23 @@ def check_files(
     } - {BENCHMARK, MARKER}
     report.checks_run += 1
     for rel in sorted(set(files) - present):
-        config, name = _config_of(rel, configs)
+        config, name = _config_of(rel)
         report.add("files", config, f"listed in {BENCHMARK} files but missing from the folder",
                    name)
     for rel in sorted(present - set(files)):
-        config, name = _config_of(rel, configs)
+        config, name = _config_of(rel)
         report.add("files", config, f"not in {BENCHMARK} files: not written by publish (a "
                    "foreign, stale or temporary file); remove it or rerun `benchsmith publish`",
                    name)
     for rel in sorted(present & set(files)):
         path = root / rel
         if path.is_symlink() or not path.is_file():
-            config, name = _config_of(rel, configs)
+            config, name = _config_of(rel)
             report.add("files", config, "is a link or not a regular file", name)
             continue
         sha = shard_sha.get(rel) or file_digest(path, "sha256")
         if sha != files[rel]:
-            config, name = _config_of(rel, configs)
+            config, name = _config_of(rel)
             report.add("files", config, f"changed since publish: sha256 {sha[:16]}... != "
                        f"{BENCHMARK} {str(files[rel])[:16]}...", name)
 
