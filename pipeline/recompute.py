@@ -56,30 +56,38 @@ def sampled(sample_seed: int, config: str, sample_id: str, fraction: float) -> b
 def _encode_like(config_manifest: Mapping[str, Any], array: np.ndarray) -> bytes:
     """Encode pixels exactly as the stage that wrote ``config_manifest``'s config did.
 
+    The config's ``manifest.json`` ``encoding`` (``{format, ...settings, library}``) names
+    the encoder settings; absent means the PNG benchsmith wrote before encodings were
+    recorded (:func:`pipeline.shards.encode_png` at zlib level 6).
+
     Args:
-        config_manifest: The config's ``manifest.json``; ``encoding.format`` is
-            ``png`` (the default when absent) or ``jpeg`` (with its settings).
+        config_manifest: The config's ``manifest.json``.
         array: uint8 pixels.
 
     Returns:
         The encoded bytes.
 
     Raises:
-        BenchsmithError: The encoding is unknown, or JPEG support is not installed.
+        BenchsmithError: The encoding is unknown or malformed, or this benchsmith has no
+            encoder for it.
     """
-    encoding = dict(config_manifest.get("encoding") or {"format": "png"})
-    fmt = encoding.get("format", "png")
-    if fmt == "png":
-        return encode_png(array)
-    if fmt == "jpeg":
-        try:
-            from pipeline.encoding import encode_image  # type: ignore[import-not-found]
-        except ImportError as exc:
-            raise BenchsmithError(
-                "this config is JPEG-encoded but pipeline.encoding is missing; update benchsmith"
-            ) from exc
-        return bytes(encode_image(array, encoding))
-    raise BenchsmithError(f"unknown encoding {fmt!r}; benchsmith writes png or jpeg")
+    recorded = config_manifest.get("encoding")
+    try:
+        from pipeline import encoding as enc  # type: ignore[attr-defined]
+    except ImportError:
+        enc = None
+    if enc is None:
+        if recorded is None or recorded.get("format") == "png" and set(recorded) <= {"format"}:
+            return encode_png(array)
+        raise BenchsmithError(f"encoding {recorded!r} needs pipeline.encoding; update benchsmith")
+    if recorded is None:
+        return bytes(enc.encode_image(array, enc.PNG_LEGACY))
+    settings = {k: v for k, v in dict(recorded).items() if k != "library"}
+    try:
+        spec = enc.parse_section(settings, "manifest.json encoding")
+    except BenchsmithError as exc:
+        raise BenchsmithError(f"cannot re-encode: {exc}") from exc
+    return bytes(enc.encode_image(array, spec))
 
 
 def _stamp(path: str) -> tuple[str, int, int]:
