@@ -1,19 +1,31 @@
-"""``benchsmith validate <dir>``: the data check CI runs on a published benchmark.
+"""``benchsmith validate <dir>``: check a published benchmark against the whole contract.
 
-Checks, per config and shard:
+Folder level (:mod:`pipeline.validate_card`):
 
-* the shard files are exactly those listed in ``manifest.json`` and their
-  sha256 match;
-* the features embedded in each shard equal the config's declared features,
-  and for clean/corruption configs equal :func:`pipeline.schema.build_features`;
-* row counts per shard and split equal the manifest;
-* ``sample_id`` is unique within a split, and every derived config's ids are
-  the ids of the clean config it came from;
-* labels (and multi-label sets) are in range;
-* every image decodes, with the size and mode the clean config declared.
+* ``benchmark.json`` exists, parses, carries the completion record
+  (``"complete": true`` and ``files``, a sha256 per file) and the record matches
+  the folder: a missing, extra or changed file is a finding, and a folder
+  without the record is an *incomplete publish*;
+* every config listed (``benchmark.json``, card ``configs`` and ``dataset_info``)
+  is present and every config folder is listed;
+* the card's ``data_files`` select exactly each config's shards and its
+  ``dataset_info`` features (class names included) and row counts equal the
+  config manifests, so ``load_dataset(dir, config)`` returns that config's rows.
 
-Output: a human-readable report on stdout, optional JSON and JUnit XML; exit
-status 1 when anything fails, with each failure naming the config, shard and row.
+Config level (here): every folder has a well-formed ``manifest.json`` (``features``,
+``splits`` with shard records); its shards are exactly the ones listed; features
+equal the benchsmith schema; derived configs name a clean config that is present.
+
+Shard level (:mod:`pipeline.validate_shards`, one dask task per shard): checksums,
+counts, embedded features, label ranges, unique ``sample_id`` s, derived rows and
+labels against the clean config, images in the declared encoding.
+
+``--recompute FRACTION`` (:mod:`pipeline.recompute`) regenerates a seed-chosen
+sample of each corruption config's rows and compares bytes.
+
+Output: a human-readable report on stdout; ``--json`` (compact counts, the DVC
+metric), ``--report`` (every finding) and ``--junit``. Exit status 1 when a check
+fails (each finding names the config, the file and the row), 2 on bad usage.
 """
 
 from __future__ import annotations
@@ -21,185 +33,151 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 import datasets
-import pyarrow.parquet as pq
+from tqdm.auto import tqdm
 
-from pipeline.download import file_digest
-from pipeline.errors import SourceError
+from pipeline.errors import BenchsmithError
 from pipeline.parallel import run_tasks
-from pipeline.schema import build_features, features_from_arrow
-from pipeline.shards import SHARD_RE
-from pipeline.sources.hf import decode_image
+from pipeline.schema import build_features
+from pipeline.shards import SHARD_RE, atomic_write_bytes, atomic_write_json
+from pipeline.validate_card import check_benchmark_json, check_card, check_files
+from pipeline.validate_report import ROOT, Problem, Report
+from pipeline.validate_shards import check_shard
 
 __all__ = ["Problem", "Report", "validate", "check_shard", "main"]
 
-
-@dataclass(frozen=True)
-class Problem:
-    """One failed check."""
-
-    check: str
-    config: str
-    message: str
-    shard: str = ""
-    row: int | None = None
-
-    def __str__(self) -> str:
-        where = self.config + (f"/{self.shard}" if self.shard else "")
-        where += f" row {self.row}" if self.row is not None else ""
-        return f"[{self.check}] {where}: {self.message}"
-
-
-@dataclass
-class Report:
-    """All checks of one validation run."""
-
-    root: str
-    configs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-    checks_run: int = 0
-
-    @property
-    def ok(self) -> bool:
-        """True when no check failed."""
-        return not self.problems
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready summary."""
-        return {
-            "root": self.root,
-            "ok": self.ok,
-            "checks_run": self.checks_run,
-            "configs": self.configs,
-            "problems": [asdict(p) for p in self.problems],
-        }
-
-    def to_junit(self) -> str:
-        """JUnit XML: one test case per config (failures listed inside)."""
-        cases = []
-        for config in self.configs:
-            probs = [p for p in self.problems if p.config == config]
-            body = "".join(
-                f'<failure message="{escape(p.check, {chr(34): "&quot;"})}">'
-                f"{escape(str(p))}</failure>"
-                for p in probs
-            )
-            cases.append(
-                f'<testcase classname="benchsmith.validate" name="{escape(config)}">'
-                f"{body}</testcase>"
-            )
-        failures = sum(1 for c in self.configs if any(p.config == c for p in self.problems))
-        return (
-            '<?xml version="1.0" encoding="utf-8"?>\n'
-            f'<testsuite name="benchsmith-validate" tests="{len(self.configs)}" '
-            f'failures="{failures}">'
-            + "".join(cases)
-            + "</testsuite>\n"
-        )
-
-    def text(self) -> str:
-        """Human-readable report."""
-        lines = [f"validate {self.root}"]
-        for config, info in self.configs.items():
-            status = "FAIL" if any(p.config == config for p in self.problems) else "ok"
-            rows = ", ".join(f"{s}: {n}" for s, n in info.get("rows", {}).items())
-            lines.append(f"  {status:4} {config} ({info.get('kind', '?')}; {rows})")
-        lines += [f"  {p}" for p in self.problems]
-        lines.append(
-            f"{'PASSED' if self.ok else 'FAILED'}: {len(self.configs)} configs, "
-            f"{self.checks_run} checks, {len(self.problems)} problems"
-        )
-        return "\n".join(lines)
+ENCODINGS = ("png", "jpeg")
+#: kind -> how its rows relate to the clean config (see :mod:`pipeline.validate_shards`).
+RELATIONS = {"corruption": "same-rows", "slice": "subset", "labels": "subset", "audit": "subset",
+             "shift": "shift"}
+#: kind -> keys (and types) its manifest.json must carry.
+KIND_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "corruption": {"clean_config": str, "corruption": str, "severity": int, "preset": str,
+                   "seed": int, "rounding": str, "code_version": str},
+    "slice": {"clean_config": str},
+    "labels": {"clean_config": str},
+    "audit": {"input": dict},
+    "shift": {"input": str},
+}
+BATCH_TASKS = 8  # shard tasks per dask call, per worker (keeps the config bar moving)
 
 
-def check_shard(
-    config: str, path: str, expected_sha: str, expected_rows: int, features: dict[str, Any],
-    images: list[str],
-) -> dict[str, Any]:
-    """Check one shard file (a dask task); return its problems, ids and check count."""
-    problems: list[Problem] = []
-    name = Path(path).name
-    checks = 1
-    sha = file_digest(Path(path), "sha256")
-    if sha != expected_sha:
-        problems.append(
-            Problem(
-                "checksum", config, f"sha256 {sha[:16]}... != manifest {expected_sha[:16]}...", name
-            )
-        )
+def _manifest_error(meta: Any) -> str | None:
+    """Say what makes a ``manifest.json`` unusable, or return ``None``."""
+    if not isinstance(meta, dict):
+        return "is not a JSON object"
+    if not isinstance(meta.get("features"), dict):
+        return "has no `features` object"
     try:
-        pf = pq.ParquetFile(path)
-        table = pf.read()
-        shard_features = features_from_arrow(pf.schema_arrow)
-    except Exception as exc:  # noqa: BLE001 - any read failure is a reported problem
-        problems.append(Problem("readable", config, f"cannot read Parquet: {exc}", name))
-        return {"problems": problems, "ids": [], "checks": checks + 1}
-    declared = datasets.Features.from_dict(features)
-    checks += 2
-    if shard_features != declared:
-        problems.append(
-            Problem("schema", config, "embedded features differ from manifest.json", name)
-        )
-    if table.num_rows != expected_rows:
-        problems.append(
-            Problem("count", config, f"{table.num_rows} rows, manifest says {expected_rows}", name)
-        )
-    ids = table["sample_id"].to_pylist() if "sample_id" in table.column_names else []
-    for col, feat in declared.items():
-        if isinstance(feat, datasets.ClassLabel):
-            checks += 1
-            for i, v in enumerate(table[col].to_pylist()):
-                if v is None or not 0 <= v < feat.num_classes:
-                    problems.append(
-                        Problem(
-                            "label-range",
-                            config,
-                            f"{col}={v!r} outside 0..{feat.num_classes - 1}",
-                            name,
-                            i,
-                        )
-                    )
-        elif isinstance(feat, datasets.List) and isinstance(feat.feature, datasets.ClassLabel):
-            checks += 1
-            n = feat.feature.num_classes
-            for i, vs in enumerate(table[col].to_pylist()):
-                if vs is None or any(v is None or not 0 <= v < n for v in vs):
-                    problems.append(
-                        Problem("label-range", config, f"{col}={vs!r} outside 0..{n - 1}", name, i)
-                    )
-        elif isinstance(feat, datasets.Image) and col == "image":
-            checks += 1
-            allowed = set(images)
-            for i, d in enumerate(table[col].to_pylist()):
-                try:
-                    arr = decode_image(d["bytes"] if d else None, what=f"row {i}")
-                except SourceError as exc:
-                    problems.append(Problem("decode", config, str(exc), name, i))
-                    continue
-                mode = "L" if arr.ndim == 2 else "RGB"
-                sig = f"{mode} {arr.shape[1]}x{arr.shape[0]}"
-                if allowed and sig not in allowed:
-                    problems.append(
-                        Problem(
-                            "image-size",
-                            config,
-                            f"image is {sig}, declared {sorted(allowed)}",
-                            name,
-                            i,
-                        )
-                    )
-    return {"problems": problems, "ids": ids, "checks": checks}
+        datasets.Features.from_dict(meta["features"])
+    except Exception as exc:  # noqa: BLE001 - any malformed features dict
+        return f"`features` do not parse: {exc}"[:200]
+    splits = meta.get("splits")
+    if not isinstance(splits, dict):
+        return "has no `splits` object (split -> num_rows, shards)"
+    for split, info in splits.items():
+        if not isinstance(info, dict) or not isinstance(info.get("num_rows"), int) \
+                or not isinstance(info.get("shards"), list):
+            return f"split {split!r} lacks `num_rows` (int) / `shards` (list)"
+        for s in info["shards"]:
+            if not (isinstance(s, dict) and isinstance(s.get("file"), str)
+                    and isinstance(s.get("num_rows"), int) and isinstance(s.get("sha256"), str)):
+                return f"split {split!r} has a shard record without file/num_rows/sha256: {s!r}"
+            m = SHARD_RE.match(s["file"])
+            if m is None or m["split"] != split:
+                return f"split {split!r} lists {s['file']!r}, not a {split}-NNNNN-of-NNNNN.parquet"
+    kind = meta.get("kind")
+    if kind is not None and not isinstance(kind, str):
+        return f"`kind` {kind!r} is not a string"[:200]
+    for key, typ in KIND_KEYS.get(str(kind), {}).items():
+        val = meta.get(key)
+        if not isinstance(val, typ) or isinstance(val, bool):
+            return f"{kind} config: `{key}` is {val!r}, expected {getattr(typ, '__name__', typ)}"
+    if kind == "audit" and not isinstance(meta["input"].get("config"), str):
+        return "audit config: `input.config` (the audited clean config) is not a string"
+    images = meta.get("images")
+    if images is not None and not (isinstance(images, list)
+                                   and all(isinstance(x, str) for x in images)):
+        return f"`images` {images!r} is not a list of \"<mode> <W>x<H>\" strings"[:200]
+    enc = meta.get("encoding")
+    if enc is not None and not (isinstance(enc, dict) and enc.get("format") in ENCODINGS):
+        return f"`encoding` {enc!r} is not {{format: {'|'.join(ENCODINGS)}, ...}}"
+    return None
+
+
+def _discover(root: Path, report: Report) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    """Well-formed config manifests, and the names of every folder holding a manifest.json."""
+    metas: dict[str, dict[str, Any]] = {}
+    present: set[str] = set()
+    for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        m = d / "manifest.json"
+        if not m.is_file():
+            report.add("layout", d.name, "folder has no manifest.json: not a config (a foreign "
+                       "or half-written folder); remove it or rerun `benchsmith publish`")
+            continue
+        present.add(d.name)
+        try:
+            meta = json.loads(m.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            report.add("manifest", d.name, f"not JSON: {exc}", "manifest.json")
+            continue
+        err = _manifest_error(meta)
+        if err:
+            report.add("manifest", d.name, f"manifest.json {err}", "manifest.json")
+            continue
+        metas[d.name] = meta
+    return metas, present
+
+
+def _parent(config: str, meta: dict[str, Any], metas: dict[str, dict[str, Any]],
+            root: Path, report: Report) -> dict[str, Any] | None:
+    kind = meta.get("kind")
+    relation = RELATIONS.get(str(kind))
+    if relation is None:
+        return None
+    name = meta.get("input") if kind == "shift" else meta.get("clean_config")
+    if kind == "audit":
+        name = (meta.get("input") or {}).get("config") if isinstance(meta.get("input"), dict) \
+            else None
+    report.checks_run += 1
+    if not isinstance(name, str):
+        report.add("manifest", config, f"{kind} config names no clean config", "manifest.json")
+        return None
+    if name not in metas:
+        report.add("ids", config, f"clean config {name!r} is not in this folder (or invalid)")
+        return None
+    pmeta = metas[name]
+    names = _class_names(meta), _class_names(pmeta)
+    if None not in names and names[0] != names[1]:
+        report.add("labels", config, f"class names {names[0]} differ from {name}'s {names[1]}",
+                   "manifest.json")
+    files = {s["file"] for sp in pmeta["splits"].values() for s in sp["shards"]}
+    out = {"config": name, "relation": relation,
+           "shards": sorted(str(root / name / f) for f in files),
+           "labels": kind != "shift" or bool(meta.get("preserves_labels", True))}
+    if relation == "same-rows":
+        own = {s["file"] for sp in meta["splits"].values() for s in sp["shards"]}
+        for f in sorted(files - own):
+            report.add("ids", config, f"clean shard {name}/{f} has no counterpart here", f)
+        for f in sorted(own - files):
+            report.add("ids", config, f"no clean shard {name}/{f} to derive it from", f)
+    return out
+
+
+def _class_names(meta: dict[str, Any]) -> list[str] | None:
+    feat = datasets.Features.from_dict(meta["features"]).get("label")
+    return list(feat.names) if isinstance(feat, datasets.ClassLabel) else None
 
 
 def _expected_features(meta: dict[str, Any]) -> datasets.Features | None:
     feats = datasets.Features.from_dict(meta["features"])
     kind = meta.get("kind")
-    if kind not in ("clean", "corruption") or "label" not in feats:
+    if kind not in ("clean", "corruption") or not isinstance(feats.get("label"),
+                                                             datasets.ClassLabel):
         return None
     return build_features(
         feats["label"].names, corruption=kind == "corruption", multilabel="labels" in feats,
@@ -207,127 +185,176 @@ def _expected_features(meta: dict[str, Any]) -> datasets.Features | None:
     )
 
 
-def validate(
-    root: Path, *, scheduler: str = "threads", workers: int = 2, progress: bool = False
-) -> Report:
-    """Validate a published benchmark folder (or a folder of config folders)."""
-    root = Path(root)
-    report = Report(str(root))
-    metas: dict[str, dict[str, Any]] = {}
-    for m in sorted(root.glob("*/manifest.json")):
-        try:
-            metas[m.parent.name] = json.loads(m.read_text())
-        except json.JSONDecodeError as exc:
-            report.problems.append(
-                Problem("manifest", m.parent.name, f"manifest.json is not JSON: {exc}")
-            )
-    if not metas:
-        report.problems.append(Problem("layout", str(root), "no config folders with manifest.json"))
-        return report
-    if (root / "benchmark.json").is_file():
-        listed = json.loads((root / "benchmark.json").read_text()).get("configs", [])
-        for c in sorted(set(listed) - set(metas)):
-            report.problems.append(Problem("layout", c, "listed in benchmark.json but missing"))
-    tasks = []
-    for config, meta in metas.items():
-        report.configs[config] = {
-            "kind": meta.get("kind"),
-            "rows": {s: v["num_rows"] for s, v in meta["splits"].items()},
-        }
+def _plan_config(config: str, meta: dict[str, Any], metas: dict[str, dict[str, Any]],
+                 root: Path, report: Report) -> list[tuple[Any, ...]]:
+    """Config-level checks; return the config's shard tasks."""
+    report.configs[config] = {
+        "kind": meta.get("kind"),
+        "rows": {s: v["num_rows"] for s, v in meta["splits"].items()},
+    }
+    try:
         expected = _expected_features(meta)
-        report.checks_run += 1
-        if expected is not None and expected != datasets.Features.from_dict(meta["features"]):
-            report.problems.append(
-                Problem("schema", config, "features differ from the benchsmith schema")
-            )
-        images = meta.get("images") or metas.get(meta.get("clean_config", ""), {}).get("images", [])
-        listed = set()
-        for split, info in meta["splits"].items():
-            total = 0
-            for s in info["shards"]:
-                listed.add(s["file"])
-                total += s["num_rows"]
-                path = root / config / s["file"]
-                if not path.is_file():
-                    report.problems.append(
-                        Problem(
-                            "layout", config, "shard listed in manifest.json is missing", s["file"]
-                        )
-                    )
-                    continue
-                tasks.append(
-                    (config, str(path), s["sha256"], s["num_rows"], meta["features"], images)
-                )
-            if total != info["num_rows"]:
-                report.problems.append(
-                    Problem(
-                        "count",
-                        config,
-                        f"split {split}: shards sum to {total}, manifest says {info['num_rows']}",
-                    )
-                )
-        for p in (root / config).glob("*.parquet"):
-            if p.name not in listed:
-                kind = "not in manifest.json" if SHARD_RE.match(p.name) else "unexpected file"
-                report.problems.append(Problem("layout", config, kind, p.name))
-    results = run_tasks(
-        check_shard, tasks, scheduler=scheduler, workers=workers, desc="validate", progress=progress
-    )
-    ids: dict[str, set[str]] = {}
-    for task, res in zip(tasks, results, strict=True):
-        config = task[0]
+    except ValueError as exc:  # e.g. no class names
+        report.add("schema", config, f"features are not a benchsmith schema: {exc}",
+                   "manifest.json")
+        expected = None
+    report.checks_run += 1
+    if expected is not None and expected != datasets.Features.from_dict(meta["features"]):
+        report.add("schema", config, "features differ from the benchsmith schema",
+                   "manifest.json")
+    parent = _parent(config, meta, metas, root, report)
+    clean_meta = metas.get(parent["config"], {}) if parent else {}
+    images = meta.get("images") or []
+    if meta.get("kind") == "corruption":  # same size and mode as the images it came from
+        images = images or clean_meta.get("images") or []
+    tasks, listed = [], set()
+    for split, info in meta["splits"].items():
+        total = 0
+        for s in info["shards"]:
+            listed.add(s["file"])
+            total += s["num_rows"]
+            path = root / config / s["file"]
+            if not path.is_file():
+                report.add("layout", config, "shard listed in manifest.json is missing", s["file"])
+                continue
+            rel = dict(parent, shard=str(root / parent["config"] / s["file"])) if parent else None
+            tasks.append((config, str(path), s["sha256"], s["num_rows"], meta, images, rel))
+        if total != info["num_rows"]:
+            report.add("count", config, f"split {split}: shards sum to {total}, manifest.json "
+                       f"says {info['num_rows']}", "manifest.json")
+    for p in sorted((root / config).iterdir()):
+        if p.name not in listed and p.name != "manifest.json":
+            what = "shard not in manifest.json" if SHARD_RE.match(p.name) else "unexpected file"
+            report.add("layout", config, f"{what}: load_dataset may read it; remove it", p.name)
+    return tasks
+
+
+def _run_by_config(groups: list[tuple[str, list[tuple[Any, ...]]]], *, scheduler: str,
+                   workers: int, progress: bool) -> Iterable[tuple[tuple[Any, ...], Any]]:
+    """Run the shard tasks in batches of whole configs, with a progress bar over configs."""
+    local = scheduler in ("sync", "threads", "processes")
+    bar = tqdm(total=len(groups), desc="validate", unit="config", disable=not progress)
+    batch: list[tuple[Any, ...]] = []
+    done = 0
+    for i, (_, tasks) in enumerate(groups):
+        batch += tasks
+        if local and len(batch) < BATCH_TASKS * max(1, workers) and i + 1 < len(groups):
+            continue
+        if not local and i + 1 < len(groups):
+            continue
+        results = run_tasks(check_shard, batch, scheduler=scheduler, workers=workers,
+                            progress=False)
+        yield from zip(batch, results, strict=True)
+        bar.update(i + 1 - done)
+        done, batch = i + 1, []
+    bar.close()
+
+
+def validate(root: Path, *, scheduler: str = "threads", workers: int = 2,
+             progress: bool = False, recompute: float = 0.0, recompute_seed: int = 0) -> Report:
+    """Validate a published benchmark folder.
+
+    Args:
+        root: The folder ``benchsmith publish`` wrote.
+        scheduler: Dask scheduler for the shard checks (see :mod:`pipeline.parallel`).
+        workers: Worker count.
+        progress: Show a progress bar over configs (stderr).
+        recompute: Fraction (0..1] of each corruption config's rows to regenerate and
+            compare byte for byte; 0 skips it.
+        recompute_seed: Seed of the row sample (a different seed checks other rows).
+
+    Returns:
+        The report; ``report.ok`` is False when any check failed.
+
+    Raises:
+        BenchsmithError: ``root`` is not a folder, or ``recompute`` is outside [0, 1].
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise BenchsmithError(f"{root} is not a folder; give the folder `benchsmith publish` wrote")
+    if not 0.0 <= recompute <= 1.0:
+        raise BenchsmithError(f"recompute fraction {recompute} outside [0, 1]")
+    report = Report(str(root))
+    metas, present = _discover(root, report)
+    files = check_benchmark_json(root, present, report, metas)
+    default = _default(root)
+    check_card(root, metas, report, default)
+    if not present:
+        report.add("layout", ROOT, "no config folders with manifest.json")
+    groups = [(c, _plan_config(c, m, metas, root, report)) for c, m in metas.items()]
+    shard_sha: dict[str, str] = {}
+    ids: dict[str, dict[Any, tuple[str, int]]] = {}
+    for task, res in _run_by_config(groups, scheduler=scheduler, workers=workers,
+                                    progress=progress):
+        config, name = task[0], Path(task[1]).name
         report.problems.extend(res["problems"])
         report.checks_run += res["checks"]
-        seen = ids.setdefault(config, set())
+        shard_sha[f"{config}/{name}"] = res["sha"]
+        seen = ids.setdefault(config, {})
         for i, sid in enumerate(res["ids"]):
             if sid in seen:
-                report.problems.append(
-                    Problem(
-                        "unique-id",
-                        config,
-                        f"sample_id {sid!r} appears twice",
-                        Path(task[1]).name,
-                        i,
-                    )
-                )
-            seen.add(sid)
+                first = seen[sid]
+                report.add("unique-id", config, f"sample_id {sid!r} also in {first[0]} row "
+                           f"{first[1]}", name, i)
+            else:
+                seen[sid] = (name, i)
     for config, meta in metas.items():
-        parent = meta.get("clean_config")
-        if parent:
+        inp = meta.get("input")
+        if meta.get("kind") == "audit" and isinstance(inp, dict) and inp.get("config") in metas:
+            want = sum(s["num_rows"] for s in metas[inp["config"]]["splits"].values())
+            got = sum(s["num_rows"] for s in meta["splits"].values())
             report.checks_run += 1
-            if parent not in ids:
-                report.problems.append(
-                    Problem("ids", config, f"clean config {parent!r} is not in this folder")
-                )
-            elif not ids.get(config, set()) <= ids[parent]:
-                extra = sorted(ids[config] - ids[parent])[:3]
-                report.problems.append(
-                    Problem("ids", config, f"sample_ids not in {parent}: {extra}...")
-                )
-            elif meta.get("kind") == "corruption" and ids[config] != ids[parent]:
-                missing = sorted(ids[parent] - ids[config])[:3]
-                report.problems.append(
-                    Problem("ids", config, f"rows of {parent} missing: {missing}...")
-                )
+            if got != want:
+                report.add("ids", config, f"audit covers {got} rows, {inp['config']} has {want}")
+    ids.clear()
+    if files is not None:
+        check_files(root, files, present, shard_sha, report)
+    if recompute > 0:
+        from pipeline.recompute import recompute_configs
+
+        recompute_configs(root, metas, report, fraction=recompute, seed=recompute_seed,
+                          scheduler=scheduler, workers=workers, progress=progress)
     return report
+
+
+def _default(root: Path) -> str | None:
+    try:
+        info = json.loads((root / "benchmark.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    default = info.get("default") if isinstance(info, dict) else None
+    return default if isinstance(default, str) else None
 
 
 def main(argv: list[str] | None = None) -> int:
     """``benchsmith validate``: check a published benchmark folder."""
     parser = argparse.ArgumentParser(prog="benchsmith validate", description=main.__doc__)
     parser.add_argument("root", type=Path, help="benchmark folder written by `benchsmith publish`")
-    parser.add_argument("--json", type=Path, default=None, help="write the report as JSON here")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="write the compact, counts-only metric (JSON) here")
+    parser.add_argument("--report", type=Path, default=None,
+                        help="write every finding (JSON list) here")
     parser.add_argument("--junit", type=Path, default=None, help="write JUnit XML here")
+    parser.add_argument("--recompute", type=float, default=0.0, metavar="FRACTION",
+                        help="regenerate this fraction (0..1] of each corruption config's rows "
+                             "and compare bytes")
+    parser.add_argument("--recompute-seed", type=int, default=0,
+                        help="seed choosing the recomputed rows")
     parser.add_argument("--scheduler", default="threads")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    report = validate(args.root, scheduler=args.scheduler, workers=args.workers)
+    if not 0.0 <= args.recompute <= 1.0:
+        parser.error(f"--recompute {args.recompute}: give a fraction between 0 and 1")
+    report = validate(args.root, scheduler=args.scheduler, workers=args.workers,
+                      progress=not args.no_progress, recompute=args.recompute,
+                      recompute_seed=args.recompute_seed)
     print(report.text())
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+        atomic_write_json(args.json, report.metrics())
+    if args.report:
+        atomic_write_json(args.report, report.findings())
     if args.junit:
-        args.junit.parent.mkdir(parents=True, exist_ok=True)
-        args.junit.write_text(report.to_junit())
+        atomic_write_bytes(args.junit, report.to_junit().encode())
     sys.stdout.flush()
     return 0 if report.ok else 1

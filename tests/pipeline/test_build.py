@@ -1,17 +1,16 @@
-"""End to end: pull -> corrupt -> publish -> validate, determinism, resume, tampering, loading."""
+"""End to end: pull -> corrupt -> publish -> validate, determinism, resume, loading.
+
+Tampering is tests/pipeline/test_tamper.py."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -108,93 +107,6 @@ def test_rerun_resumes_only_missing_shards(tmp_path: Path) -> None:
     publish(m, [root / "pulled", root / "corrupted"], out)
     assert validate(out).ok
     assert not list(root.rglob("*.tmp"))  # no temporary files left behind
-
-
-def _tampered(built: Path, tmp_path: Path) -> Path:
-    dst = tmp_path / "t"
-    shutil.copytree(built, dst)
-    return dst
-
-
-def _rewrite(shard: Path, fn) -> None:
-    pf = pq.ParquetFile(shard)
-    table = fn(pf.read())
-    pq.write_table(table.replace_schema_metadata(pf.schema_arrow.metadata), shard)
-
-
-def _refresh_sha(config_dir: Path) -> None:
-    from pipeline.download import file_digest
-
-    path = config_dir / "manifest.json"
-    meta = json.loads(path.read_text())
-    for split in meta["splits"].values():
-        for s in split["shards"]:
-            s["sha256"] = file_digest(config_dir / s["file"], "sha256")
-    path.write_text(json.dumps(meta))
-
-
-def _problems(root: Path) -> list[str]:
-    report = validate(root)
-    assert not report.ok
-    return [str(p) for p in report.problems]
-
-
-def test_validate_catches_truncated_shard(built: Path, tmp_path: Path) -> None:
-    root = _tampered(built, tmp_path)
-    shard = next((root / "clean").glob("*.parquet"))
-    shard.write_bytes(shard.read_bytes()[:-200])
-    probs = _problems(root)
-    assert any("[checksum] clean/" + shard.name in p for p in probs)
-    assert any("[readable]" in p for p in probs)
-
-
-def test_validate_catches_flipped_byte(built: Path, tmp_path: Path) -> None:
-    root = _tampered(built, tmp_path)
-    shard = next((root / "rotate_2").glob("*.parquet"))
-    data = bytearray(shard.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    shard.write_bytes(bytes(data))
-    assert any(p.startswith("[checksum] rotate_2/" + shard.name) for p in _problems(root))
-
-
-def test_validate_catches_out_of_range_label(built: Path, tmp_path: Path) -> None:
-    root = _tampered(built, tmp_path)
-    shard = sorted((root / "contrast_3").glob("*.parquet"))[0]
-
-    def bad_label(t: pa.Table) -> pa.Table:
-        labels = t["label"].to_numpy().copy()
-        labels[5] = 42
-        return t.set_column(t.column_names.index("label"), "label", pa.array(labels, pa.int64()))
-
-    _rewrite(shard, bad_label)
-    _refresh_sha(root / "contrast_3")
-    probs = _problems(root)
-    assert probs == [f"[label-range] contrast_3/{shard.name} row 5: label=42 outside 0..9"]
-
-
-def test_validate_catches_duplicate_id(built: Path, tmp_path: Path) -> None:
-    root = _tampered(built, tmp_path)
-    shard = sorted((root / "clean").glob("*.parquet"))[1]
-
-    def dup(t: pa.Table) -> pa.Table:
-        ids = t["sample_id"].to_pylist()
-        ids[3] = ids[2]
-        return t.set_column(0, "sample_id", pa.array(ids, pa.string()))
-
-    _rewrite(shard, dup)
-    _refresh_sha(root / "clean")
-    probs = _problems(root)
-    assert any(p.startswith(f"[unique-id] clean/{shard.name} row 3") for p in probs)
-    assert any(p.startswith("[ids] ") for p in probs)  # derived configs no longer match clean
-
-
-def test_validate_cli_writes_json_and_junit(built: Path, tmp_path: Path) -> None:
-    from pipeline.cli import main
-
-    assert main(["validate", str(built), "--json", str(tmp_path / "v.json"),
-                 "--junit", str(tmp_path / "v.xml")]) == 0
-    assert json.loads((tmp_path / "v.json").read_text())["ok"] is True
-    assert 'failures="0"' in (tmp_path / "v.xml").read_text()
 
 
 def test_publish_card_lists_configs_and_contact_sheet(built: Path) -> None:
