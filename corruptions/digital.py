@@ -52,6 +52,7 @@ _IMAGENET = "hendrycks/robustness ImageNet-C/create_c/make_imagenet_c.py"
 _TINY = "hendrycks/robustness ImageNet-C/create_c/make_tinyimagenet_c.py"
 _CIFAR = "hendrycks/robustness ImageNet-C/create_c/make_cifar_c.py"
 _MNIST = "google-research/mnist-c corruptions.py"
+_INCEPTION = "hendrycks/robustness ImageNet-C/create_c/make_imagenet_c_inception.py"
 
 #: skimage ``rgb2gray`` weights (Rec. 709), what MNIST-C uses to go back to gray.
 _REC709 = np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)
@@ -432,7 +433,8 @@ def _const(value: object) -> tuple[object, ...]:
 def _scalar_tables(
     field: str, values: dict[str, tuple[float, ...]], notes: dict[str, str]
 ) -> dict[str, SeverityTable]:
-    sources = {"imagenet224": _IMAGENET, "tiny64": _TINY, "cifar32": _CIFAR, "mnist28": _MNIST}
+    sources = {"imagenet224": _IMAGENET, "tiny64": _TINY, "cifar32": _CIFAR, "mnist28": _MNIST,
+               "imagenet299": _INCEPTION}
     return {
         preset: SeverityTable((field,), _rows(vals), sources[preset], notes=notes.get(preset, ""))
         for preset, vals in values.items()
@@ -467,6 +469,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
                 "tiny64": (0.1, 0.2, 0.3, 0.4, 0.5),
                 "cifar32": (0.05, 0.1, 0.15, 0.2, 0.3),
                 "mnist28": (0.1, 0.2, 0.3, 0.4, 0.5),
+                "imagenet299": (0.1, 0.2, 0.3, 0.4, 0.5),
             },
             {"mnist28": "MNIST-C benchmark corruption at severity 5; on gray = clip(v + delta)."},
         ),
@@ -486,6 +489,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
                 "tiny64": (0.4, 0.3, 0.2, 0.1, 0.05),
                 "cifar32": (0.75, 0.5, 0.4, 0.3, 0.15),
                 "mnist28": (0.4, 0.3, 0.2, 0.1, 0.05),
+                "imagenet299": (0.4, 0.3, 0.2, 0.1, 0.05),
             },
             {"mnist28": "Optional in MNIST-C (default severity 4)."},
         ),
@@ -535,6 +539,14 @@ SPECS: tuple[CorruptionSpec, ...] = (
                 "(BORDER_CONSTANT, map_coordinates mode='constant'). Optional in MNIST-C "
                 "(default severity 1). " + _ELASTIC_SCALE_NOTE,
             ),
+            "imagenet299": _elastic_table(
+                360,
+                ((2, 0.7, 0.1), (2, 0.08, 0.2), (0.05, 0.01, 0.02), (0.07, 0.01, 0.02),
+                 (0.12, 0.01, 0.02)),
+                _INCEPTION, "reflect",
+                "ImageNet-C's multipliers with 360 for 244 (the Inception script's constants, "
+                "on its 299 px crops). " + _ELASTIC_SCALE_NOTE,
+            ),
         },
         stochastic=True,
         layout="any",
@@ -555,6 +567,8 @@ SPECS: tuple[CorruptionSpec, ...] = (
                 ("cifar32", (0.95, 0.9, 0.85, 0.75, 0.65), _CIFAR, "BOX both ways."),
                 ("mnist28", (0.6, 0.5, 0.4, 0.3, 0.25), _MNIST,
                  "BOX both ways. Optional in MNIST-C (default severity 3)."),
+                ("imagenet299", (0.5, 0.4, 0.3, 0.25, 0.2), _INCEPTION,
+                 "BOX both ways, small side int(299 * factor)."),
             )
         },
         stochastic=False,
@@ -573,6 +587,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
                 "tiny64": (65, 58, 50, 40, 25),
                 "cifar32": (80, 65, 58, 50, 40),
                 "mnist28": (25, 18, 15, 10, 7),
+                "imagenet299": (23, 16, 13, 8, 5),
             },
             {"mnist28": "Gray JPEG of the digit. Optional in MNIST-C (default severity 5)."},
         ),
@@ -601,6 +616,8 @@ SPECS: tuple[CorruptionSpec, ...] = (
                 ("mnist28", ((0.3, 0), (0.1, 0), (2, 0), (5, 0.1), (20, 0.2)), _MNIST, "hsv",
                  "Upstream quirk kept: MNIST-C applies clip(x * scale + offset) to H, S and V "
                  "of gray2rgb(digit), then rgb2gray. Optional in MNIST-C (default severity 5)."),
+                ("imagenet299", ((0.3, 0), (0.1, 0), (2, 0), (5, 0.1), (20, 0.2)), _INCEPTION,
+                 "s", ""),
             )
         },
         stochastic=False,

@@ -33,6 +33,7 @@ _IMAGENET = "hendrycks/robustness ImageNet-C/create_c/make_imagenet_c.py"
 _TINY = "hendrycks/robustness ImageNet-C/create_c/make_tinyimagenet_c.py"
 _CIFAR = "hendrycks/robustness ImageNet-C/create_c/make_cifar_c.py"
 _MNIST = "google-research/mnist-c corruptions.py"
+_INCEPTION = "hendrycks/robustness ImageNet-C/create_c/make_imagenet_c_inception.py"
 
 
 def gaussian_noise(image: U8Image, *, sigma: float, rng: np.random.Generator) -> FloatImage:
@@ -174,11 +175,12 @@ def _tables(
     tiny: tuple[float, ...],
     cifar: tuple[float, ...],
     mnist: tuple[float, ...],
+    inception: tuple[float, ...],
     *,
     mnist_note: str,
     extra: tuple[str, object] | None = None,
 ) -> dict[str, SeverityTable]:
-    """Build the four preset tables of a one-parameter noise (plus a fixed column)."""
+    """Build the five preset tables of a one-parameter noise (plus a fixed column)."""
     fields = (field,) if extra is None else (field, extra[0])
 
     def rows(values: tuple[float, ...]) -> tuple[tuple[object, ...], ...]:
@@ -190,6 +192,7 @@ def _tables(
         "tiny64": SeverityTable(fields, rows(tiny), _TINY, notes=fixed),
         "cifar32": SeverityTable(fields, rows(cifar), _CIFAR, notes=fixed),
         "mnist28": SeverityTable(fields, rows(mnist), _MNIST, notes=fixed + mnist_note),
+        "imagenet299": SeverityTable(fields, rows(inception), _INCEPTION, notes=fixed),
     }
 
 
@@ -206,6 +209,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
             (0.04, 0.08, 0.12, 0.15, 0.18),
             (0.04, 0.06, 0.08, 0.09, 0.10),
             (0.08, 0.12, 0.18, 0.26, 0.38),
+            (0.09, 0.13, 0.19, 0.27, 0.40),
             mnist_note=_MNIST_SAME + "Optional in MNIST-C (default severity 5).",
         ),
         stochastic=True,
@@ -223,6 +227,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
             (250, 100, 50, 30, 15),
             (500, 250, 100, 75, 50),
             (60, 25, 12, 5, 3),
+            (50, 20, 10, 5, 3),
             mnist_note=_MNIST_SAME + "MNIST-C benchmark corruption at severity 5.",
         ),
         stochastic=True,
@@ -240,6 +245,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
             (0.01, 0.02, 0.05, 0.08, 0.14),
             (0.01, 0.02, 0.03, 0.05, 0.07),
             (0.03, 0.06, 0.09, 0.17, 0.27),
+            (0.04, 0.07, 0.10, 0.18, 0.28),
             mnist_note=_MNIST_SAME + "MNIST-C benchmark corruption at severity 4.",
             extra=("salt_vs_pepper", 0.5),
         ),
@@ -258,6 +264,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
             (0.15, 0.2, 0.25, 0.3, 0.35),
             (0.06, 0.1, 0.12, 0.16, 0.2),
             (0.15, 0.2, 0.35, 0.45, 0.6),
+            (0.16, 0.21, 0.36, 0.46, 0.61),
             mnist_note=_MNIST_SAME + "Optional in MNIST-C (default severity 5).",
         ),
         stochastic=True,

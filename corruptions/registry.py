@@ -43,7 +43,7 @@ __all__ = [
 
 #: Nominal image side (pixels) of each resolution preset.
 PRESETS: Mapping[str, int] = MappingProxyType(
-    {"mnist28": 28, "cifar32": 32, "tiny64": 64, "imagenet224": 224}
+    {"mnist28": 28, "cifar32": 32, "tiny64": 64, "imagenet224": 224, "imagenet299": 299}
 )
 SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
 
@@ -300,7 +300,8 @@ def apply(
         name: Registry key (see ``get_registry()`` for the valid ones).
         image: uint8 image, (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); not modified.
         severity: Integer 1..5.
-        preset: Preset key (``mnist28``, ``cifar32``, ``tiny64``, ``imagenet224``) or ``"auto"``.
+        preset: Preset key (``mnist28``, ``cifar32``, ``tiny64``, ``imagenet224``,
+            ``imagenet299``) or ``"auto"``.
         rng: Generator for stochastic corruptions; derive it with
             :func:`corruptions.rng.derive_rng`. May be ``None`` for deterministic ones.
         rounding: ``"truncate"`` (upstream parity) or ``"nearest"``.

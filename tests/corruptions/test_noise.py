@@ -24,31 +24,36 @@ REL_TOL = 0.05
 #: Absolute floors (gray levels, gray levels, fraction) below which 5 % is noise.
 FLOORS = (0.25, 0.25, 0.002)
 
-#: corruption-params.md, one tuple per preset: imagenet224, tiny64, cifar32, mnist28.
+#: corruption-params.md, one tuple per preset: imagenet224, tiny64, cifar32, mnist28; imagenet299
+#: from hendrycks/robustness ImageNet-C/create_c/make_imagenet_c_inception.py.
 PUBLISHED = {
     "gaussian_noise": {
         "imagenet224": (0.08, 0.12, 0.18, 0.26, 0.38),
         "tiny64": (0.04, 0.08, 0.12, 0.15, 0.18),
         "cifar32": (0.04, 0.06, 0.08, 0.09, 0.10),
         "mnist28": (0.08, 0.12, 0.18, 0.26, 0.38),
+        "imagenet299": (0.09, 0.13, 0.19, 0.27, 0.40),
     },
     "shot_noise": {
         "imagenet224": (60, 25, 12, 5, 3),
         "tiny64": (250, 100, 50, 30, 15),
         "cifar32": (500, 250, 100, 75, 50),
         "mnist28": (60, 25, 12, 5, 3),
+        "imagenet299": (50, 20, 10, 5, 3),
     },
     "impulse_noise": {
         "imagenet224": (0.03, 0.06, 0.09, 0.17, 0.27),
         "tiny64": (0.01, 0.02, 0.05, 0.08, 0.14),
         "cifar32": (0.01, 0.02, 0.03, 0.05, 0.07),
         "mnist28": (0.03, 0.06, 0.09, 0.17, 0.27),
+        "imagenet299": (0.04, 0.07, 0.10, 0.18, 0.28),
     },
     "speckle_noise": {
         "imagenet224": (0.15, 0.2, 0.35, 0.45, 0.6),
         "tiny64": (0.15, 0.2, 0.25, 0.3, 0.35),
         "cifar32": (0.06, 0.1, 0.12, 0.16, 0.2),
         "mnist28": (0.15, 0.2, 0.35, 0.45, 0.6),
+        "imagenet299": (0.16, 0.21, 0.36, 0.46, 0.61),
     },
 }
 
@@ -143,7 +148,7 @@ def test_gaussian_noise_std_in_gray_levels():
     assert abs(float((out - 128).std()) - 25.5) < 0.2
 
 
-@pytest.mark.parametrize("preset", ("imagenet224", "tiny64", "cifar32", "mnist28"))
+@pytest.mark.parametrize("preset", ("imagenet224", "tiny64", "cifar32", "mnist28", "imagenet299"))
 def test_tables_equal_published_numbers(preset):
     registry = get_registry()
     for name, published in PUBLISHED.items():
