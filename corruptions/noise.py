@@ -46,7 +46,10 @@ def gaussian_noise(image: U8Image, *, sigma: float, rng: np.random.Generator) ->
         rng: Source of the noise.
 
     Returns:
-        float32 image on the 0..255 scale (unclipped), same shape.
+        float64 image on the 0..255 scale (unclipped), same shape. Computed as
+        upstream does, ``(x / 255. + sigma * z) * 255`` in float64 (``normal(scale=c)``
+        is ``0 + c * z``), so that truncation to uint8 gives upstream's levels
+        exactly for the same normal draws ``z``.
 
     Reference:
         ``gaussian_noise`` in make_imagenet_c.py: ``x/255 + N(0, c)``.
@@ -57,9 +60,11 @@ def gaussian_noise(image: U8Image, *, sigma: float, rng: np.random.Generator) ->
         [[100.0, 100.0], [100.0, 100.0]]
 
     """
-    out = rng.standard_normal(size=image.shape, dtype=np.float32)
-    out *= np.float32(sigma * 255.0)
-    out += image  # float32 addition commutes: same values as image + noise * scale
+    noise = rng.standard_normal(size=image.shape)
+    noise *= sigma
+    out = image / 255.0
+    out += noise
+    out *= 255.0
     return out
 
 
@@ -150,7 +155,9 @@ def speckle_noise(image: U8Image, *, sigma: float, rng: np.random.Generator) -> 
         rng: Source of the noise.
 
     Returns:
-        float32 image on the 0..255 scale (unclipped), same shape.
+        float64 image on the 0..255 scale (unclipped), same shape: upstream's
+        ``(x + x * (sigma * z)) * 255`` with ``x = image / 255.`` in float64, exact
+        for the same normal draws ``z``.
 
     Reference:
         ``speckle_noise`` in make_imagenet_c.py.
@@ -161,11 +168,12 @@ def speckle_noise(image: U8Image, *, sigma: float, rng: np.random.Generator) -> 
         [[0.0, 0.0], [0.0, 0.0]]
 
     """
-    x = image.astype(np.float32)
-    out = rng.standard_normal(size=image.shape, dtype=np.float32)
-    out *= np.float32(sigma)
+    x = image / 255.0
+    out = rng.standard_normal(size=image.shape)
+    out *= sigma
     out *= x
-    out += x  # same values as x + x * (noise * sigma): float32 + and * commute
+    out += x  # x + x * (sigma * z): + and * commute exactly
+    out *= 255.0
     return out
 
 
