@@ -105,8 +105,7 @@ def brightness(image: U8Image, *, delta: float) -> FloatImage:
 def contrast(image: U8Image, *, factor: float) -> FloatImage:
     """Shrink each channel towards its image mean: ``(v - mean) * factor + mean``.
 
-    Upstream's float64 order: ``x / 255.``, ``np.mean`` over H and W, ``(x - means) * c
-    + means``, ``* 255``.
+    Upstream's float64 order: ``x / 255.``, mean over H, W, ``(x - m) * c + m``, ``* 255``.
 
     Args:
         image: uint8 image, (H, W) or (H, W, C); not modified.
@@ -128,8 +127,7 @@ def contrast(image: U8Image, *, factor: float) -> FloatImage:
     x -= means
     x *= factor
     x += means
-    x *= 255.0
-    return x
+    return np.multiply(x, 255.0, out=x)
 
 
 def saturate(
@@ -426,6 +424,8 @@ def _elastic_table(size: float, c: tuple[tuple[float, float, float], ...], sourc
 
 _ELASTIC_SCALE_NOTE = ("alpha, sigma and affine_jitter are multiples of the image size upstream "
                        "and scale linearly with it here too (displacement alpha/sigma does not). ")
+_FFT_NOTE = ("Same draws: equal to the script but at s1 (smoothing radius > 64 px, FFT), where a "
+             "float32 displacement may round the other way for ~1e-8 of values. ")
 
 SPECS: tuple[CorruptionSpec, ...] = (
     CorruptionSpec(
@@ -479,7 +479,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
                  (0.12, 0.01, 0.02)),
                 _IMAGENET, "reflect",
                 "Upstream quirk kept: 244 where 224 was meant ('ultimately nothing is "
-                "incorrect', upstream comment). " + _ELASTIC_SCALE_NOTE
+                "incorrect', upstream comment). " + _ELASTIC_SCALE_NOTE + _FFT_NOTE
                 + "The PyPI imagecorruptions package has a different elastic_transform "
                 "(no affine step, alpha = 250*{.05,.065,.085,.1,.12} * 0.005*H, "
                 "sigma = 0.01*H); this table is the ImageNet-C one.",
@@ -515,7 +515,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
                  (0.12, 0.01, 0.02)),
                 _INCEPTION, "reflect",
                 "ImageNet-C's multipliers with 360 for 244 (the Inception script's constants, "
-                "on its 299 px crops). " + _ELASTIC_SCALE_NOTE,
+                "on its 299 px crops). " + _ELASTIC_SCALE_NOTE + _FFT_NOTE,
             ),
         },
         stochastic=True,

@@ -121,7 +121,8 @@ def impulse_noise(
         rng: Source of the noise.
 
     Returns:
-        float32 image on the 0..255 scale, same shape.
+        float32 image on the 0..255 scale, same shape; upstream's levels exactly for
+        the same masks (its ``x / 255. * 255`` gives back every uint8 value in float64).
 
     Reference:
         ``impulse_noise`` in make_imagenet_c.py:
