@@ -212,3 +212,19 @@ def test_impulse_restatement_equals_imagecorruptions_given_the_masks(photos224):
         port = random_noise(image / 255.0, mode="s&p", amount=amount,
                             rng=replay.MaskReplay(u, amount, 0.5))
         np.testing.assert_array_equal(ours, np.uint8(np.clip(port, 0, 1) * 255))
+
+
+def test_replay_refuses_draws_the_reference_does_not_make():
+    """The replay fails loudly when the reference draws another kind, shape or count."""
+    rng = replay.RecordingGenerator(0)
+    gaussian_noise(np.zeros((4, 4), np.uint8), sigma=0.1, rng=rng)
+    with pytest.raises(AssertionError, match="kernel drew standard_normal"):
+        replay.LegacyReplay(rng.draws).uniform(-1, 1, size=(4, 4))
+    with pytest.raises(AssertionError, match="standard_normal"):
+        replay.LegacyReplay(rng.draws).normal(size=(5, 4))
+    unused = replay.LegacyReplay(rng.draws)
+    with pytest.raises(AssertionError, match="used 0 of 1"):
+        unused.done()
+    used = replay.LegacyReplay(rng.draws)
+    np.testing.assert_array_equal(used.normal(size=(4, 4), scale=0.1), 0.1 * rng.draws[0][2])
+    used.done()
