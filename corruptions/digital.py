@@ -253,6 +253,7 @@ def pixelate(image: U8Image, *, factor: float, upsample: Literal["box", "nearest
     return _like(_pixelate_box(x, *plan), image)
 
 
+@lru_cache(maxsize=64)
 def _gaussian_taps(sigma: float, truncate: float) -> np.ndarray:
     """Return scipy's ``gaussian_filter1d`` weights: radius ``int(truncate * sigma + 0.5)``."""
     radius = int(truncate * sigma + 0.5)

@@ -7,7 +7,7 @@ place of the ``np.random`` module it calls, which returns those same draws
 transformed the way NumPy's legacy ``RandomState`` transforms its own:
 
 * ``normal(loc, scale, size)`` -> ``loc + scale * z`` for a recorded ``standard_normal`` z
-  (legacy ``normal`` is ``loc + scale * gauss``);
+  (legacy ``normal`` is ``loc + scale * gauss``; float32 draws are widened to float64);
 * ``uniform(low, high, size)`` -> the recorded ``uniform`` values (same formula
   ``low + (high - low) * u`` on both sides; the bounds are checked);
 * ``poisson(lam)`` -> the recorded counts (``lam`` is checked to be the kernel's).
@@ -36,8 +36,8 @@ class RecordingGenerator(np.random.Generator):
         return out
 
     def standard_normal(self, size=None, dtype=np.float64, out=None):  # noqa: D102
-        assert out is None and np.dtype(dtype) == np.float64, "replay covers float64 draws"
-        return self._keep("standard_normal", {}, super().standard_normal(size))
+        assert out is None
+        return self._keep("standard_normal", {}, super().standard_normal(size, dtype))
 
     def normal(self, loc=0.0, scale=1.0, size=None):  # noqa: D102
         z = super().standard_normal(size)
@@ -76,7 +76,7 @@ class LegacyReplay:
 
     def normal(self, loc=0.0, scale=1.0, size=None):  # noqa: D102
         _, z = self._pop("standard_normal", size)
-        return loc + scale * z
+        return loc + scale * z.astype(np.float64)  # float32 draws are used as float64
 
     def uniform(self, low=0.0, high=1.0, size=None):  # noqa: D102
         args, u = self._pop("uniform", size)
