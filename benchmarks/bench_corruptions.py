@@ -150,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every-severity", action=argparse.BooleanOptionalAction, default=True,
                         help="also report each corruption's slowest ratio over severities 1..5")
     parser.add_argument("--every-min-time", type=float, default=0.3)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating ref/ours rounds per severity; the best of each is kept "
+                             "(robust to other jobs on a shared machine)")
+    parser.add_argument("--only", default="", help="comma-separated corruption names")
     args = parser.parse_args(argv)
     load_start = _loadavg()
     print(f"loadavg {load_start}", flush=True)
@@ -161,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     reference = load_reference()
     registry = get_registry()
     names = [n for suite in SUITES for n in registry.in_suite(suite)]
+    if args.only:
+        names = [n for n in names if n in set(args.only.split(","))]
 
     lines = [
         f"# Corruption speed, severity {args.severity}, single core",
@@ -216,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         head = [
             "",
             f"Every severity (loadavg {_loadavg()}): the slowest ratio of each corruption "
-            "over severities 1..5 (the severity in brackets); goal: no ratio below 1x.",
+            f"over severities 1..5 (the severity in brackets), best of {args.rounds} alternating "
+            "rounds per side; goal: no ratio below 1x. At 32 px the reference runs its "
+            "ImageNet constants, ours the cifar32 ones (different work).",
             "",
             "| corruption | min ratio 224 | min ratio 32 |",
             "|---|---:|---:|",
@@ -229,11 +237,14 @@ def main(argv: list[str] | None = None) -> int:
                 ratios = []
                 for s in (1, 2, 3, 4, 5):
                     slow = name == "glass_blur" and preset == "imagenet224"
-                    ref_s = per_image_seconds(_ref(reference, name, images, s), len(images),
-                                              0.0 if slow else args.every_min_time,
-                                              len(images) if slow else 10**6)
-                    ours_s = per_image_seconds(_ours(name, images, s, preset), len(images),
-                                               args.every_min_time, 10**6)
+                    ref_s = ours_s = float("inf")
+                    for _ in range(1 if slow else args.rounds):  # alternate; keep each best
+                        ref_s = min(ref_s, per_image_seconds(
+                            _ref(reference, name, images, s), len(images),
+                            0.0 if slow else args.every_min_time, len(images) if slow else 10**6))
+                        ours_s = min(ours_s, per_image_seconds(
+                            _ours(name, images, s, preset), len(images), args.every_min_time,
+                            10**6))
                     ratios.append((ref_s / ours_s, s))
                 worst, at = min(ratios)
                 row.append(f"{worst:,.1f}x (s{at})")

@@ -147,27 +147,43 @@ def resize_exact(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.asarray(_pil(image).resize((width, height), Image.Resampling.BILINEAR))
 
 
-def preprocess_image(image: np.ndarray, spec: Mapping[str, int]) -> np.ndarray:
-    """Apply a manifest's ``preprocess`` block: ``resize_shorter`` then ``center_crop``.
+def preprocess_image(image: np.ndarray, spec: Mapping[str, float]) -> np.ndarray:
+    """Apply a manifest's ``preprocess`` block, in this order.
+
+    1. ``resize_shorter`` (px): torchvision 0.2 ``Resize(px)``.
+    2. ``center_crop`` (px): torchvision 0.2 ``CenterCrop(px)``.
+    3. ``center_crop_fraction`` (in (0, 1]): the Inception script's ``center_crop(0.875)``.
+    4. ``resize`` (px): exactly ``px`` x ``px``, PIL bilinear (the Inception script's 299).
+
+    ImageNet-C is ``{resize_shorter: 256, center_crop: 224}``; the Inception-size
+    ImageNet-C is ``{center_crop_fraction: 0.875, resize: 299}``.
 
     Args:
         image: uint8 (H, W) or (H, W, 3) (or a 16-bit depth map).
-        spec: ``{"resize_shorter": px, "center_crop": px}``; either may be absent.
+        spec: Any of the four keys; absent keys are skipped.
 
     Returns:
         The preprocessed array (the input itself when ``spec`` is empty).
 
     Raises:
-        SourceError: The crop does not fit.
+        SourceError: A crop does not fit, or the fraction is out of range.
 
     Example:
         >>> spec = {"resize_shorter": 256, "center_crop": 224}
         >>> preprocess_image(np.zeros((300, 400, 3), np.uint8), spec).shape
         (224, 224, 3)
+        >>> spec = {"center_crop_fraction": 0.875, "resize": 299}
+        >>> preprocess_image(np.zeros((375, 500, 3), np.uint8), spec).shape
+        (299, 299, 3)
     """
     out = image
     if spec.get("resize_shorter"):
         out = resize_shorter(out, int(spec["resize_shorter"]))
     if spec.get("center_crop"):
         out = center_crop(out, int(spec["center_crop"]))
+    if spec.get("center_crop_fraction"):
+        out = center_crop(out, float(spec["center_crop_fraction"]))
+    if spec.get("resize"):
+        side = int(spec["resize"])
+        out = resize_exact(out, side, side)
     return out

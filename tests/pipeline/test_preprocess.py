@@ -107,6 +107,8 @@ def test_inception_recipe_crops_a_fraction_then_resizes_to_299():
     ref = np.asarray(Image.fromarray(crop).resize((299, 299), Image.BILINEAR))
     assert out.shape == (299, 299, 3)
     np.testing.assert_array_equal(out, ref)
+    recipe = {"center_crop_fraction": INCEPTION_CROP_FRACTION, "resize": 299}
+    np.testing.assert_array_equal(preprocess_image(image, recipe), ref)
 
 
 def test_bad_crops_are_source_errors():
