@@ -310,6 +310,7 @@ def _displacement(
 
 
 _BORDERS = {"reflect": cv2.BORDER_REFLECT_101, "constant": cv2.BORDER_CONSTANT}
+_grid = lru_cache(maxsize=16)(lambda h, w: np.indices((h, w)))  # read-only row/column grid
 
 
 def elastic_transform(
@@ -330,10 +331,7 @@ def elastic_transform(
        then ``scipy.ndimage.map_coordinates`` (order 1) at ``(y + dy, x + dx)``
        per channel (equal to upstream's 3-D call), on upstream's float32 0..1 scale.
 
-    Equal to upstream for the same draws, except where the smoothing radius
-    exceeds 64 px (the 224/299 px severity 1): there an FFT stands in for scipy's
-    direct filter (within ~1e-15), which may round a float32 displacement the
-    other way for about one value in 10^8.
+    Equal to upstream for the same draws (one bound: ``_FFT_NOTE`` in the tables).
 
     Args:
         image: uint8 image, (H, W) or (H, W, C); not modified.
@@ -383,12 +381,15 @@ def elastic_transform(
     if alpha > 0:
         dx = _displacement((h, w), sigma, alpha, rng)
         dy = _displacement((h, w), sigma, alpha, rng)
-        rows, cols = np.indices((h, w))
-        coords = np.stack([rows + dy, cols + dx])  # int + float32 -> float64, as upstream
-        x = np.stack(
-            [map_coordinates(x[..., k], coords, order=1, mode=border) for k in range(c)],
-            axis=-1,
-        )
+        rows, cols = _grid(h, w)
+        coords = np.empty((2, h, w))
+        np.add(rows, dy, out=coords[0])  # int + float32 -> float64, as upstream
+        np.add(cols, dx, out=coords[1])
+        planes = np.moveaxis(x, -1, 0).copy()
+        warped = np.empty_like(planes)
+        for plane, out in zip(planes, warped, strict=True):
+            map_coordinates(plane, coords, output=out, order=1, mode=border)
+        x = np.ascontiguousarray(np.moveaxis(warped, 0, -1))
     x *= np.float32(255.0)
     return _like(x, image)
 
