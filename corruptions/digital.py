@@ -57,10 +57,6 @@ def _as_hwc(image: np.ndarray) -> np.ndarray:
     return image[..., None] if image.ndim == 2 else image
 
 
-def _like(result: np.ndarray, image: np.ndarray) -> np.ndarray:
-    return result.reshape(image.shape)
-
-
 def _hsv_round_trip(image: U8Image, op: Callable[[_HSV], _HSV]) -> FloatImage:
     """Return ``hsv2rgb(op(rgb2hsv(x / 255.))) * 255`` (float64; gray via MNIST-C's route)."""
     x = _as_hwc(image)
@@ -68,7 +64,7 @@ def _hsv_round_trip(image: U8Image, op: Callable[[_HSV], _HSV]) -> FloatImage:
     rgb = hsv_to_rgb(*op(rgb_to_hsv(np.repeat(x, 3, axis=2) if gray else x)))
     out = rgb @ REC709 if gray else rgb
     out *= 255.0
-    return _like(out, image)
+    return out.reshape(image.shape)
 
 
 def brightness(image: U8Image, *, delta: float) -> FloatImage:
@@ -207,7 +203,7 @@ def jpeg_compression(image: U8Image, *, quality: int) -> U8Image:
         raise RuntimeError("OpenCV could not decode the JPEG written by PIL (a bug)")
     if not gray and rgb_flag is None:
         out = cv2.cvtColor(out, cv2.COLOR_BGR2RGB)
-    return _like(np.asarray(out), image)
+    return np.asarray(out).reshape(image.shape)
 
 
 _RESAMPLE = {"box": Image.Resampling.BOX, "nearest": Image.Resampling.NEAREST}
@@ -249,8 +245,8 @@ def pixelate(image: U8Image, *, factor: float, upsample: Literal["box", "nearest
     if plan is None:
         pil = Image.fromarray(x[..., 0] if x.shape[2] == 1 else x)
         small = pil.resize((sw, sh), Image.Resampling.BOX)
-        return _like(np.asarray(small.resize((w, h), _RESAMPLE[upsample])), image)
-    return _like(_pixelate_box(x, *plan), image)
+        return np.asarray(small.resize((w, h), _RESAMPLE[upsample])).reshape(image.shape)
+    return _pixelate_box(x, *plan).reshape(image.shape)
 
 
 @lru_cache(maxsize=64)
@@ -391,7 +387,7 @@ def elastic_transform(
             map_coordinates(plane, coords, output=out, order=1, mode=border)
         x = np.ascontiguousarray(np.moveaxis(warped, 0, -1))
     x *= np.float32(255.0)
-    return _like(x, image)
+    return x.reshape(image.shape)
 
 
 def _rows(*columns: tuple[object, ...]) -> tuple[tuple[object, ...], ...]:
