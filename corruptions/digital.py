@@ -1,32 +1,27 @@
 """Digital family of the 2-D common corruptions.
 
-Brightness, contrast, saturate, JPEG compression, pixelate and elastic
-transform, as in the ImageNet-C / Tiny-ImageNet-C / CIFAR-10-C generation
-scripts (hendrycks/robustness ``ImageNet-C/create_c/``) and MNIST-C
-(google-research/mnist-c ``corruptions.py``). One kernel per corruption takes
-physical parameters; the variants of the upstream scripts are table columns:
+Brightness, contrast, saturate, JPEG compression, pixelate and elastic transform of the
+ImageNet-C / Tiny-ImageNet-C / CIFAR-10-C / Inception generation scripts
+(hendrycks/robustness ``ImageNet-C/create_c/``) and MNIST-C (google-research/mnist-c).
+Upstream variants are table columns: ``pixelate`` ``upsample`` (the scripts: PIL ``BOX``;
+PyPI ``imagecorruptions``: ``NEAREST``, which differs at 28 px), ``saturate``
+``hsv_channels`` (MNIST-C changes H, S and V) and ``elastic_transform`` ``border``
+(MNIST-C pads with zeros).
 
-* ``pixelate``: the ImageNet-C/CIFAR/Tiny/MNIST-C scripts upsample with PIL
-  ``BOX``, the PyPI ``imagecorruptions`` package with ``NEAREST`` (identical at
-  the 224/32/64 sizes, different at 28 for factors 0.6 and 0.3) -> ``upsample``.
-* ``saturate``: MNIST-C scales and offsets all three HSV channels, not only S
-  -> ``hsv_channels``.
-* ``elastic_transform``: MNIST-C pads with zeros, the others reflect -> ``border``.
-
-Kernels work on any channel count (``layout="any"``); grayscale goes through the
-RGB formula as MNIST-C does (``gray2rgb`` ... ``rgb2gray``, Rec. 709 weights)
-where that matters (saturate), and straight through where it does not
-(brightness, contrast, pixelate, JPEG, elastic).
+Kernels work on any channel count (``layout="any"``); gray goes through the RGB
+formula as MNIST-C does (``gray2rgb`` ... ``rgb2gray``) for brightness and saturate.
+Every kernel repeats upstream's arithmetic (float64 ``x / 255.`` ... ``* 255``, float32
+for elastic) so that the registry's truncation gives upstream's levels exactly.
 
 Reference:
-    D. Hendrycks and T. Dietterich, "Benchmarking Neural Network Robustness to
-    Common Corruptions and Perturbations", ICLR 2019. N. Mu and J. Gilmer,
-    "MNIST-C: A Robustness Benchmark for Computer Vision", 2019.
+    Hendrycks & Dietterich, "Benchmarking Neural Network Robustness to Common
+    Corruptions and Perturbations", ICLR 2019. Mu & Gilmer, "MNIST-C", 2019.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Literal
 
@@ -35,7 +30,7 @@ import numpy as np
 from PIL import Image
 
 from corruptions._pil_resample import _pixelate_box, _pixelate_plan
-from corruptions.image import FloatImage, U8Image
+from corruptions.image import REC709, FloatImage, U8Image, hsv_to_rgb, rgb_to_hsv
 from corruptions.registry import CorruptionSpec, SeverityTable
 
 __all__ = [
@@ -52,62 +47,68 @@ _IMAGENET = "hendrycks/robustness ImageNet-C/create_c/make_imagenet_c.py"
 _TINY = "hendrycks/robustness ImageNet-C/create_c/make_tinyimagenet_c.py"
 _CIFAR = "hendrycks/robustness ImageNet-C/create_c/make_cifar_c.py"
 _MNIST = "google-research/mnist-c corruptions.py"
+_INCEPTION = "hendrycks/robustness ImageNet-C/create_c/make_imagenet_c_inception.py"
 
-#: skimage ``rgb2gray`` weights (Rec. 709), what MNIST-C uses to go back to gray.
-_REC709 = np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)
+#: (h, s, v) float64 planes, as :func:`corruptions.image.rgb_to_hsv` returns them.
+_HSV = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _as_hwc(image: np.ndarray) -> np.ndarray:
     return image[..., None] if image.ndim == 2 else image
 
 
-def _like(result: np.ndarray, image: np.ndarray) -> np.ndarray:
-    return result.reshape(image.shape)
+def _hsv_round_trip(image: U8Image, op: Callable[[_HSV], _HSV]) -> FloatImage:
+    """Return ``hsv2rgb(op(rgb2hsv(x / 255.))) * 255`` (float64; gray via MNIST-C's route)."""
+    x = _as_hwc(image)
+    gray = x.shape[2] == 1
+    rgb = hsv_to_rgb(*op(rgb_to_hsv(np.repeat(x, 3, axis=2) if gray else x)))
+    out = rgb @ REC709 if gray else rgb
+    out *= 255.0
+    return out.reshape(image.shape)
 
 
 def brightness(image: U8Image, *, delta: float) -> FloatImage:
     """Raise the HSV value channel by ``delta`` (clipped at full scale).
 
-    For RGB, adding to V with H and S fixed scales each pixel's three values by
-    ``V' / V`` (every HSV->RGB channel is V times a factor of H and S), which is
-    computed directly instead of through the HSV round trip. Black pixels
-    (V = 0, S = 0) become gray ``V'``. Grayscale: ``v + delta``.
+    Upstream's float64 arithmetic step for step (``x / 255.``, skimage's ``rgb2hsv``,
+    ``V' = clip(V + delta, 0, 1)``, ``hsv2rgb``, ``* 255``; see
+    :func:`corruptions.image.rgb_to_hsv`). Gray takes MNIST-C's route.
 
     Args:
         image: uint8 image, (H, W) or (H, W, C) with C in {1, 3}; not modified.
         delta: Increment of V as a fraction of full scale, in [0, 1].
 
     Returns:
-        float32 image on the 0..255 scale, same shape.
+        float64 image on the 0..255 scale, same shape.
 
     Reference:
         ``brightness`` in make_imagenet_c.py (``sk.color.rgb2hsv``, V + c,
-        ``hsv2rgb``); MNIST-C's gray variant equals ``clip(v + c)``.
+        ``hsv2rgb``); MNIST-C's gray variant (``gray2rgb``, ..., ``rgb2gray``).
 
     Example:
         >>> brightness(np.array([[[100, 50, 0]]], np.uint8), delta=0.2).round(2).tolist()
         [[[151.0, 75.5, 0.0]]]
 
     """
-    x = _as_hwc(image).astype(np.float32)
-    add = np.float32(delta * 255.0)
-    if x.shape[2] == 1:
-        return _like(x + add, image)
-    v = x.max(axis=2, keepdims=True)
-    v_new = np.minimum(v + add, np.float32(255.0))
-    ratio = np.divide(v_new, v, out=np.zeros_like(v), where=v > 0)
-    return np.where(v > 0, x * ratio, v_new)
+
+    def op(hsv: _HSV) -> _HSV:
+        h, s, v = hsv
+        return h, s, np.clip(v + delta, 0, 1)
+
+    return _hsv_round_trip(image, op)
 
 
 def contrast(image: U8Image, *, factor: float) -> FloatImage:
     """Shrink each channel towards its image mean: ``(v - mean) * factor + mean``.
+
+    Upstream's float64 order: ``x / 255.``, mean over H, W, ``(x - m) * c + m``, ``* 255``.
 
     Args:
         image: uint8 image, (H, W) or (H, W, C); not modified.
         factor: Contrast multiplier, > 0 (1 = unchanged).
 
     Returns:
-        float32 image on the 0..255 scale, same shape.
+        float64 image on the 0..255 scale, same shape.
 
     Reference:
         ``contrast`` in make_imagenet_c.py (per-channel mean over H and W).
@@ -117,32 +118,12 @@ def contrast(image: U8Image, *, factor: float) -> FloatImage:
         [[50.0, 150.0]]
 
     """
-    x = _as_hwc(image)
-    means = x.mean(axis=(0, 1), dtype=np.float64, keepdims=True).astype(np.float32)
-    out = (x.astype(np.float32) - means) * np.float32(factor) + means
-    return _like(out, image)
-
-
-def _saturate_s(rgb: np.ndarray, scale: float, offset: float) -> np.ndarray:
-    """``S' = clip(S * scale + offset)`` with H and V fixed, on float 0..255 RGB."""
-    v = rgb.max(axis=2, keepdims=True)
-    lo = rgb.min(axis=2, keepdims=True)
-    spread = v - lo
-    s = np.divide(spread, v, out=np.zeros_like(v), where=v > 0)
-    s_new = np.clip(s * np.float32(scale) + np.float32(offset), 0.0, 1.0)
-    # Chromatic pixels: each channel keeps its relative place between min and max.
-    rel = np.divide(v - rgb, spread, out=np.zeros_like(rgb), where=spread > 0)
-    out = v - s_new * v * rel
-    # Achromatic pixels have H = 0 (red) in skimage: RGB = (V, V(1-S'), V(1-S')).
-    gray = np.concatenate([v, v * (1 - s_new), v * (1 - s_new)], axis=2)
-    return np.where(spread > 0, out, gray)
-
-
-def _saturate_hsv(rgb: np.ndarray, scale: float, offset: float) -> np.ndarray:
-    from skimage.color import hsv2rgb, rgb2hsv
-
-    hsv = np.clip(rgb2hsv(rgb / 255.0) * scale + offset, 0.0, 1.0)
-    return (hsv2rgb(hsv) * 255.0).astype(np.float32)
+    x = image / 255.0
+    means = np.mean(x, axis=(0, 1), keepdims=True)
+    x -= means
+    x *= factor
+    x += means
+    return np.multiply(x, 255.0, out=x)
 
 
 def saturate(
@@ -150,22 +131,18 @@ def saturate(
 ) -> FloatImage:
     """Scale and offset HSV saturation: ``S' = clip(S * scale + offset, 0, 1)``.
 
-    The ``"s"`` mode is computed without trigonometry: with H and V fixed, the
-    maximum channel stays V, the minimum becomes ``V (1 - S')`` and the middle
-    one keeps its relative position. Achromatic pixels get skimage's hue 0
-    (red), so a positive ``offset`` tints grays red, as upstream does.
+    Upstream's float64 arithmetic (see :func:`brightness`). Grays have skimage's hue
+    0 (red), so a positive ``offset`` tints them red, as upstream.
 
     Args:
         image: uint8 image, (H, W) or (H, W, C) with C in {1, 3}; not modified.
-            Gray is replicated to RGB and converted back with Rec. 709 weights
-            (skimage ``rgb2gray``), as MNIST-C does.
         scale: Multiplier of S (>= 0).
         offset: Added to S after scaling, in [0, 1].
         hsv_channels: ``"s"`` (ImageNet-C: only S changes) or ``"hsv"`` (MNIST-C:
             H, S and V are all scaled and offset, an upstream quirk kept).
 
     Returns:
-        float32 image on the 0..255 scale, same shape.
+        float64 image on the 0..255 scale, same shape.
 
     Reference:
         ``saturate`` in make_imagenet_c.py; in google-research/mnist-c for ``"hsv"``.
@@ -176,32 +153,26 @@ def saturate(
         [[[200.0, 150.0, 150.0]]]
 
     """
-    x = _as_hwc(image).astype(np.float32)
-    gray = x.shape[2] == 1
-    rgb = np.repeat(x, 3, axis=2) if gray else x
-    if hsv_channels == "s":
-        out = _saturate_s(rgb, scale, offset)
-    elif hsv_channels == "hsv":
-        out = _saturate_hsv(rgb, scale, offset)
-    else:
+    if hsv_channels not in ("s", "hsv"):
         raise ValueError(f"hsv_channels must be 's' or 'hsv', got {hsv_channels!r}")
-    if gray:
-        out = out @ _REC709
-    return _like(out, image)
+
+    def op(hsv: _HSV) -> _HSV:
+        if hsv_channels == "hsv":
+            h, s, v = (np.clip(c * scale + offset, 0, 1) for c in hsv)
+            return h, s, v
+        h, s, v = hsv
+        return h, np.clip(s * scale + offset, 0, 1), v
+
+    return _hsv_round_trip(image, op)
 
 
 def jpeg_compression(image: U8Image, *, quality: int) -> U8Image:
     """Encode with PIL's JPEG codec at ``quality``, decode with OpenCV's.
 
-    PIL encodes (not OpenCV) because upstream does ``PIL.Image.save(..., 'JPEG',
-    quality=q)``: same quantisation tables, 4:2:0 chroma subsampling, same
-    bitstream. Decoding that bitstream with OpenCV (libjpeg-turbo, integer
-    IDCT, fancy upsampling, as PIL) gives the pixels of PIL's decoder, byte for
-    byte (tested over real photographs and CIFAR-10, every table quality, gray
-    and RGB), ~20 % faster than PIL's decoder and its conversion to an array.
-    Gray input is encoded as a one-channel JPEG, as MNIST-C does (the PyPI
-    ``imagecorruptions`` converts gray to RGB first; its ``corrupt`` always
-    passes RGB anyway).
+    PIL encodes, as upstream (``PIL.Image.save(..., 'JPEG', quality=q)``: same
+    tables, 4:2:0 subsampling, same bitstream); OpenCV's libjpeg-turbo decodes it
+    to PIL's pixels byte for byte (tested), ~20 % faster. Gray is encoded as a
+    one-channel JPEG, as MNIST-C does.
 
     Args:
         image: uint8 image, (H, W) or (H, W, C) with C in {1, 3}; not modified.
@@ -232,7 +203,7 @@ def jpeg_compression(image: U8Image, *, quality: int) -> U8Image:
         raise RuntimeError("OpenCV could not decode the JPEG written by PIL (a bug)")
     if not gray and rgb_flag is None:
         out = cv2.cvtColor(out, cv2.COLOR_BGR2RGB)
-    return _like(np.asarray(out), image)
+    return np.asarray(out).reshape(image.shape)
 
 
 _RESAMPLE = {"box": Image.Resampling.BOX, "nearest": Image.Resampling.NEAREST}
@@ -241,11 +212,9 @@ _RESAMPLE = {"box": Image.Resampling.BOX, "nearest": Image.Resampling.NEAREST}
 def pixelate(image: U8Image, *, factor: float, upsample: Literal["box", "nearest"]) -> U8Image:
     """Downsample with a box filter by ``factor``, then upsample back.
 
-    The small size is ``(int(W * factor), int(H * factor))``, truncated like
-    upstream (which wrote ``int(224 * c)`` for its fixed 224 input). Both
-    resizes are PIL's; with ``upsample="box"`` they are computed in numpy with
-    PIL's exact fixed-point coefficients (:func:`corruptions._pil_resample._pil_box_pass_plan`),
-    byte-identical to ``Image.resize(..., BOX)`` and ~3x faster at 224x224.
+    Small size ``(int(W * factor), int(H * factor))``, truncated like upstream's
+    ``int(224 * c)``. ``upsample="box"`` runs PIL's fixed-point BOX arithmetic in
+    numpy (:mod:`corruptions._pil_resample`): byte-identical, ~3x faster at 224.
 
     Args:
         image: uint8 image, (H, W) or (H, W, C) with C in {1, 3}; not modified.
@@ -276,10 +245,11 @@ def pixelate(image: U8Image, *, factor: float, upsample: Literal["box", "nearest
     if plan is None:
         pil = Image.fromarray(x[..., 0] if x.shape[2] == 1 else x)
         small = pil.resize((sw, sh), Image.Resampling.BOX)
-        return _like(np.asarray(small.resize((w, h), _RESAMPLE[upsample])), image)
-    return _like(_pixelate_box(x, *plan), image)
+        return np.asarray(small.resize((w, h), _RESAMPLE[upsample])).reshape(image.shape)
+    return _pixelate_box(x, *plan).reshape(image.shape)
 
 
+@lru_cache(maxsize=64)
 def _gaussian_taps(sigma: float, truncate: float) -> np.ndarray:
     """Return scipy's ``gaussian_filter1d`` weights: radius ``int(truncate * sigma + 0.5)``."""
     radius = int(truncate * sigma + 0.5)
@@ -298,26 +268,24 @@ def _folded_gaussian_spectrum(n: int, sigma: float, truncate: float) -> np.ndarr
     return np.fft.rfft(folded)
 
 
-#: Above this radius (pixels) the FFT route is faster than direct separable filtering.
-_DIRECT_MAX_RADIUS = 16
+#: Above this radius (pixels) the FFT route is faster than scipy's direct filter.
+_DIRECT_MAX_RADIUS = 64
 
 
 def _reflect_gaussian(field: np.ndarray, sigma: float, truncate: float) -> np.ndarray:
     """``scipy.ndimage.gaussian_filter(field, sigma, mode='reflect', truncate=truncate)``.
 
-    Upstream smooths the displacement noise with ``skimage.filters.gaussian``
-    (scipy, ``mode='reflect'``, ``truncate=3``), with sigmas up to 171 px where
-    the kernel is wider than the image. Small kernels: OpenCV's separable filter
-    with the same taps and ``BORDER_REFLECT`` (scipy's ``reflect``). Large ones:
-    the half-sample symmetric extension of a length-n line is periodic with
-    period 2n, so the filter is a circular convolution of ``[x, x[::-1]]`` with
-    the taps wrapped modulo 2n, one small FFT per axis (no BLAS threads, which
-    stall when many workers share few cores). Both equal scipy to ~1e-15.
+    Upstream: ``skimage.filters.gaussian`` (scipy), sigmas up to 252 px. Radii up to
+    64 px: scipy itself (bit-exact). Larger: the half-sample symmetric extension of a
+    line of n is 2n-periodic, so one small FFT per axis of ``[x, x[::-1]]`` with the
+    taps wrapped modulo 2n (within ~1e-15 of scipy, ~30x faster at sigma = 171 px).
     """
     weights = _gaussian_taps(sigma, truncate)
     radius = len(weights) // 2
-    if radius <= _DIRECT_MAX_RADIUS and radius < min(field.shape):
-        return cv2.sepFilter2D(field, cv2.CV_64F, weights, weights, borderType=cv2.BORDER_REFLECT)
+    if radius <= _DIRECT_MAX_RADIUS:
+        from scipy.ndimage import gaussian_filter
+
+        return gaussian_filter(field, sigma, mode="reflect", truncate=truncate)
     out = field
     for _ in range(2):  # rows, then (after the transpose) columns
         n = out.shape[1]
@@ -328,16 +296,17 @@ def _reflect_gaussian(field: np.ndarray, sigma: float, truncate: float) -> np.nd
     return out
 
 
-def _smoothed_noise(
-    shape: tuple[int, int], sigma: float, rng: np.random.Generator
+def _displacement(
+    shape: tuple[int, int], sigma: float, alpha: float, rng: np.random.Generator
 ) -> np.ndarray:
+    """``(G_sigma * U(-1, 1) * alpha).astype(float32)``, upstream's order (product in float64)."""
     noise = rng.uniform(-1.0, 1.0, size=shape)
-    if sigma <= 0:
-        return noise.astype(np.float32)
-    return _reflect_gaussian(noise, sigma, 3.0).astype(np.float32)
+    smoothed = _reflect_gaussian(noise, sigma, 3.0) if sigma > 0 else noise
+    return (smoothed * alpha).astype(np.float32)
 
 
-_BORDERS = {"reflect": (cv2.BORDER_REFLECT_101, cv2.BORDER_REFLECT), "constant": (0, 0)}
+_BORDERS = {"reflect": cv2.BORDER_REFLECT_101, "constant": cv2.BORDER_CONSTANT}
+_grid = lru_cache(maxsize=16)(lambda h, w: np.indices((h, w)))  # read-only row/column grid
 
 
 def elastic_transform(
@@ -351,15 +320,14 @@ def elastic_transform(
 ) -> FloatImage:
     """Random affine warp, then a smooth random displacement field.
 
-    1. Affine: three control points around the centre (at +-``min(H, W)//3``
-       from ``(H//2, W//2)``, in upstream's (row, col) order fed to OpenCV as
-       (x, y), kept) each move by ``U(-affine_jitter, affine_jitter)`` px.
-    2. Elastic: ``dx, dy = alpha * G_sigma * U(-1, 1)`` per pixel (Gaussian
-       smoothing with ``truncate=3``, reflect padding) and bilinear resampling
-       at ``(y + dy, x + dx)``.
+    1. Affine: three control points around the centre (+-``min(H, W)//3`` from
+       ``(H//2, W//2)``, upstream's (row, col) order fed to OpenCV as (x, y), kept)
+       each move by ``U(-affine_jitter, affine_jitter)`` px (``cv2.warpAffine``).
+    2. Elastic: ``dx, dy = alpha * G_sigma * U(-1, 1)`` (``truncate=3``, reflect),
+       then ``scipy.ndimage.map_coordinates`` (order 1) at ``(y + dy, x + dx)``
+       per channel (equal to upstream's 3-D call), on upstream's float32 0..1 scale.
 
-    OpenCV does both resamplings (``warpAffine``/``remap``, 1/32-px coordinate
-    steps) where upstream uses OpenCV then ``scipy.ndimage.map_coordinates``.
+    Equal to upstream for the same draws (one bound: ``_FFT_NOTE`` in the tables).
 
     Args:
         image: uint8 image, (H, W) or (H, W, C); not modified.
@@ -367,10 +335,9 @@ def elastic_transform(
         sigma: Standard deviation of the smoothing Gaussian, pixels (>= 0).
         affine_jitter: Half-range of the control-point jitter, pixels (>= 0).
         border: ``"reflect"`` (ImageNet-C: ``BORDER_REFLECT_101`` for the affine,
-            scipy ``reflect`` for the elastic step) or ``"constant"`` (MNIST-C: zeros;
-            as with scipy's ``mode='constant'``, samples falling outside the image
-            are 0, not blended with the edge).
-        rng: Source of the jitter and the displacement noise.
+            scipy ``reflect`` for the elastic step) or ``"constant"`` (MNIST-C: zeros).
+        rng: Source of the jitter and the displacement noise. With ``alpha == 0``
+            no displacement noise is drawn (upstream draws it and multiplies it by 0).
 
     Returns:
         float32 image on the 0..255 scale, same shape.
@@ -387,14 +354,15 @@ def elastic_transform(
         True
 
     """
+    from scipy.ndimage import map_coordinates
+
     if border not in _BORDERS:
         raise ValueError(f"border must be one of {sorted(_BORDERS)}, got {border!r}")
     if min(alpha, sigma, affine_jitter) < 0:
         raise ValueError(
             f"alpha, sigma and affine_jitter must be >= 0, got {alpha}, {sigma}, {affine_jitter}"
         )
-    affine_border, remap_border = _BORDERS[border]
-    x = _as_hwc(image).astype(np.float32)
+    x = _as_hwc(image).astype(np.float32) / 255.0
     h, w, c = x.shape
     if affine_jitter > 0:
         centre = np.float32([h, w]) // 2
@@ -405,20 +373,21 @@ def elastic_transform(
         jitter = rng.uniform(-affine_jitter, affine_jitter, size=pts1.shape)
         pts2 = pts1 + jitter.astype(np.float32)
         matrix = cv2.getAffineTransform(pts1, pts2)
-        x = cv2.warpAffine(x, matrix, (w, h), borderMode=affine_border).reshape(h, w, c)
+        x = cv2.warpAffine(x, matrix, (w, h), borderMode=_BORDERS[border]).reshape(h, w, c)
     if alpha > 0:
-        dx = _smoothed_noise((h, w), sigma, rng) * np.float32(alpha)
-        dy = _smoothed_noise((h, w), sigma, rng) * np.float32(alpha)
-        grid_y, grid_x = np.indices((h, w), dtype=np.float32)
-        map_x, map_y = grid_x + dx, grid_y + dy
-        x = cv2.remap(x, map_x, map_y, cv2.INTER_LINEAR, borderMode=remap_border)
-        x = x.reshape(h, w, c)
-        if border == "constant":
-            # scipy's mode='constant' does not interpolate beyond the edge: any sample
-            # outside [0, n-1] is the fill value (OpenCV would blend it with the edge).
-            outside = (map_x < 0) | (map_x > w - 1) | (map_y < 0) | (map_y > h - 1)
-            x[outside] = 0.0
-    return _like(x, image)
+        dx = _displacement((h, w), sigma, alpha, rng)
+        dy = _displacement((h, w), sigma, alpha, rng)
+        rows, cols = _grid(h, w)
+        coords = np.empty((2, h, w))
+        np.add(rows, dy, out=coords[0])  # int + float32 -> float64, as upstream
+        np.add(cols, dx, out=coords[1])
+        planes = np.moveaxis(x, -1, 0).copy()
+        warped = np.empty_like(planes)
+        for plane, out in zip(planes, warped, strict=True):
+            map_coordinates(plane, coords, output=out, order=1, mode=border)
+        x = np.ascontiguousarray(np.moveaxis(warped, 0, -1))
+    x *= np.float32(255.0)
+    return x.reshape(image.shape)
 
 
 def _rows(*columns: tuple[object, ...]) -> tuple[tuple[object, ...], ...]:
@@ -432,7 +401,8 @@ def _const(value: object) -> tuple[object, ...]:
 def _scalar_tables(
     field: str, values: dict[str, tuple[float, ...]], notes: dict[str, str]
 ) -> dict[str, SeverityTable]:
-    sources = {"imagenet224": _IMAGENET, "tiny64": _TINY, "cifar32": _CIFAR, "mnist28": _MNIST}
+    sources = {"imagenet224": _IMAGENET, "tiny64": _TINY, "cifar32": _CIFAR, "mnist28": _MNIST,
+               "imagenet299": _INCEPTION}
     return {
         preset: SeverityTable((field,), _rows(vals), sources[preset], notes=notes.get(preset, ""))
         for preset, vals in values.items()
@@ -450,10 +420,10 @@ def _elastic_table(size: float, c: tuple[tuple[float, float, float], ...], sourc
     )
 
 
-_ELASTIC_SCALE_NOTE = (
-    "alpha, sigma and affine_jitter are multiples of the image size upstream and scale "
-    "linearly with it here too (so the displacement in pixels, alpha/sigma, does not). "
-)
+_ELASTIC_SCALE_NOTE = ("alpha, sigma and affine_jitter are multiples of the image size upstream "
+                       "and scale linearly with it here too (displacement alpha/sigma does not). ")
+_FFT_NOTE = ("Same draws: equal to the script but at s1 (smoothing radius > 64 px, FFT), where a "
+             "float32 displacement may round the other way for ~1e-8 of values. ")
 
 SPECS: tuple[CorruptionSpec, ...] = (
     CorruptionSpec(
@@ -467,6 +437,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
                 "tiny64": (0.1, 0.2, 0.3, 0.4, 0.5),
                 "cifar32": (0.05, 0.1, 0.15, 0.2, 0.3),
                 "mnist28": (0.1, 0.2, 0.3, 0.4, 0.5),
+                "imagenet299": (0.1, 0.2, 0.3, 0.4, 0.5),
             },
             {"mnist28": "MNIST-C benchmark corruption at severity 5; on gray = clip(v + delta)."},
         ),
@@ -486,6 +457,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
                 "tiny64": (0.4, 0.3, 0.2, 0.1, 0.05),
                 "cifar32": (0.75, 0.5, 0.4, 0.3, 0.15),
                 "mnist28": (0.4, 0.3, 0.2, 0.1, 0.05),
+                "imagenet299": (0.4, 0.3, 0.2, 0.1, 0.05),
             },
             {"mnist28": "Optional in MNIST-C (default severity 4)."},
         ),
@@ -505,7 +477,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
                  (0.12, 0.01, 0.02)),
                 _IMAGENET, "reflect",
                 "Upstream quirk kept: 244 where 224 was meant ('ultimately nothing is "
-                "incorrect', upstream comment). " + _ELASTIC_SCALE_NOTE
+                "incorrect', upstream comment). " + _ELASTIC_SCALE_NOTE + _FFT_NOTE
                 + "The PyPI imagecorruptions package has a different elastic_transform "
                 "(no affine step, alpha = 250*{.05,.065,.085,.1,.12} * 0.005*H, "
                 "sigma = 0.01*H); this table is the ImageNet-C one.",
@@ -535,6 +507,14 @@ SPECS: tuple[CorruptionSpec, ...] = (
                 "(BORDER_CONSTANT, map_coordinates mode='constant'). Optional in MNIST-C "
                 "(default severity 1). " + _ELASTIC_SCALE_NOTE,
             ),
+            "imagenet299": _elastic_table(
+                360,
+                ((2, 0.7, 0.1), (2, 0.08, 0.2), (0.05, 0.01, 0.02), (0.07, 0.01, 0.02),
+                 (0.12, 0.01, 0.02)),
+                _INCEPTION, "reflect",
+                "ImageNet-C's multipliers with 360 for 244 (the Inception script's constants, "
+                "on its 299 px crops). " + _ELASTIC_SCALE_NOTE + _FFT_NOTE,
+            ),
         },
         stochastic=True,
         layout="any",
@@ -555,6 +535,8 @@ SPECS: tuple[CorruptionSpec, ...] = (
                 ("cifar32", (0.95, 0.9, 0.85, 0.75, 0.65), _CIFAR, "BOX both ways."),
                 ("mnist28", (0.6, 0.5, 0.4, 0.3, 0.25), _MNIST,
                  "BOX both ways. Optional in MNIST-C (default severity 3)."),
+                ("imagenet299", (0.5, 0.4, 0.3, 0.25, 0.2), _INCEPTION,
+                 "BOX both ways, small side int(299 * factor)."),
             )
         },
         stochastic=False,
@@ -573,6 +555,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
                 "tiny64": (65, 58, 50, 40, 25),
                 "cifar32": (80, 65, 58, 50, 40),
                 "mnist28": (25, 18, 15, 10, 7),
+                "imagenet299": (23, 16, 13, 8, 5),
             },
             {"mnist28": "Gray JPEG of the digit. Optional in MNIST-C (default severity 5)."},
         ),
@@ -601,6 +584,8 @@ SPECS: tuple[CorruptionSpec, ...] = (
                 ("mnist28", ((0.3, 0), (0.1, 0), (2, 0), (5, 0.1), (20, 0.2)), _MNIST, "hsv",
                  "Upstream quirk kept: MNIST-C applies clip(x * scale + offset) to H, S and V "
                  "of gray2rgb(digit), then rgb2gray. Optional in MNIST-C (default severity 5)."),
+                ("imagenet299", ((0.3, 0), (0.1, 0), (2, 0), (5, 0.1), (20, 0.2)), _INCEPTION,
+                 "s", ""),
             )
         },
         stochastic=False,

@@ -32,6 +32,9 @@ __all__ = [
     "quantize",
     "to_layout",
     "from_layout",
+    "REC709",
+    "rgb_to_hsv",
+    "hsv_to_rgb",
 ]
 
 U8Image = NDArray[np.uint8]
@@ -147,3 +150,88 @@ def from_layout(result: U8Image, like: U8Image, alpha: np.ndarray | None) -> U8I
     if alpha is not None:
         result = np.concatenate([result, alpha[..., None]], axis=2)
     return np.ascontiguousarray(result.reshape(like.shape))
+
+
+#: Per hue sector 0..5, which of (v, p, q, t) becomes R, G and B (skimage ``hsv2rgb``).
+_HSV_SECTOR_SOURCES = np.array(
+    [[0, 3, 1], [2, 0, 1], [1, 0, 3], [1, 2, 0], [3, 1, 0], [0, 1, 2]], dtype=np.intp
+)
+
+#: skimage ``rgb2gray`` weights (Rec. 709), float64 as skimage builds them for float64 input.
+REC709 = np.array([0.2125, 0.7154, 0.0721], dtype=np.float64)
+
+
+def rgb_to_hsv(
+    image: U8Image,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """HSV of a uint8 RGB image, bit for bit as ``skimage.color.rgb2hsv(image / 255.)``.
+
+    The same float64 operations in the same order as scikit-image's ``rgb2hsv``
+    (0.14 ... 0.26): ``V = max``, ``S = (max - min) / V`` (0 where max == min),
+    hue from the red, green or blue formula with blue winning ties over green and
+    green over red (skimage assigns them in that order), ``(h / 6) % 1``, 0 for grays.
+
+    Args:
+        image: uint8 (H, W, 3); not modified.
+
+    Returns:
+        ``(h, s, v)``, three float64 (H, W) arrays in [0, 1].
+
+    Reference:
+        scikit-image ``skimage/color/colorconv.py`` ``rgb2hsv``.
+
+    Example:
+        >>> [float(c[0, 0]) for c in rgb_to_hsv(np.array([[[255, 0, 0]]], np.uint8))]
+        [0.0, 1.0, 1.0]
+    """
+    r, g, b = (image[..., k] / 255.0 for k in range(3))
+    v = np.maximum(np.maximum(r, g), b)
+    delta = v - np.minimum(np.minimum(r, g), b)
+    gray = delta == 0.0
+    d = np.where(gray, 1.0, delta)
+    s = np.divide(delta, v, out=np.zeros_like(v), where=~gray)
+    # One division: 0.0 + x == x exactly, so the red case needs no branch of its own.
+    blue, green = b == v, g == v
+    num = np.where(blue, r - g, np.where(green, b - r, g - b))
+    h = np.where(blue, 4.0, np.where(green, 2.0, 0.0))
+    h += num / d
+    h /= 6.0
+    h %= 1.0
+    h[gray] = 0.0
+    return h, s, v
+
+
+def hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """RGB on the 0..1 scale, bit for bit as ``skimage.color.hsv2rgb`` of ``stack(h, s, v)``.
+
+    Args:
+        h: Hue, float64 (H, W), in [0, 1].
+        s: Saturation, float64 (H, W), in [0, 1].
+        v: Value, float64 (H, W), in [0, 1].
+
+    Returns:
+        float64 (H, W, 3).
+
+    Reference:
+        scikit-image ``skimage/color/colorconv.py`` ``hsv2rgb``: ``hi = floor(6 h)``,
+        ``f = 6 h - hi``, ``p = v (1 - s)``, ``q = v (1 - f s)``, ``t = v (1 - (1 - f) s)``.
+
+    Example:
+        >>> one = np.ones((1, 1))
+        >>> hsv_to_rgb(0 * one, one, one).tolist()
+        [[[1.0, 0.0, 0.0]]]
+    """
+    h6 = h * 6
+    hi = np.floor(h6)
+    f = h6 - hi
+    n = v.size
+    sources = np.empty((4, *v.shape))  # v, p, q, t
+    sources[0] = v
+    np.multiply(v, 1 - s, out=sources[1])
+    np.multiply(v, 1 - f * s, out=sources[2])
+    np.multiply(v, 1 - (1 - f) * s, out=sources[3])
+    # skimage's np.choose over six (R, G, B) stacks, as one gather: flat index source * n + pixel.
+    index = _HSV_SECTOR_SOURCES[(hi.astype(np.uint8) % 6).ravel()]
+    index *= n
+    index += np.arange(n)[:, None]
+    return sources.ravel()[index].reshape(*v.shape, 3)

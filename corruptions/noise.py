@@ -33,6 +33,7 @@ _IMAGENET = "hendrycks/robustness ImageNet-C/create_c/make_imagenet_c.py"
 _TINY = "hendrycks/robustness ImageNet-C/create_c/make_tinyimagenet_c.py"
 _CIFAR = "hendrycks/robustness ImageNet-C/create_c/make_cifar_c.py"
 _MNIST = "google-research/mnist-c corruptions.py"
+_INCEPTION = "hendrycks/robustness ImageNet-C/create_c/make_imagenet_c_inception.py"
 
 
 def gaussian_noise(image: U8Image, *, sigma: float, rng: np.random.Generator) -> FloatImage:
@@ -45,7 +46,10 @@ def gaussian_noise(image: U8Image, *, sigma: float, rng: np.random.Generator) ->
         rng: Source of the noise.
 
     Returns:
-        float32 image on the 0..255 scale (unclipped), same shape.
+        float64 image on the 0..255 scale (unclipped), same shape. Computed as
+        upstream does, ``(x / 255. + sigma * z) * 255`` in float64 (``normal(scale=c)``
+        is ``0 + c * z``), so that truncation to uint8 gives upstream's levels
+        exactly for the same normal draws ``z`` (drawn as float32, used as float64).
 
     Reference:
         ``gaussian_noise`` in make_imagenet_c.py: ``x/255 + N(0, c)``.
@@ -56,9 +60,12 @@ def gaussian_noise(image: U8Image, *, sigma: float, rng: np.random.Generator) ->
         [[100.0, 100.0], [100.0, 100.0]]
 
     """
-    out = rng.standard_normal(size=image.shape, dtype=np.float32)
-    out *= np.float32(sigma * 255.0)
-    out += image  # float32 addition commutes: same values as image + noise * scale
+    # float32 draws (the faster ziggurat) used in float64, as upstream's normal(scale=c).
+    noise = np.multiply(rng.standard_normal(size=image.shape, dtype=np.float32), sigma,
+                        dtype=np.float64)
+    out = image / 255.0
+    out += noise
+    out *= 255.0
     return out
 
 
@@ -115,7 +122,8 @@ def impulse_noise(
         rng: Source of the noise.
 
     Returns:
-        float32 image on the 0..255 scale, same shape.
+        float32 image on the 0..255 scale, same shape; upstream's levels exactly for
+        the same masks (its ``x / 255. * 255`` gives back every uint8 value in float64).
 
     Reference:
         ``impulse_noise`` in make_imagenet_c.py:
@@ -149,7 +157,9 @@ def speckle_noise(image: U8Image, *, sigma: float, rng: np.random.Generator) -> 
         rng: Source of the noise.
 
     Returns:
-        float32 image on the 0..255 scale (unclipped), same shape.
+        float64 image on the 0..255 scale (unclipped), same shape: upstream's
+        ``(x + x * (sigma * z)) * 255`` with ``x = image / 255.`` in float64, exact
+        for the same normal draws ``z``.
 
     Reference:
         ``speckle_noise`` in make_imagenet_c.py.
@@ -160,11 +170,12 @@ def speckle_noise(image: U8Image, *, sigma: float, rng: np.random.Generator) -> 
         [[0.0, 0.0], [0.0, 0.0]]
 
     """
-    x = image.astype(np.float32)
-    out = rng.standard_normal(size=image.shape, dtype=np.float32)
-    out *= np.float32(sigma)
+    x = image / 255.0
+    out = np.multiply(rng.standard_normal(size=image.shape, dtype=np.float32), sigma,
+                      dtype=np.float64)
     out *= x
-    out += x  # same values as x + x * (noise * sigma): float32 + and * commute
+    out += x  # x + x * (sigma * z): + and * commute exactly
+    out *= 255.0
     return out
 
 
@@ -174,11 +185,12 @@ def _tables(
     tiny: tuple[float, ...],
     cifar: tuple[float, ...],
     mnist: tuple[float, ...],
+    inception: tuple[float, ...],
     *,
     mnist_note: str,
     extra: tuple[str, object] | None = None,
 ) -> dict[str, SeverityTable]:
-    """Build the four preset tables of a one-parameter noise (plus a fixed column)."""
+    """Build the five preset tables of a one-parameter noise (plus a fixed column)."""
     fields = (field,) if extra is None else (field, extra[0])
 
     def rows(values: tuple[float, ...]) -> tuple[tuple[object, ...], ...]:
@@ -190,6 +202,7 @@ def _tables(
         "tiny64": SeverityTable(fields, rows(tiny), _TINY, notes=fixed),
         "cifar32": SeverityTable(fields, rows(cifar), _CIFAR, notes=fixed),
         "mnist28": SeverityTable(fields, rows(mnist), _MNIST, notes=fixed + mnist_note),
+        "imagenet299": SeverityTable(fields, rows(inception), _INCEPTION, notes=fixed),
     }
 
 
@@ -206,6 +219,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
             (0.04, 0.08, 0.12, 0.15, 0.18),
             (0.04, 0.06, 0.08, 0.09, 0.10),
             (0.08, 0.12, 0.18, 0.26, 0.38),
+            (0.09, 0.13, 0.19, 0.27, 0.40),
             mnist_note=_MNIST_SAME + "Optional in MNIST-C (default severity 5).",
         ),
         stochastic=True,
@@ -223,6 +237,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
             (250, 100, 50, 30, 15),
             (500, 250, 100, 75, 50),
             (60, 25, 12, 5, 3),
+            (50, 20, 10, 5, 3),
             mnist_note=_MNIST_SAME + "MNIST-C benchmark corruption at severity 5.",
         ),
         stochastic=True,
@@ -240,6 +255,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
             (0.01, 0.02, 0.05, 0.08, 0.14),
             (0.01, 0.02, 0.03, 0.05, 0.07),
             (0.03, 0.06, 0.09, 0.17, 0.27),
+            (0.04, 0.07, 0.10, 0.18, 0.28),
             mnist_note=_MNIST_SAME + "MNIST-C benchmark corruption at severity 4.",
             extra=("salt_vs_pepper", 0.5),
         ),
@@ -258,6 +274,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
             (0.15, 0.2, 0.25, 0.3, 0.35),
             (0.06, 0.1, 0.12, 0.16, 0.2),
             (0.15, 0.2, 0.35, 0.45, 0.6),
+            (0.16, 0.21, 0.36, 0.46, 0.61),
             mnist_note=_MNIST_SAME + "Optional in MNIST-C (default severity 5).",
         ),
         stochastic=True,

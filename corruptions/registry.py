@@ -19,7 +19,7 @@ import importlib
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from types import MappingProxyType
 from typing import Any
 
@@ -267,15 +267,27 @@ def resolve_params(
         and pixel scaling, plus whatever the spec's ``param_hook`` adds.
     """
     spec = get_registry()[name]
-    preset_key, scale = resolve_preset(spec, preset, shape)
+    params = dict(_table_params(name, check_severity(severity), preset, min(shape[0], shape[1])))
+    if spec.param_hook is not None:
+        params = spec.param_hook(params)
+    return params
+
+
+@lru_cache(maxsize=8192)
+def _table_params(name: str, severity: int, preset: str, side: int) -> tuple[tuple[str, Any], ...]:
+    """Return a table row after preset resolution and pixel scaling (cached).
+
+    A build calls ``apply`` with the same few (name, severity, preset, side) keys
+    millions of times; the lookup and scaling run once per key.
+    """
+    spec = get_registry()[name]
+    preset_key, scale = resolve_preset(spec, preset, (side, side))
     table = spec.tables[preset_key]
     params = table.params(severity)
     if scale != 1.0:
         for key in table.pixel_fields:
             params[key] = _scale(params[key], scale)
-    if spec.param_hook is not None:
-        params = spec.param_hook(params)
-    return params
+    return tuple(params.items())
 
 
 def _scale(value: Any, factor: float) -> Any:
@@ -300,7 +312,8 @@ def apply(
         name: Registry key (see ``get_registry()`` for the valid ones).
         image: uint8 image, (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); not modified.
         severity: Integer 1..5.
-        preset: Preset key (``mnist28``, ``cifar32``, ``tiny64``, ``imagenet224``) or ``"auto"``.
+        preset: Preset key (``mnist28``, ``cifar32``, ``tiny64``, ``imagenet224``,
+            ``imagenet299``) or ``"auto"``.
         rng: Generator for stochastic corruptions; derive it with
             :func:`corruptions.rng.derive_rng`. May be ``None`` for deterministic ones.
         rounding: ``"truncate"`` (upstream parity) or ``"nearest"``.

@@ -22,9 +22,9 @@ from typing import Any
 import datasets
 import numpy as np
 
-from pipeline.errors import SourceError
 from pipeline.manifest import Manifest, SourceSpec
 from pipeline.parallel import run_tasks
+from pipeline.preprocess import preprocess_image  # torchvision-era Resize/CenterCrop
 from pipeline.schema import build_features
 from pipeline.shards import MANIFEST, atomic_write_json, encode_png, write_config_manifest
 from pipeline.sources import Rejected, make_source
@@ -62,37 +62,6 @@ def image_signature(image: Any) -> str:
         else ("RGBA" if image.shape[2] == 4 else "RGB")
     )
     return f"{mode} {image.shape[1]}x{image.shape[0]}"
-
-
-def preprocess_image(image: np.ndarray, spec: dict[str, int]) -> np.ndarray:
-    """Resize (shorter side, PIL bilinear) and centre-crop, as the ImageNet-C recipe does.
-
-    Args:
-        image: uint8 (H, W) or (H, W, 3).
-        spec: ``{"resize_shorter": px, "center_crop": px}``; either may be absent.
-
-    Example:
-        >>> spec = {"resize_shorter": 256, "center_crop": 224}
-        >>> preprocess_image(np.zeros((300, 400, 3), np.uint8), spec).shape
-        (224, 224, 3)
-    """
-    from PIL import Image
-
-    if not spec:
-        return image
-    img = Image.fromarray(image)
-    if "resize_shorter" in spec:
-        w, h = img.size
-        s = spec["resize_shorter"] / min(w, h)
-        img = img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BILINEAR)
-    if "center_crop" in spec:
-        c = spec["center_crop"]
-        w, h = img.size
-        if c > min(w, h):
-            raise SourceError(f"center_crop {c} is larger than the image ({w}x{h}); resize first")
-        left, top = (w - c) // 2, (h - c) // 2
-        img = img.crop((left, top, left + c, top + c))
-    return np.asarray(img)
 
 
 def encode_depth(depth: np.ndarray) -> np.ndarray:

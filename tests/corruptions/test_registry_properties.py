@@ -177,3 +177,69 @@ def test_no_global_rng_or_adhoc_severity_indexing() -> None:
             if "[severity - 1]" in text and path.name != "registry.py":
                 offenders.append(f"{path}: indexes a table by severity outside the table helper")
     assert not offenders, offenders
+
+
+#: Families whose every preset table is checked against the shared constants file here
+#: (the other families check theirs in their own test files).
+_PARAMS_MD_FAMILIES = ("noise", "digital")
+_PARAMS_MD_SECTIONS = {
+    "### imagenet224": "imagenet224",
+    "### tiny64": "tiny64",
+    "### cifar32": "cifar32",
+    "## MNIST-C": "mnist28",
+}
+
+
+def _eval_constant(node, names: dict[str, float]):
+    """Evaluate the arithmetic of one published constant (numbers, tuples, lists, * and /)."""
+    import ast
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return node.value
+    if isinstance(node, ast.Name) and node.id in names:
+        return names[node.id]
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return tuple(_eval_constant(e, names) for e in node.elts)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
+        a, b = _eval_constant(node.left, names), _eval_constant(node.right, names)
+        return a * b if isinstance(node.op, ast.Mult) else a / b
+    raise ValueError(f"not a published constant: {ast.dump(node)}")
+
+
+def _published_constants(shared: Path) -> dict[tuple[str, str], tuple]:
+    """``(preset, corruption) -> five rows`` parsed from shared/reference/corruption-params.md."""
+    import ast
+
+    out: dict[tuple[str, str], tuple] = {}
+    preset = None
+    for line in (shared / "reference/corruption-params.md").read_text().splitlines():
+        if line.startswith("#"):
+            preset = next((p for h, p in _PARAMS_MD_SECTIONS.items() if line.startswith(h)), None)
+            continue
+        m = re.match(r"- (\w+)(?: \([^)]*\))?: (\[.*\])\s*$", line)
+        if preset is None or m is None or "np." in m.group(2):
+            continue
+        side = PRESETS[preset]
+        expr = ast.parse(m.group(2), mode="eval").body
+        out[preset, m.group(1)] = _eval_constant(expr, {"IMSIZE": side})
+    return out
+
+
+def test_noise_and_digital_tables_equal_corruption_params_md(shared_dir) -> None:
+    """Every table of the noise and digital families, at the four documented presets, holds
+    the published constants (leading fields; the rest are fixed upstream defaults)."""
+    published = _published_constants(shared_dir)
+    checked = 0
+    for name, spec in REGISTRY.items():
+        if spec.family not in _PARAMS_MD_FAMILIES:
+            continue
+        for preset in _PARAMS_MD_SECTIONS.values():
+            rows = published[preset, name]
+            assert len(rows) == 5, (name, preset)
+            table = spec.tables[preset]
+            for severity, (ours, theirs) in enumerate(zip(table.rows, rows, strict=True), 1):
+                theirs = theirs if isinstance(theirs, tuple) else (theirs,)
+                assert ours[: len(theirs)] == theirs, (name, preset, severity, ours, theirs)
+                checked += len(theirs)
+    # 4 one-number noises + brightness/contrast/jpeg/pixelate (1), saturate (2), elastic (3).
+    assert checked == 4 * 5 * (8 * 1 + 2 + 3)
