@@ -30,6 +30,9 @@ CASES: dict[str, dict] = {
     "covariate_selection": {"score": "atypicality", "components": 24},
     "spurious_correlation": {"mode": "auto"},
     "fourier_amplitude": {"lambda_max": 1.0, "beta": 1.0},
+    "truncation": {"components": 12},
+    "extend": {"components": 12},
+    "overlap": {"components": 12, "extent": 0.6},
 }
 #: Shifts that keep the real image a row came from (origin is a pool sample id).
 REAL_ROWS = {"latent_select", "label_shift", "covariate_selection", "spurious_correlation",
