@@ -52,10 +52,10 @@ from pipeline.shards import (
     record_shard,
     shard_done,
     shard_name,
-    write_config_manifest,
 )
 from pipeline.shift_io import load_clean, shift_features, split_rows, write_result
 from pipeline.shift_plot import draw_plot
+from pipeline.shift_report import write_entry_manifests
 from pipeline.shift_section import ShiftEntry, ShiftSection, parse_section
 from pipeline.stage import contained, prepare_output, task_files
 from pipeline.version import code_version
@@ -147,26 +147,31 @@ def run_entry(
     return {"train": train_rec, "configs": configs}
 
 
-def _describe(spec: Any, entry: ShiftEntry, knob: float, m: dict[str, Any], base: str) -> str:
-    latent = (
-        f" The generating latent law puts {100 * m['latent_non_overlap']:.1f}% of its mass "
-        "outside the training latent support (Control+Shift's intensity; the measure that "
-        "tracks the probe's degradation)."
-        if "latent_non_overlap" in m
-        else ""
-    )
-    return (
-        f"{base} shifted by `{entry.shift}` at intensity {knob:.2f} ({spec.knob}). "
-        f"{spec.description} Measured against the training distribution (config "
-        f"`{entry.train_config}`) in a {m['settings']['feature']} space"
-        f"{' joined with a one-hot label' if m['settings']['label_weight'] > 0 else ''}: "
-        f"{100 * m['outside_support']:.1f}% of rows outside the training support "
-        f"({100 * (1 - m['settings']['quantile']):.0f}% expected without shift), kernel MMD² "
-        f"{m['mmd2']:.4f} (permutation p = {m['mmd_p_value']:.3f}), classifier two-sample AUC "
-        f"{m['c2st_auc']:.3f}; a logistic-regression probe trained on the training set scores "
-        f"{100 * m['probe_accuracy']:.1f}% here ({100 * m['probe_accuracy_train_cv']:.1f}% on "
-        f"held-out training rows).{latent}"
-    )
+def _side(data: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
+    """Images, labels and ids of the rows where ``mask`` is true."""
+    idx = np.flatnonzero(mask)
+    return {
+        "images": data["images"][idx],
+        "labels": data["labels"][idx],
+        "ids": [data["sample_id"][i] for i in idx],
+    }
+
+
+def _planned(
+    out: Path,
+    section: ShiftSection,
+    manifest: Manifest,
+    metrics_path: Path | None,
+    plot_path: Path | None,
+) -> list[Path]:
+    """Every file the stage writes under ``out`` (the runner removes the rest it owns)."""
+    planned = [out / n for n, given in (("shift_metrics.json", metrics_path),
+                                        ("shift_plot.png", plot_path)) if given is None]
+    for e in section.entries:
+        for cfg, sp in [(e.train_config, "train"), *((e.config(k), "test") for k in e.intensities)]:
+            d = contained(out, cfg, key=f"{manifest.path}: shift entry {e.name!r} name")
+            planned += [d / "manifest.json", *task_files(d, shard_name(sp, 0, 1))]
+    return planned
 
 
 def shift(
@@ -189,8 +194,6 @@ def shift(
         ``{"configs": {config name: manifest dict}, "metrics": {entry name: [...]}}``.
 
     """
-    from corruptions.shifts import get_shift_registry
-
     section: ShiftSection | None = manifest.sections.get("shift")
     if section is None:
         raise ManifestError(
@@ -202,15 +205,7 @@ def shift(
     data = load_clean(clean_dir, section.split)
     mask = split_rows(data["sample_id"], manifest.seed, section.reference_fraction)
 
-    def side(m: np.ndarray) -> dict[str, Any]:
-        idx = np.flatnonzero(m)
-        return {
-            "images": data["images"][idx],
-            "labels": data["labels"][idx],
-            "ids": [data["sample_id"][i] for i in idx],
-        }
-
-    ref, pool = side(mask), side(~mask)
+    ref, pool = _side(data, mask), _side(data, ~mask)
     meta = {
         s: {"source": data["source"][i], "split": data["split"][i], "key": data["key"][i]}
         for i, s in enumerate(data["sample_id"])
@@ -234,17 +229,14 @@ def shift(
         )
         for e in section.entries
     ]
-    planned = [Path(out) / n for n, given in (("shift_metrics.json", metrics_path),
-                                              ("shift_plot.png", plot_path)) if given is None]
-    for e in section.entries:
-        for cfg, sp in [(e.train_config, "train"), *((e.config(k), "test") for k in e.intensities)]:
-            d = contained(Path(out), cfg, key=f"{manifest.path}: shift entry {e.name!r} name")
-            planned += [d / "manifest.json", *task_files(d, shard_name(sp, 0, 1))]
-    prepare_output(Path(out), planned, what="shift output folder")
+    prepare_output(
+        Path(out),
+        _planned(Path(out), section, manifest, metrics_path, plot_path),
+        what="shift output folder",
+    )
     results = run_tasks(
         run_entry, tasks, scheduler=scheduler, workers=workers, desc="shift", progress=progress
     )
-    registry = get_shift_registry()
     features = shift_features(data["names"])
     base = f"{len(pool['ids'])} pool rows of `{config}`/{section.split} ({manifest.name})"
     common = {
@@ -262,73 +254,10 @@ def shift(
     written: dict[str, Any] = {}
     metrics: dict[str, list[dict[str, Any]]] = {}
     for entry, res in zip(section.entries, results, strict=True):
-        spec = registry[entry.shift]
-        ident = {
-            "shift": entry.shift,
-            "name": entry.name,
-            "params": entry.params,
-            "knob_meaning": spec.knob,
-            "shift_reference": spec.reference,
-            "synthetic": spec.synthetic,
-            "preserves_labels": spec.preserves_labels,
-        }
-        tdir = Path(out) / entry.train_config
-        written[tdir.name] = write_config_manifest(
-            tdir,
-            config=tdir.name,
-            features=features,
-            shards=[res["train"]],
-            extra={
-                **common,
-                **ident,
-                "role": "train",
-                "summary": res["train"].get("summary", {}),
-                "description": (
-                    f"Training distribution of `{entry.name}` "
-                    f"({'synthetic' if spec.synthetic and spec.training else 'real'}"
-                    f" rows, {res['train']['num_rows']}): the intensity-0 "
-                    f"reference every `{entry.name}_k*` config is measured "
-                    f"against. {spec.description}"
-                ),
-            },
+        configs, metrics[entry.name] = write_entry_manifests(
+            entry, res, Path(out), features=features, common=common, base=base
         )
-        metrics[entry.name] = []
-        for c in res["configs"]:
-            m = c["measured"]
-            cdir = Path(out) / c["config"]
-            written[c["config"]] = write_config_manifest(
-                cdir,
-                config=c["config"],
-                features=features,
-                shards=[c["record"]],
-                extra={
-                    **common,
-                    **ident,
-                    "role": "test",
-                    "intensity": c["knob"],
-                    "measured": m,
-                    "summary": c["record"].get("summary", {}),
-                    "description": _describe(spec, entry, c["knob"], m, base),
-                },
-            )
-            metrics[entry.name].append(
-                {
-                    "intensity": c["knob"],
-                    "config": c["config"],
-                    **{
-                        k: m[k]
-                        for k in (
-                            "outside_support",
-                            "mmd2",
-                            "mmd_p_value",
-                            "c2st_auc",
-                            "probe_accuracy",
-                        )
-                    },
-                    **({"latent_non_overlap": m["latent_non_overlap"]}
-                       if "latent_non_overlap" in m else {}),
-                }
-            )
+        written.update(configs)
     atomic_write_json(Path(metrics_path or Path(out) / "shift_metrics.json"), metrics)
     atomic_write_bytes(Path(plot_path or Path(out) / "shift_plot.png"), draw_plot(metrics))
     return {"configs": written, "metrics": metrics}
