@@ -99,7 +99,7 @@ def run_entry(
     reference = ShiftData(ref["images"], ref["labels"], tuple(ref["ids"]), k)
     pool_data = ShiftData(pool["images"], pool["labels"], tuple(pool["ids"]), k)
     features = shift_features(names)
-    fp = fingerprint([base_fp, entry.shift, entry.params, train_size])
+    fp = fingerprint([base_fp, entry.shift, entry.params, train_size, *_model_digest(entry)])
     train = training_set(
         entry.shift, reference, pool_data, size=train_size, seed=seed, params=entry.params
     )
@@ -145,6 +145,16 @@ def run_entry(
         record_shard(cdir, rec["file"], rec)
         configs.append({"knob": knob, "config": cdir.name, "record": rec, "measured": measured})
     return {"train": train_rec, "configs": configs}
+
+
+def _model_digest(entry: ShiftEntry) -> list[str]:
+    """SHA-256 of a user model file the entry decodes through (its bytes change the output)."""
+    decoder = entry.params.get("decoder")
+    if isinstance(decoder, dict) and "model" in decoder:
+        from corruptions.shifts.diffusion import file_sha256
+
+        return [file_sha256(decoder["model"])]
+    return []
 
 
 def _side(data: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:

@@ -119,6 +119,8 @@ def write_result(
     config = out_dir.name
     # synthetic rows name the decoder that made them (the default is PPCA)
     decoder = entry.params.get("decoder", "ppca")
+    if isinstance(decoder, dict):  # a user's diffusion denoiser: {model: path, ...}
+        decoder = "diffusion"
     cols: dict[str, list[Any]] = {c: [] for c in features}
     for i, (img, lab, org, info) in enumerate(
         zip(result.images, result.labels, result.origin, result.info, strict=True)

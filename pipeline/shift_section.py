@@ -41,6 +41,8 @@ ENTRY_KEYS = {
     "intensities": "knob values for this entry (overrides the section's)",
     "size": "rows per shifted config for this entry",
 }
+#: Shifts whose parameters are checked when the manifest is read (decoder file, geometry).
+CONTROL_SHIFT_FAMILIES = ("truncation", "extend", "overlap")
 MEASURE_DEFAULTS: dict[str, Any] = {
     "dim": 32,
     "label_weight": 2.0,
@@ -169,6 +171,10 @@ def parse_section(data: Any, where: str) -> ShiftSection:
             raise ManifestError(f"{w}.name: {name!r} must match {NAME_RE.pattern}")
         try:
             params = resolve_shift_params(key, e.get("params") or {})
+            if key in CONTROL_SHIFT_FAMILIES:
+                from corruptions.shifts.control_shift import check_params
+
+                check_params(key, params)
         except ValueError as exc:
             raise ManifestError(f"{w}.params: {exc}") from None
         entries.append(

@@ -24,8 +24,10 @@ paper's slerp of two Gaussian vectors does this implicitly: their norms agree to
 ~1%); the two targets are orthonormal (in 3072 dimensions two random targets are
 orthogonal to within ~1 degree); and the decoder is a
 :class:`~corruptions.shifts.copula.CopulaPPCA` fitted once on the reference
-rows (a model sample, not its mean; see that module), unless the caller passes
-a user model (not yet wired). Labels are the class the decoder was conditioned on.
+rows (a model sample, not its mean; see that module), or the user's own
+class-conditional diffusion denoiser (``decoder: {model: <path>}``,
+:mod:`corruptions.shifts.diffusion`), whose latent is the initial noise as in the
+paper. Labels are the class the decoder was conditioned on.
 
 **Latent non-overlap** (the paper's shift measure, computed from the known
 latent distributions, not from images): with ``s(w)`` the family's support
@@ -44,14 +46,17 @@ Distribution Shifts. arXiv:2409.07940, 2024 (Sec. 3; ``trunc_coords``,
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from corruptions.shifts import ShiftData, ShiftRandom, ShiftResult, ShiftSpec
 from corruptions.shifts.common import class_shares, from_vectors, largest_remainder
 from corruptions.shifts.copula import CopulaPPCA, fit_copula_ppca
+
+if TYPE_CHECKING:
+    from corruptions.shifts.diffusion import DiffusionDecoder
 
 __all__ = [
     "SPECS",
@@ -65,13 +70,19 @@ __all__ = [
     "family_latents",
     "support_statistic",
     "latent_non_overlap",
+    "check_params",
     "control_shift",
     "control_shift_training",
 ]
 
 FAMILIES = ("truncation", "extend", "overlap")
-#: Monte Carlo draws of the latent non-overlap (fixed stream, common random numbers).
+#: Monte Carlo draws of the latent non-overlap (fixed stream, common random numbers), for
+#: latents of up to ``NON_OVERLAP_VALUES / NON_OVERLAP_DRAWS`` dimensions; pixel-sized latents
+#: (a user's diffusion model) get ``max(NON_OVERLAP_MIN_DRAWS, NON_OVERLAP_VALUES // dim)``
+#: draws (standard error <= 0.005 at 10,000 draws).
 NON_OVERLAP_DRAWS = 100_000
+NON_OVERLAP_VALUES = 1 << 24
+NON_OVERLAP_MIN_DRAWS = 10_000
 DECODERS = ("ppca_copula",)
 
 
@@ -197,19 +208,40 @@ def latent_non_overlap(
         A fraction in [0, 1]; ``1 - support_mass`` (up to Monte Carlo error) at knob 0.
 
     """
-    g_train = rand.fixed("non-overlap/train").standard_normal((NON_OVERLAP_DRAWS, dim))
-    g_test = rand.fixed("non-overlap/test").standard_normal((NON_OVERLAP_DRAWS, dim))
     t1, _ = targets(rand, dim)
-    s_train = support_statistic(family, family_latents(family, g_train, 0.0, rand, params), t1)
-    bound = float(np.quantile(s_train, params["support_mass"]))
-    s_test = support_statistic(family, family_latents(family, g_test, knob, rand, params), t1)
-    return float(np.mean(s_test > bound))
+    draws = min(NON_OVERLAP_DRAWS, max(NON_OVERLAP_MIN_DRAWS, NON_OVERLAP_VALUES // dim))
+
+    def stats(stream: str, k: float) -> np.ndarray:
+        # row chunks of one generator draw the same numbers as one (N, dim) call, with
+        # bounded memory for pixel-sized latents (a user's diffusion model)
+        gen = rand.fixed(stream)
+        chunk = max(1, min(draws, (1 << 22) // dim))
+        parts = []
+        for start in range(0, draws, chunk):
+            g = gen.standard_normal((min(chunk, draws - start), dim))
+            parts.append(support_statistic(family, family_latents(family, g, k, rand, params), t1))
+        return np.concatenate(parts)
+
+    bound = float(np.quantile(stats("non-overlap/train", 0.0), params["support_mass"]))
+    return float(np.mean(stats("non-overlap/test", knob) > bound))
 
 
-def _check(family: str, params: dict[str, Any]) -> None:
-    if params["decoder"] not in DECODERS:
+def check_params(family: str, params: dict[str, Any]) -> None:
+    """Validate a family's parameters (the stage calls this when it reads the manifest).
+
+    Raises:
+        ValueError: A bad value; the message names the parameter and what is allowed.
+
+    """
+    decoder = params["decoder"]
+    if isinstance(decoder, Mapping):
+        from corruptions.shifts.diffusion import check_decoder_spec
+
+        check_decoder_spec(decoder)
+    elif decoder not in DECODERS:
         raise ValueError(
-            f"{family}: decoder {params['decoder']!r} unknown; valid: {list(DECODERS)}"
+            f"{family}: decoder {decoder!r} unknown; valid: {list(DECODERS)} or "
+            "{model: <local TorchScript/ONNX denoiser>, steps, sigma_min, sigma_max, rho}"
         )
     if not 0 < params["support_mass"] < 1:
         raise ValueError(f"{family}: support_mass must be in (0, 1), got {params['support_mass']}")
@@ -221,6 +253,26 @@ def _check(family: str, params: dict[str, Any]) -> None:
         raise ValueError("overlap: need 0 < max_slerp <= 2 and 0 < extent <= 1")
 
 
+def _decoder(reference: ShiftData, params: dict[str, Any]) -> CopulaPPCA | DiffusionDecoder:
+    """Return the decoder: the PPCA copula fitted on ``reference``, or the user's denoiser."""
+    decoder = params["decoder"]
+    if isinstance(decoder, Mapping):
+        from corruptions.shifts.diffusion import (
+            DiffusionDecoder,
+            check_decoder_spec,
+            file_sha256,
+        )
+
+        spec = check_decoder_spec(decoder)
+        return DiffusionDecoder(
+            spec, file_sha256(spec["model"]), tuple(reference.images.shape[1:]),
+            reference.num_classes,
+        )
+    return fit_copula_ppca(
+        reference.images, reference.labels, reference.num_classes, params["components"]
+    )
+
+
 def _generate(
     family: str,
     reference: ShiftData,
@@ -229,11 +281,11 @@ def _generate(
     rand: ShiftRandom,
     rng: np.random.Generator,
     params: dict[str, Any],
+    *,
+    training: bool = False,
 ) -> ShiftResult:
-    _check(family, params)
-    model: CopulaPPCA = fit_copula_ppca(
-        reference.images, reference.labels, reference.num_classes, params["components"]
-    )
+    check_params(family, params)
+    model = _decoder(reference, params)
     counts = largest_remainder(class_shares(reference.labels, reference.num_classes), size)
     images, labels = [], []
     for c, n in enumerate(counts):
@@ -244,20 +296,18 @@ def _generate(
         images.append(from_vectors(model.decode(c, w, rng), model.image_shape))
         labels.append(np.full(int(n), c, dtype=np.int64))
     labs = np.concatenate(labels)
-    value = _knob_value(family, knob, params)
+    summary: dict[str, Any] = {"family": family, "paper_value": _knob_value(family, knob, params)}
+    if not training:  # the training set is the support itself
+        summary["latent_non_overlap"] = latent_non_overlap(
+            family, knob, dim=model.dim, rand=rand, params=params
+        )
+    summary["decoder"] = model.describe()
     return ShiftResult(
         images=np.concatenate(images),
         labels=labs,
         origin=tuple("" for _ in labs),
         info=tuple({} for _ in labs),
-        summary={
-            "family": family,
-            "paper_value": value,
-            "latent_non_overlap": latent_non_overlap(
-                family, knob, dim=model.dim, rand=rand, params=params
-            ),
-            "decoder": model.describe(),
-        },
+        summary=summary,
     )
 
 
@@ -298,7 +348,9 @@ def control_shift_training(
 ) -> ShiftResult:
     """Generate the training set: the knob-0 latent law, its own random stream."""
     del pool
-    return _generate(family, reference, 0.0, size, rand, rand.fixed("training"), params)
+    return _generate(
+        family, reference, 0.0, size, rand, rand.fixed("training"), params, training=True
+    )
 
 
 def _bind(family: str, fn: Callable[..., ShiftResult]) -> Callable[..., ShiftResult]:
@@ -314,7 +366,9 @@ _COMMON = {"components": 16, "decoder": "ppca_copula", "support_mass": 0.99}
 _COMMON_DOC = {
     "components": "latent dimension q of the class-conditional decoder (int >= 2)",
     "decoder": "ppca_copula (class-conditional PPCA sample with a real image's intensity "
-    "histogram, corruptions.shifts.copula)",
+    "histogram, corruptions.shifts.copula) | {model: <local TorchScript/ONNX class-conditional "
+    "EDM denoiser>, steps, sigma_min, sigma_max, rho} (latent = initial noise, EDM Heun "
+    "sampler, corruptions.shifts.diffusion; components is then unused)",
     "support_mass": "training latent mass that defines the training support of the "
     "latent non-overlap measure, in (0, 1)",
 }
@@ -324,9 +378,11 @@ _REF = (
 )
 _TRACKS = (
     " The recorded latent_non_overlap (mass of the test latent law outside the training "
-    "latent support) is the paper's intensity; it and the classifier accuracy move "
-    "monotonically together (benchmarks/results/shift_families.md), while image-space MMD and "
-    "two-sample AUC measure distinguishability, not degradation."
+    "latent support) is the paper's intensity and the measure that tracks degradation: per "
+    "family it rises strictly while a classifier trained on the generated training set loses "
+    "accuracy strictly, and pooled over the three families its rank correlation with that "
+    "accuracy is -0.92 on MNIST and -0.77 on CIFAR-10, against -0.82 / -0.64 for image-space "
+    "MMD² and -0.62 / -0.41 for the two-sample AUC (benchmarks/results/shift_families.md)."
 )
 
 SPECS: tuple[ShiftSpec, ...] = (
