@@ -43,7 +43,8 @@ def load_clean(config_dir: Path, split: str) -> dict[str, Any]:
             "run `benchsmith pull` first or set shift.split"
         )
     cols: dict[str, list[Any]] = {c: [] for c in ("sample_id", "label", "source", "split", "key")}
-    images, names = [], None
+    images: list[np.ndarray] = []
+    names = None
     for path in shards:
         table, features = read_shard(
             path, ["sample_id", "image", "label", "source", "split", "key"]

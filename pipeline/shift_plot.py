@@ -39,7 +39,7 @@ def draw_plot(metrics: dict[str, list[dict[str, Any]]]) -> bytes:
     img = Image.new("RGB", (cols * pw, rows * ph + 40), "white")
     draw = ImageDraw.Draw(img)
     x0 = 10
-    series = SERIES
+    series: tuple[tuple[str, str, tuple[int, int, int]], ...] = SERIES
     if any(LATENT[0] in p for points in metrics.values() for p in points):
         series = (*SERIES, LATENT)
     for _, label, colour in series:

@@ -37,6 +37,8 @@ Distribution Shifts. arXiv:2409.07940, 2024; Tipping & Bishop 1999 (PPCA).
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -101,10 +103,29 @@ def _axis(u: np.ndarray, v: np.ndarray, knob: float) -> np.ndarray:
     return np.cos(np.pi * knob) * u + np.sin(np.pi * knob) * v
 
 
+#: Class PPCAs kept per process by a SHA-256 of the rows and the dimension, so every knob of
+#: an entry (and its training set) reuses one closed-form fit instead of refitting per knob.
+_PPCA_CACHE: OrderedDict[str, list[PPCA]] = OrderedDict()
+_PPCA_CACHE_SIZE = 4
+
+
 def _fit(reference: ShiftData, components: int) -> list[PPCA]:
-    return fit_class_ppca(
+    h = hashlib.sha256()
+    for part in (reference.images, reference.labels):
+        h.update(repr((part.dtype.str, part.shape)).encode())
+        h.update(np.ascontiguousarray(part).tobytes())
+    h.update(repr((reference.num_classes, int(components))).encode())
+    key = h.hexdigest()
+    if key in _PPCA_CACHE:
+        _PPCA_CACHE.move_to_end(key)
+        return _PPCA_CACHE[key]
+    models = fit_class_ppca(
         as_vectors(reference.images), reference.labels, reference.num_classes, components
     )
+    _PPCA_CACHE[key] = models
+    while len(_PPCA_CACHE) > _PPCA_CACHE_SIZE:
+        _PPCA_CACHE.popitem(last=False)
+    return models
 
 
 def _fit_decoder(

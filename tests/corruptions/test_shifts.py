@@ -253,3 +253,18 @@ def test_latent_select_knob_zero_band_holds_half_the_pool(mnist):
     train = training_set("latent_select", ref, pool, size=2000, seed=0,
                          params={"mode": "extend", "components": 12})
     assert set(train.origin) <= set(calibration.ids)
+
+
+def test_latent_ppca_fitted_once_across_knobs(mnist):
+    from corruptions.shifts import latent
+
+    ref, pool = mnist
+    latent._PPCA_CACHE.clear()
+    params = {"mode": "extend", "components": 12}
+    first = apply_shift("latent_overlap", ref, pool, knob=0.0, size=100, seed=0, params=params)
+    apply_shift("latent_overlap", ref, pool, knob=1.0, size=100, seed=0, params=params)
+    training_set("latent_overlap", ref, pool, size=100, seed=0, params=params)
+    assert len(latent._PPCA_CACHE) == 1
+    latent._PPCA_CACHE.clear()  # a fresh fit gives the same bytes as the cached one
+    again = apply_shift("latent_overlap", ref, pool, knob=0.0, size=100, seed=0, params=params)
+    np.testing.assert_array_equal(first.images, again.images)
