@@ -2,14 +2,15 @@
 
 One panel per shift entry; x is the intensity knob, y is on [0, 1] for every
 series: classifier two-sample AUC, fraction outside the training support, the
-probe's accuracy, and MMD² divided by the entry's largest MMD².
+probe's accuracy, and MMD² divided by the entry's largest MMD² (plus the latent
+non-overlap for entries that record it).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SERIES", "draw_plot"]
+__all__ = ["SERIES", "LATENT", "draw_plot"]
 
 SERIES = (
     ("c2st_auc", "C2ST AUC", (31, 119, 180)),
@@ -17,6 +18,9 @@ SERIES = (
     ("probe_accuracy", "probe accuracy", (44, 160, 44)),
     ("mmd2_rel", "MMD^2 / max", (214, 39, 40)),
 )
+#: Drawn (and listed in the legend) only when an entry records it: the Control+Shift families'
+#: mass of the test latent law outside the training latent support.
+LATENT = ("latent_non_overlap", "latent non-overlap", (148, 103, 189))
 
 
 def draw_plot(metrics: dict[str, list[dict[str, Any]]]) -> bytes:
@@ -35,7 +39,10 @@ def draw_plot(metrics: dict[str, list[dict[str, Any]]]) -> bytes:
     img = Image.new("RGB", (cols * pw, rows * ph + 40), "white")
     draw = ImageDraw.Draw(img)
     x0 = 10
-    for _, label, colour in SERIES:
+    series: tuple[tuple[str, str, tuple[int, int, int]], ...] = SERIES
+    if any(LATENT[0] in p for points in metrics.values() for p in points):
+        series = (*SERIES, LATENT)
+    for _, label, colour in series:
         draw.rectangle([x0, 14, x0 + 14, 26], fill=colour)
         draw.text((x0 + 18, 14), label, fill="black")
         x0 += 28 + int(draw.textlength(label))
@@ -62,7 +69,9 @@ def draw_plot(metrics: dict[str, list[dict[str, Any]]]) -> bytes:
         draw.text((left, oy + 6), f"{name}: measured shift vs knob", fill="black")
         draw.text((left + (right - left) // 2 - 20, bottom + 20), "intensity", fill="black")
         top_mmd = max((p["mmd2"] for p in points), default=0.0)
-        for key, _, colour in SERIES:
+        for key, _, colour in series:
+            if key == LATENT[0] and not all(key in p for p in points):
+                continue
             vals = [
                 (p["intensity"], max(0.0, p["mmd2"]) / top_mmd if top_mmd > 0 else 0.0)
                 if key == "mmd2_rel"

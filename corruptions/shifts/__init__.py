@@ -22,8 +22,8 @@ monotonically. Kernels never mutate their inputs and draw randomness only from
 
 Example:
     >>> sorted(get_shift_registry())  # doctest: +NORMALIZE_WHITESPACE
-    ['covariate_selection', 'fourier_amplitude', 'label_shift', 'latent_overlap',
-     'latent_select', 'spurious_correlation']
+    ['covariate_selection', 'extend', 'fourier_amplitude', 'label_shift', 'latent_overlap',
+     'latent_select', 'overlap', 'spurious_correlation', 'truncation']
 
 """
 
@@ -56,6 +56,7 @@ __all__ = [
 
 #: Modules whose ``SPECS`` make up the shift registry, in listing order.
 SHIFT_MODULES: tuple[str, ...] = (
+    "corruptions.shifts.control_shift",
     "corruptions.shifts.latent",
     "corruptions.shifts.selection",
     "corruptions.shifts.pixel",

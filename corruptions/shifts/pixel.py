@@ -127,6 +127,17 @@ def _colour_rows(
     )
 
 
+def _end_rho(end_rho: float | str, num_classes: int) -> float:
+    """Resolve ``end_rho``: a probability, or ``"independent"`` for ``1 / num_classes``."""
+    if end_rho == "independent":
+        return 1.0 / num_classes
+    if isinstance(end_rho, str) or isinstance(end_rho, bool):
+        raise ValueError(
+            f"end_rho must be a probability in [0, 1] or 'independent' (1/K), got {end_rho!r}"
+        )
+    return float(end_rho)
+
+
 def _check_rho(*values: float) -> None:
     for v in values:
         if not 0.0 <= v <= 1.0:
@@ -148,7 +159,7 @@ def spurious_correlation(
     rand: ShiftRandom,
     mode: str,
     train_rho: float,
-    end_rho: float,
+    end_rho: float | str,
     patch_frac: float,
 ) -> ShiftResult:
     """Pool rows with a colour cue that agrees with the label with probability ``rho(knob)``.
@@ -161,11 +172,14 @@ def spurious_correlation(
         rand: Generators (rows and variates from ``rand.fixed``: monotone coupling).
         mode: ``auto``, ``colorize`` or ``patch``.
         train_rho: Cue-label agreement probability of the training set, in [0, 1].
-        end_rho: Agreement probability at knob 1, in [0, 1] (``1/K`` = independent).
+        end_rho: Agreement probability at knob 1, in [0, 1], or ``"independent"``
+            (``1/K``: the cue carries no information about the label). ``0`` makes the
+            cue *anti*-correlated (it never shows the row's own class colour).
         patch_frac: Patch side as a fraction of ``min(H, W)``.
 
     """
     del reference
+    end_rho = _end_rho(end_rho, pool.num_classes)
     _check_rho(train_rho, end_rho)
     idx = _rows(pool, size, rand.fixed("rows"), "spurious_correlation")
     u = rand.fixed("agree").random(size)
@@ -184,12 +198,12 @@ def spurious_training(
     rand: ShiftRandom,
     mode: str,
     train_rho: float,
-    end_rho: float,
+    end_rho: float | str,
     patch_frac: float,
 ) -> ShiftResult:
     """Training set: reference rows with the cue agreeing with probability ``train_rho``."""
     del pool
-    _check_rho(train_rho, end_rho)
+    _check_rho(train_rho, _end_rho(end_rho, reference.num_classes))
     n = min(size, len(reference))
     idx = _rows(reference, n, rand.fixed("training-rows"), "spurious_correlation training")
     u = rand.fixed("training-agree").random(n)
@@ -281,7 +295,10 @@ SPECS: tuple[ShiftSpec, ...] = (
         description=(
             "Real images given a class-coloured cue (gray digits colourised, colour images a "
             "corner patch) that agrees with the label with probability rho; the training set has "
-            "rho = train_rho and the knob moves rho towards end_rho, breaking the shortcut."
+            "rho = train_rho and the knob moves rho towards end_rho, breaking the shortcut. At "
+            "knob 1 rho = end_rho: end_rho = 0 (the default) makes the cue anti-correlated (it "
+            "never shows the row's class colour), end_rho = independent makes it independent of "
+            "the label (rho = 1/K); each config records its rho in the shard summary."
         ),
         knob="rho = train_rho + knob * (end_rho - train_rho): probability the colour cue matches "
         "the label",
@@ -291,7 +308,8 @@ SPECS: tuple[ShiftSpec, ...] = (
         param_doc={
             "mode": "auto (colorize gray, patch colour) | colorize | patch",
             "train_rho": "cue-label agreement probability in the training set, in [0, 1]",
-            "end_rho": "agreement probability at knob 1, in [0, 1] (1/K = independent)",
+            "end_rho": "agreement probability at knob 1, in [0, 1] (0 = anti-correlated), or "
+            "'independent' (rho = 1/K: cue independent of the label)",
             "patch_frac": "patch side as a fraction of min(H, W), in (0, 1]",
         },
         reference="Arjovsky et al., IRM, arXiv:1907.02893 (2019, Colored MNIST); Sagawa et al., "

@@ -30,6 +30,9 @@ CASES: dict[str, dict] = {
     "covariate_selection": {"score": "atypicality", "components": 24},
     "spurious_correlation": {"mode": "auto"},
     "fourier_amplitude": {"lambda_max": 1.0, "beta": 1.0},
+    "truncation": {"components": 12},
+    "extend": {"components": 12},
+    "overlap": {"components": 12, "extent": 0.6},
 }
 #: Shifts that keep the real image a row came from (origin is a pool sample id).
 REAL_ROWS = {"latent_select", "label_shift", "covariate_selection", "spurious_correlation",
@@ -218,3 +221,50 @@ def test_measured_shift_grows_with_knob_on_cifar10(name, cifar):
     params = {**CASES[name], **({"mode": "patch"} if name == "spurious_correlation" else {})}
     rows = _curve(name, ref, pool, (0.0, 0.5, 1.0), 600, params)
     _check_monotone(f"cifar10 {name}", rows)
+
+
+def test_spurious_independent_endpoint_is_one_over_k(mnist):
+    ref, pool = mnist
+    out = apply_shift("spurious_correlation", ref, pool, knob=1.0, size=500, seed=0,
+                      params={"end_rho": "independent"})
+    assert out.summary["rho"] == pytest.approx(0.1)
+    agree = np.mean([i["agrees"] for i in out.info])
+    assert agree == pytest.approx(0.1, abs=0.04)
+    anti = apply_shift("spurious_correlation", ref, pool, knob=1.0, size=500, seed=0, params={})
+    assert anti.summary["rho"] == 0.0 and not any(i["agrees"] for i in anti.info)
+    with pytest.raises(ValueError, match="'independent'"):
+        apply_shift("spurious_correlation", ref, pool, knob=1.0, size=50, seed=0,
+                    params={"end_rho": "indep"})
+
+
+def test_latent_select_knob_zero_band_holds_half_the_pool(mnist):
+    from corruptions.shifts import ShiftRandom
+    from corruptions.shifts.latent import _calibration_split, _fit, _region_mask
+
+    ref, pool = mnist
+    rand = ShiftRandom(0, "latent_select", 0.0)
+    fit_rows, calibration = _calibration_split(ref, rand)
+    assert not set(fit_rows.ids) & set(calibration.ids)
+    models = _fit(fit_rows, 4)
+    share = _region_mask(models, calibration, pool, 0.0, "extend", rand).mean()
+    biased = _region_mask(models, fit_rows, pool, 0.0, "extend", rand).mean()
+    assert share == pytest.approx(0.5, abs=0.03)
+    assert biased > 0.55  # quantiles from the rows the PPCA was fitted on (the old way)
+    train = training_set("latent_select", ref, pool, size=2000, seed=0,
+                         params={"mode": "extend", "components": 12})
+    assert set(train.origin) <= set(calibration.ids)
+
+
+def test_latent_ppca_fitted_once_across_knobs(mnist):
+    from corruptions.shifts import latent
+
+    ref, pool = mnist
+    latent._PPCA_CACHE.clear()
+    params = {"mode": "extend", "components": 12}
+    first = apply_shift("latent_overlap", ref, pool, knob=0.0, size=100, seed=0, params=params)
+    apply_shift("latent_overlap", ref, pool, knob=1.0, size=100, seed=0, params=params)
+    training_set("latent_overlap", ref, pool, size=100, seed=0, params=params)
+    assert len(latent._PPCA_CACHE) == 1
+    latent._PPCA_CACHE.clear()  # a fresh fit gives the same bytes as the cached one
+    again = apply_shift("latent_overlap", ref, pool, knob=0.0, size=100, seed=0, params=params)
+    np.testing.assert_array_equal(first.images, again.images)

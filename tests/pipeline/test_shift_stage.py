@@ -138,3 +138,73 @@ def test_split_is_order_independent_and_near_fraction():
     rev = split_rows(ids[::-1], 0, 0.5)
     np.testing.assert_array_equal(mask, rev[::-1])
     assert not np.array_equal(mask, split_rows(ids, 1, 0.5))
+
+
+#: Row-content digests (sha256 over every column, images decoded to pixels; first 16 hex digits)
+#: of configs written by the stage *before* it was split into shift_section / shift_io (commit
+#: e772a96), for families whose kernels did not change. Integer/selection/FFT families only:
+#: their pixels do not depend on BLAS rounding, so the digests hold on any machine.
+BEFORE_SPLIT = {
+    "colored_k000": "918a07b9b291914c", "colored_k100": "5c339d66dc14da17",
+    "colored_train": "eb16a58f5dab02c5",
+    "fourier_amplitude_k000": "06cb8234b37da344", "fourier_amplitude_k100": "9d71aa0ec5339627",
+    "fourier_amplitude_train": "20267b79090b4564",
+    "label_shift_k000": "488ec1505cdca305", "label_shift_k100": "1e4420b64a7d5d53",
+    "label_shift_train": "a0125ce91d17b43a",
+}
+
+
+def _row_digest(config_dir: Path) -> str:
+    import hashlib
+
+    from pipeline.sources.hf import decode_image
+
+    h = hashlib.sha256()
+    for _, paths in sorted(list_shards(config_dir).items()):
+        for path in paths:
+            table, _ = read_shard(path)
+            for col in sorted(table.column_names):
+                if col == "image":
+                    for d in table[col].to_pylist():
+                        h.update(np.ascontiguousarray(decode_image(d["bytes"], what=str(path)))
+                                 .tobytes())
+                else:
+                    h.update(json.dumps(table[col].to_pylist()).encode())
+    return h.hexdigest()[:16]
+
+
+def test_split_stage_writes_the_rows_the_unsplit_stage_wrote(shared_dir, pulled, tmp_path):
+    shifts = ("shift.shifts=[{shift: label_shift, params: {mode: one_class, target_class: 3},"
+              " size: 120}, {shift: spurious_correlation, name: colored},"
+              " {shift: fourier_amplitude}]")
+    args = ["--manifest", str(REPO / "manifests/mnist_shift.yaml"), "--in", str(pulled),
+            "--out", str(tmp_path / "s"), "--scheduler", "sync", "--no-progress"]
+    for item in [_opts(shared_dir), *SMALL[:-1], shifts]:
+        args += ["--set", item]
+    with threadpool_limits(1):
+        assert main(args) == 0
+    assert {name: _row_digest(tmp_path / "s" / name) for name in BEFORE_SPLIT} == BEFORE_SPLIT
+
+
+def test_control_shift_family_records_latent_non_overlap_and_its_decoder(shared_dir, pulled,
+                                                                         tmp_path):
+    args = ["--manifest", str(REPO / "manifests/mnist_shift.yaml"), "--in", str(pulled),
+            "--out", str(tmp_path / "s"), "--scheduler", "sync", "--no-progress"]
+    items = [_opts(shared_dir), *SMALL[:-1],
+             "shift.shifts=[{shift: truncation, params: {components: 8}}]"]
+    for item in items:
+        args += ["--set", item]
+    with threadpool_limits(1):
+        assert main(args) == 0
+    out = tmp_path / "s"
+    k0, k1 = (read_config_manifest(out / f"truncation_k{k}") for k in ("000", "100"))
+    assert k0["measured"]["latent_non_overlap"] < 0.02 < 0.5 < k1["measured"]["latent_non_overlap"]
+    assert "outside the training latent support" in k1["description"]
+    assert k0["summary"]["paper_value"] == 0.9 and k1["summary"]["paper_value"] == 2.0
+    metrics = json.loads((out / "shift_metrics.json").read_text())
+    assert [p["latent_non_overlap"] for p in metrics["truncation"]] == [
+        k0["measured"]["latent_non_overlap"], k1["measured"]["latent_non_overlap"]]
+    for name, split in (("truncation_train", "train"), ("truncation_k100", "test")):
+        table, _ = read_shard(list_shards(out / name)[split][0], ["source", "origin"])
+        assert set(table["source"].to_pylist()) == {"truncation-ppca_copula"}
+        assert set(table["origin"].to_pylist()) == {""}
