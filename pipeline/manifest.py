@@ -214,11 +214,14 @@ SOURCE_KEYS = {
     "preprocess": "{resize_shorter: px, center_crop: px} applied at pull (ImageNet-C: 256, 224)",
 }
 PREPROCESS_KEYS = {
-    "resize_shorter": "resize so the shorter side is this many pixels (PIL bilinear)",
-    "center_crop": "then crop the centre square of this side",
+    "resize_shorter": "resize so the shorter side is this many pixels (torchvision 0.2 Resize)",
+    "center_crop": "then crop the centre square of this side (torchvision 0.2 CenterCrop)",
+    "center_crop_fraction": "then crop this fraction (0, 1] of each side about the centre "
+    "(the Inception script's center_crop(0.875))",
+    "resize": "then resize to exactly this many pixels square (the Inception script's 299)",
 }
 CORRUPT_KEYS = {
-    "preset": "resolution preset: auto, mnist28, cifar32, tiny64, imagenet224",
+    "preset": "resolution preset: auto, mnist28, cifar32, tiny64, imagenet224, imagenet299",
     "rounding": "truncate (upstream parity) or nearest",
     "suites": "list of {suite, severities} or {corruptions: {name: [severities]}}",
     "depth": "where depth comes from for depth-aware corruptions: auto | column | model | pseudo",
@@ -432,7 +435,13 @@ def parse_manifest(data: Any, *, path: str = "<manifest>") -> Manifest:
             PREPROCESS_KEYS,
         )
         for k, v in pre.items():
-            _int(v, f"{w}.preprocess.{k}", minimum=1)
+            if k == "center_crop_fraction":
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
+                    raise ManifestError(
+                        f"{w}.preprocess.center_crop_fraction: {v!r} must be a number in (0, 1], "
+                        "e.g. 0.875")
+            else:
+                _int(v, f"{w}.preprocess.{k}", minimum=1)
         sources.append(
             SourceSpec(
                 source=s["source"],
