@@ -219,6 +219,27 @@ def _source_section(
     return lines
 
 
+def _storage_lines(configs: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """How the corrupted images are stored (the encoding each config manifest records)."""
+    seen: dict[str, list[str]] = {}
+    for config, m in configs.items():
+        if m.get("kind") != "corruption":
+            continue
+        enc = dict(m.get("encoding") or {"format": "png"})
+        libs = enc.pop("library", {}) or {}
+        fmt = str(enc.pop("format", "png"))
+        stored = ", ".join(f"{k} {v}" for k, v in enc.items())
+        text = (f"stored as {fmt.upper()} ({stored})" if stored else f"stored as {fmt.upper()}")
+        if libs:
+            text += "; encoder " + ", ".join(f"{k} {v}" for k, v in sorted(libs.items()))
+        seen.setdefault(text, []).append(config)
+    if not seen:
+        return []
+    if len(seen) == 1:
+        return [f"Corrupted images are {next(iter(seen))}.", ""]
+    return [f"- {t}: {', '.join(f'`{c}`' for c in cs)}" for t, cs in seen.items()] + [""]
+
+
 def render_card(
     name: str,
     description: str,
@@ -319,7 +340,7 @@ def render_card(
         lines.append(f"| `{config}` | {m.get('kind', '')} | {rows} | {_md(desc)} |")
     lines.append("")
     if table_lines:
-        lines += ["## Corruptions", ""] + table_lines
+        lines += ["## Corruptions", ""] + _storage_lines(configs) + table_lines
     rejects = {
         c: m["rejects"]["count"] for c, m in configs.items() if m.get("rejects", {}).get("count")
     }

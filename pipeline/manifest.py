@@ -465,7 +465,7 @@ def parse_manifest(data: Any, *, path: str = "<manifest>") -> Manifest:
             )
     sections = {}
     for key in ("audit", "shift", "reannotate", "slices", "encoding"):
-        if key in d:
+        if d.get(key) is not None:  # `--set audit=null` drops a section
             sections[key] = _section_validator(key)(d[key], f"{path}: {key}")
     return Manifest(
         name=name,

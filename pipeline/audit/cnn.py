@@ -103,11 +103,23 @@ def fit_predict_cnn_fold(images: np.ndarray, labels: np.ndarray, fid: np.ndarray
         network's D pooled features of the rows (the neighbour evidence).
     """
     torch = _torch()
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     # Denormal handling is process state that other libraries change when imported (FTZ/DAZ);
-    # fix it so a fold gives the same bytes in any process.
+    # fix it so a fold gives the same bytes in any process, and restore the IEEE-754 default
+    # (and the caller's torch settings) afterwards: a sync-scheduler fold runs in the caller.
     torch.set_flush_denormal(True)
+    try:
+        return _fit_predict(torch, images, labels, fid, k, n_classes, seed, params)
+    finally:
+        torch.set_flush_denormal(False)
+        torch.use_deterministic_algorithms(deterministic)
+        torch.set_num_threads(threads)
+
+
+def _fit_predict(torch: Any, images: np.ndarray, labels: np.ndarray, fid: np.ndarray, k: int,
+                 n_classes: int, seed: int, params: dict[str, Any]) -> np.ndarray:
     torch.manual_seed(int(np.random.SeedSequence([seed, 0xC44, k]).generate_state(1)[0]))
     gen = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 0xC45, k])
                                             .generate_state(1)[0]))

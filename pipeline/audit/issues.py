@@ -64,8 +64,8 @@ def paper_queue_size(labels: np.ndarray, pred_probs: np.ndarray) -> int:
         (cleanlab/label-errors, candidates from cleanlab 1.0's confident joint).
 
     Example:
-        >>> y = np.array([0, 0, 1, 1])
-        >>> p = np.array([[.9, .1], [.2, .8], [.1, .9], [.1, .9]])
+        >>> y = np.array([0, 0, 0, 1, 1, 1])
+        >>> p = np.array([[.9, .1], [.9, .1], [.05, .95], [.1, .9], [.1, .9], [.1, .9]])
         >>> paper_queue_size(y, p)
         1
     """
@@ -73,10 +73,10 @@ def paper_queue_size(labels: np.ndarray, pred_probs: np.ndarray) -> int:
 
     cj = compute_confident_joint(np.asarray(labels, dtype=np.int64), np.asarray(pred_probs),
                                  calibrate=False)
-    total = float(cj.sum())
+    total, trace = int(cj.sum()), int(np.trace(cj))
     if total <= 0:
         return 0
-    return int(np.floor(len(labels) * (1.0 - float(np.trace(cj)) / total)))
+    return len(labels) * (total - trace) // total  # exact integers (6 * (1 - 5/6) < 1 in floats)
 
 
 def label_issues(

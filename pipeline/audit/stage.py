@@ -190,6 +190,15 @@ def run_audit(
     path = probs_path or ps.path
     timings: dict[str, float] = {"load_s": time.perf_counter() - t0}
 
+    if ps.route in ("builtin", "cnn", "embeddings"):
+        counts = np.bincount(labels, minlength=n_classes)
+        present = counts[counts > 0]
+        if len(present) < 2 or present.min() < ps.folds:
+            raise ManifestError(
+                f"{clean_dir}: the {ps.route} route's {ps.folds}-fold cross-validation needs at "
+                f"least 2 classes with {ps.folds} rows each; this config has class counts "
+                f"{counts.tolist()}: audit more rows (a larger `limit`), lower audit.probs.folds, "
+                "give probabilities with route file, or drop the section (--set audit=null)")
     t = time.perf_counter()
     # The neighbour evidence uses the features that made the probabilities: the user's
     # embeddings, the built-in features, or (file route) the embeddings given beside the

@@ -101,7 +101,9 @@ def test_cli_exit_codes_and_outputs(pristine: Path, tmp_path: Path, capsys) -> N
     assert cli(["validate", str(root), "--no-progress", "--json", str(files[0]),
                 "--report", str(files[1]), "--junit", str(files[2])]) == 1
     metrics = json.loads(files[0].read_text())
-    assert metrics["passed"] is False and metrics["configs"] == 4 and metrics["rows"] == 800
+    configs = json.loads((pristine / "benchmark.json").read_text())["configs"]
+    assert len(configs) == 5 and "audit" in configs  # clean, 3 corruptions, the digits audit
+    assert metrics["passed"] is False and metrics["configs"] == 5 and metrics["rows"] == 1000
     assert metrics["by_check"]["labels"] == metrics["problems"] == 1
 
     def strings(x: object) -> list[str]:

@@ -50,10 +50,11 @@ def test_shipped_manifest_builds_pass_with_every_row_recomputed(case: str, share
     cifar = shared_dir / "datasets/cifar10/cifar10-test-jpeg-official-order.parquet"
     sets = {
         "digits": ["sources.0.limit=300"],
-        "mnist5k": ["sources.0.limit=12"],
+        "mnist5k": ["sources.0.limit=12", "audit=null"],  # 12 rows of one class: no audit
         "mnist_c": _shared_opts(shared_dir, "mnist", 50),
         "cifar10": ["sources.0.source=parquet", f"sources.0.options={{files: {{test: '{cifar}'}}}}",
-                    "sources.0.limit=4", "corrupt.suites=[{suite: imagenet_c, severities: [3]}]"],
+                    "sources.0.limit=4", "corrupt.suites=[{suite: imagenet_c, severities: [3]}]",
+                    "audit=null"],
         "cifar10_3dcc": ["sources.0.source=parquet",
                          f"sources.0.options={{files: {{test: '{cifar}'}}}}", "sources.0.limit=6"],
     }[case]
