@@ -30,13 +30,13 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from bench_shifts import load  # noqa: E402 - the same loader as the other shift bench
 
 from corruptions.rng import stable_u32  # noqa: E402
 from corruptions.shift_measures import measure_shift  # noqa: E402
 from corruptions.shifts import ShiftData, apply_shift, training_set  # noqa: E402
 from corruptions.shifts.control_shift import FAMILIES  # noqa: E402
 from pipeline.shift import split_rows  # noqa: E402
-from pipeline.sources import make_source  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 KNOBS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -46,17 +46,6 @@ KNOBS = (0.0, 0.25, 0.5, 0.75, 1.0)
 PARAMS: dict[str, dict] = {"overlap": {"extent": 0.6}}
 MEASURE = {"dim": 32, "label_weight": 2.0, "neighbors": 10, "quantile": 0.95,
            "permutations": 200, "folds": 5, "max_rows": 1000}
-
-
-def load(name: str, shared: Path) -> tuple[np.ndarray, np.ndarray]:
-    """All test images and labels of ``name`` through the product's sources."""
-    if name == "mnist":
-        src = make_source("mnist", {"path": str(shared / "datasets/mnist")})
-    else:
-        path = shared / "datasets/cifar10/cifar10-test-jpeg-official-order.parquet"
-        src = make_source("parquet", {"files": {"test": str(path)}})
-    items = list(src.read("test", 0, src.num_rows("test")))
-    return np.stack([it.image for it in items]), np.array([it.label for it in items])
 
 
 def strictly(values: list[float], sign: int) -> bool:

@@ -36,26 +36,15 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from bench_shifts import load  # noqa: E402 - the same loader as the other shift bench
 
 from corruptions.shifts.common import as_vectors, class_shares, from_vectors, largest_remainder  # noqa: E402,E501
 from corruptions.shifts.copula import fit_copula_ppca  # noqa: E402
 from corruptions.shifts.ppca import fit_class_ppca  # noqa: E402
 from pipeline.shift import split_rows  # noqa: E402
-from pipeline.sources import make_source  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 COMPONENTS = 16
-
-
-def load(name: str, shared: Path) -> tuple[np.ndarray, np.ndarray]:
-    """All test images and labels of ``name`` through the product's sources."""
-    if name == "mnist":
-        src = make_source("mnist", {"path": str(shared / "datasets/mnist")})
-    else:
-        path = shared / "datasets/cifar10/cifar10-test-jpeg-official-order.parquet"
-        src = make_source("parquet", {"files": {"test": str(path)}})
-    items = list(src.read("test", 0, src.num_rows("test")))
-    return np.stack([it.image for it in items]), np.array([it.label for it in items])
 
 
 def generate(decoder: str, images: np.ndarray, labels: np.ndarray, counts: np.ndarray,
