@@ -218,12 +218,14 @@ def run_audit(
         feature_source = f"embeddings:{ps.embeddings}" if ps.embeddings else "none"
     else:
         rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA0D17, len(ps.featurizer)]))
-        raw = featurize(ps.featurizer, _stack(data["images"], str(clean_dir)), rng=rng,
-                        **ps.featurizer_params)
+        stacked = _stack(data.pop("images"), str(clean_dir))  # one copy of the pixels
+        raw = featurize(ps.featurizer, stacked, rng=rng, **ps.featurizer_params)
+        del stacked
         if ps.featurizer == "random_conv":
-            raw = np.sqrt(raw)  # variance-stabilise the pooled activations
+            np.sqrt(raw, out=raw)  # variance-stabilise the pooled activations (in place)
         feature_source = f"builtin:{ps.featurizer}"
     x = whiten(raw, ps.pca_dims) if raw is not None else None
+    del raw  # (N, D) float32: 4 GB at 1M rows of random-conv features
     timings["features_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -237,7 +239,7 @@ def run_audit(
         from pipeline.audit.probs import fold_ids
 
         fid = fold_ids(ids, labels, folds=ps.folds, seed=seed)
-        probs, emb = cnn_pred_probs(_stack(data["images"], str(clean_dir)), labels, fid,
+        probs, emb = cnn_pred_probs(_stack(data.pop("images"), str(clean_dir)), labels, fid,
                                     n_classes=n_classes, seed=seed, params=ps.cnn,
                                     scheduler=scheduler, workers=workers, progress=progress)
         x = whiten(emb, ps.pca_dims)

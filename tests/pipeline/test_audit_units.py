@@ -143,6 +143,56 @@ def test_random_conv_features_are_seeded_and_pure(mnist1500):
     np.testing.assert_array_equal(images, before)
     with pytest.raises(KeyError, match="valid"):
         featurize("resnet", images, rng=np.random.default_rng(0))
+    # Blocks and threads bound memory and use the cores; they never change the features.
+    f3 = featurize("random_conv", images, rng=np.random.default_rng(5), filters=8, patch=5,
+                   sample_patches=2000, batch=7, threads=2)
+    np.testing.assert_array_equal(f1, f3)
+
+
+def _pooled_reference(images: np.ndarray, proj: np.ndarray, bias: np.ndarray, alpha: float,
+                      patch: int) -> np.ndarray:
+    """The Coates et al. encoder written out pixel position by position (slow, obvious)."""
+    x = images.astype(np.float32)[..., None] / 255
+    n, h, w, c = x.shape
+    oh, ow = h - patch + 1, w - patch + 1
+    z = np.empty((n, oh, ow, proj.shape[1]), np.float64)
+    for y in range(oh):
+        for xx in range(ow):
+            p = x[:, y:y + patch, xx:xx + patch, :].reshape(n, -1)
+            p = p - p.mean(axis=1, keepdims=True)
+            p = p / np.sqrt(p.var(axis=1, keepdims=True) + 0.01)
+            z[:, y, xx] = p @ proj - bias
+    pos, neg = np.maximum(z - alpha, 0), np.maximum(-z - alpha, 0)
+    hy, hx = oh // 2, ow // 2
+    quads = [(slice(0, hy), slice(0, hx)), (slice(0, hy), slice(hx, None)),
+             (slice(hy, None), slice(0, hx)), (slice(hy, None), slice(hx, None))]
+    return np.concatenate([a[:, qy, qx].sum(axis=(1, 2)) for a in (pos, neg)
+                           for qy, qx in quads], axis=1)
+
+
+def test_random_conv_encoder_equals_the_written_out_encoder(mnist1500):
+    from pipeline.audit.features import _Encoder, to_float_nhwc
+
+    images = mnist1500[0][:6]
+    rng = np.random.default_rng(3)
+    proj = rng.normal(size=(25, 4)).astype(np.float32)
+    bias = rng.normal(size=4).astype(np.float32)
+    got = _Encoder(proj, bias, 0.25, 5, 24, 24)(to_float_nhwc(images))
+    np.testing.assert_allclose(got, _pooled_reference(images, proj, bias, 0.25, 5),
+                               rtol=1e-4, atol=1e-3)
+
+
+def test_whiten_in_blocks_equals_the_one_shot_pca():
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(3000, 40)) @ rng.normal(size=(40, 40))).astype(np.float32) + 5
+    got = whiten(x, 10, chunk=257)
+    xc = (x - x.mean(axis=0)) / x.std(axis=0)
+    evals, evecs = np.linalg.eigh(np.cov(xc.astype(np.float64), rowvar=False, bias=True))
+    top = np.argsort(evals)[::-1][:10]
+    want = xc @ evecs[:, top] / np.sqrt(evals[top])
+    signs = np.sign((got * want).sum(axis=0))  # eigenvectors are defined up to sign
+    np.testing.assert_allclose(got, want * signs, atol=2e-3)
+    np.testing.assert_allclose(got.std(axis=0), 1, atol=1e-3)
 
 
 # -- issues ------------------------------------------------------------------------------------
