@@ -306,8 +306,8 @@ def steps_only(args: argparse.Namespace) -> None:
     try:
         make_imagenet_layout(args.work / "imagenet", args.steps_n224)
         lines = ["# corrupt stage: per-step breakdown on one realistic shard", "",
-                 f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, `nice -n 10`, "
-                 "shared machine (load average beside each row). One clean shard "
+                 f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+                 f"niceness {os.nice(0)} (load average beside each row). One clean shard "
                  f"({args.steps_n32} CIFAR-10 images at 32 px, {args.steps_n224} synthetic "
                  "ImageNet-layout images at 224 px) through the 75 configs of the stage (15 "
                  "ImageNet-C corruptions x 5) or of the floor (`identity` x 5 x 15), in-process, "
@@ -373,17 +373,17 @@ def write_report(args: argparse.Namespace, started: str, rows: list[dict[str, An
     lines = [
         "# corrupt stage: throughput against its floor, before vs after",
         "",
-        f"Run {started} on {os.cpu_count()} cores, `nice -n 10`, with "
+        f"Run {started} on {os.cpu_count()} cores (niceness {os.nice(0)}), with "
         f"`benchmarks/bench_corrupt_stage.py` (n32={args.n32}, n224={args.n224}, "
-        f"synthetic={args.synthetic}, n95={args.n95}). **The machine was shared with other "
-        "agents while this ran**: the 1-minute load average is printed beside every figure; "
-        "absolute images/s and 2-worker speed-ups are lower than on a quiet machine.",
+        f"synthetic={args.synthetic}, n95={args.n95}). The 1-minute load average is printed "
+        "beside every figure; above ~2 other work shared the cores and absolute images/s "
+        "and 2-worker speed-ups are lower than on a quiet machine.",
         "",
         "stage = the 15 ImageNet-C corruptions x 5 severities; floor = `identity` x 5 "
         "severities x 15 copies (75 configs) through the same stage (same read, decode, "
         "encode, write). images/s = "
         "corrupted images written per second, manifests included. before = "
-        f"`{args.before}` (main), after = this branch (default lossless encoding: PNG, zlib RLE).",
+        f"`{args.before}`, after = this checkout (default lossless encoding: PNG, zlib RLE).",
         "",
         "| px | code | scheduler | workers | stage img/s | floor img/s | stage/floor | load |",
         "|---|---|---|---|---|---|---|---|",
