@@ -101,6 +101,8 @@ class TreeRss:
         self.proc = psutil.Process(pid)
         self.every = every
         self.peak = 0
+        self.peak_at = 0.0  # seconds after sampling started
+        self._t0 = time.perf_counter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -117,7 +119,8 @@ class TreeRss:
                         total += p.memory_info().rss
                     except psutil.Error:
                         pass
-                self.peak = max(self.peak, total)
+                if total > self.peak:
+                    self.peak, self.peak_at = total, time.perf_counter() - self._t0
             except psutil.Error:
                 return
             self._stop.wait(self.every)
@@ -129,8 +132,8 @@ class TreeRss:
         return self.peak
 
 
-def run(cmd: list[str], cwd: Path) -> tuple[float, int]:
-    """Run ``cmd``; return (wall seconds, peak summed tree RSS in bytes)."""
+def run(cmd: list[str], cwd: Path) -> tuple[float, int, float]:
+    """Run ``cmd``; return (wall seconds, peak summed tree RSS in bytes, seconds to the peak)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd)
     sampler = TreeRss(proc.pid)
@@ -138,7 +141,7 @@ def run(cmd: list[str], cwd: Path) -> tuple[float, int]:
     peak = sampler.stop()
     if rc:
         raise SystemExit(f"{' '.join(cmd)} exited {rc}")
-    return time.perf_counter() - t0, peak
+    return time.perf_counter() - t0, peak, sampler.peak_at
 
 
 def measure(args: argparse.Namespace, n: int, work: Path) -> dict[str, Any]:
@@ -162,16 +165,24 @@ def measure(args: argparse.Namespace, n: int, work: Path) -> dict[str, Any]:
     (d / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     bs = [sys.executable, "-m", "pipeline.cli"]
     load_pull = loadavg()
-    pull_s, pull_peak = run([*bs, "pull", "--manifest", str(d / "manifest.yaml"), "--out",
+    pull_s, pull_peak, _ = run([*bs, "pull", "--manifest", str(d / "manifest.yaml"), "--out",
                              str(d / "pulled"), "--no-progress"], REPO)
     load_audit = loadavg()
-    audit_s, audit_peak = run([*bs, "audit", "--manifest", str(d / "manifest.yaml"), "--clean",
-                               str(d / "pulled" / "clean"), "--out", str(d / "audit"),
-                               "--workers", str(args.workers), "--no-progress"], REPO)
+    audit_s, audit_peak, peak_at = run(
+        [*bs, "audit", "--manifest", str(d / "manifest.yaml"), "--clean",
+         str(d / "pulled" / "clean"), "--out", str(d / "audit"), "--workers", str(args.workers),
+         "--no-progress"], REPO)
     metrics = json.loads((d / "audit" / "metrics.json").read_text())
+    # The phase the peak fell in: the audit's own phase times, after its start-up.
+    phases, start = [], audit_s - metrics["seconds"]["total_s"]
+    for key in ("load_s", "features_s", "probs_s", "issues_s", "write_s"):
+        phases.append((start + metrics["seconds"][key], key[:-2]))
+        start = phases[-1][0]
+    peak_phase = next((name for end, name in phases if peak_at <= end), "write")
     caught = _caught(d / "audit", flipped)
     return {"rows": n, "make_s": make_s, "pull_s": pull_s, "pull_gb": pull_peak / 2**30,
-            "audit_s": audit_s, "audit_gb": audit_peak / 2**30, "load_pull": load_pull,
+            "audit_s": audit_s, "audit_gb": audit_peak / 2**30, "peak_phase": peak_phase,
+            "load_pull": load_pull,
             "load_audit": load_audit, "load_end": loadavg(), "metrics": metrics,
             "planted": len(flipped), **caught}
 
@@ -206,15 +217,15 @@ def write_report(args: argparse.Namespace, started: str, rows: list[dict[str, An
         "Peak GB = the largest sampled sum of resident memory over the audit's process tree "
         "(command + fold workers). Phase seconds are the audit's own `metrics.json` timings.",
         "",
-        "| rows | audit s | peak GB | load avg (start / end) | load s | features s | probs s | "
-        "issues s | write s | held-out acc | planted flips | caught by queue | caught by "
+        "| rows | audit s | peak GB (phase) | load avg (start / end) | load s | features s | "
+        "probs s | issues s | write s | held-out acc | planted flips | caught by queue | caught by "
         "cleanlab issues | pull s | pull peak GB |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         m, s = r["metrics"], r["metrics"]["seconds"]
         lines.append(
-            f"| {r['rows']:,} | {r['audit_s']:.0f} | {r['audit_gb']:.2f} | "
+            f"| {r['rows']:,} | {r['audit_s']:.0f} | {r['audit_gb']:.2f} ({r['peak_phase']}) | "
             f"{r['load_audit']:.2f} / {r['load_end']:.2f} | {s['load_s']:.0f} | "
             f"{s['features_s']:.0f} | {s['probs_s']:.0f} | {s['issues_s']:.0f} | "
             f"{s['write_s']:.0f} | {m['heldout_accuracy']:.3f} | {r['planted']:,} | "
