@@ -91,13 +91,23 @@ class Layer:
     pixels: int
 
 
-def split_layers(image: U8Image, d: F32, n_layers: int) -> list[Layer]:
+def split_layers(
+    image: U8Image, d: F32, n_layers: int, *, warp: Warp | None = None, t_end: float = 1.0
+) -> list[Layer]:
     """Cut an image into occlusion-ready depth layers, far to near.
 
     Args:
         image: uint8 RGB (H, W, 3); not modified.
         d: Depth (H, W), positive, larger = farther (already normalised).
         n_layers: Number of depth-quantile layers, >= 1.
+        warp: The camera path the layers will be rendered along, or ``None``.
+            Given, each layer is inpainted only where it can ever be seen: within
+            ``2 R + 12`` px of its own and farther pixels, ``R`` the largest
+            displacement of the next nearer layer relative to it over
+            ``[0, t_end]`` (twice, so that Telea's march from the untouched
+            interior never reaches a visible pixel; the rendered frames are the
+            same as with the full fill, ``test_band_fill_renders_like_full_fill``).
+        t_end: Last path time rendered, in [0, 1].
 
     Returns:
         The non-empty layers ordered far to near (composite in this order).
@@ -120,14 +130,19 @@ def split_layers(image: U8Image, d: F32, n_layers: int) -> list[Layer]:
     q = np.quantile(d64, np.linspace(0.0, 1.0, n_layers + 1))
     label = np.clip(np.searchsorted(q, d64, side="right") - 1, 0, n_layers - 1)
     present = [k for k in range(n_layers) if np.any(label == k)]
+    depths = {k: float(1.0 / np.mean(1.0 / d64[label == k])) for k in present}
     src = np.ascontiguousarray(image)
     layers = []
-    for k in reversed(present):  # far to near
-        own = label == k
-        z = float(1.0 / np.mean(1.0 / d64[own]))
+    for i, k in enumerate(reversed(present)):  # far to near
         nearer = (label < k).astype(np.uint8)
-        colour = (cv2.inpaint(src, nearer, _INPAINT_RADIUS, cv2.INPAINT_TELEA)
-                  if nearer.any() else src)
+        colour = src
+        if nearer.any():
+            if warp is not None:
+                nxt = present[len(present) - 2 - i]  # the next nearer layer
+                reach = _relative_reach(warp, depths[k], depths[nxt], t_end, d.shape)
+                inside = cv2.distanceTransform(nearer, cv2.DIST_L2, 5)
+                nearer = (nearer & (inside <= 2.0 * reach + 12.0)).astype(np.uint8)
+            colour = cv2.inpaint(src, nearer, _INPAINT_RADIUS, cv2.INPAINT_TELEA)
         alpha = None
         if k != present[-1]:  # the farthest layer stays opaque everywhere
             cover = (label <= k).astype(np.float32)
@@ -135,9 +150,22 @@ def split_layers(image: U8Image, d: F32, n_layers: int) -> list[Layer]:
                                     borderType=cv2.BORDER_REFLECT_101)
             alpha = np.minimum(2.0 * blur, 1.0)
             alpha[cover > 0] = 1.0
-        layers.append(Layer(depth=z, colour=colour.astype(np.float32), alpha=alpha,
-                            pixels=int(own.sum())))
+        layers.append(Layer(depth=depths[k], colour=colour.astype(np.float32), alpha=alpha,
+                            pixels=int((label == k).sum())))
     return layers
+
+
+def _relative_reach(warp: Warp, z_far: float, z_near: float, t_end: float,
+                    shape: tuple[int, ...]) -> float:
+    """Largest displacement (px) of layer ``z_near`` relative to ``z_far`` up to ``t_end``."""
+    h, w = shape[:2]
+    corners = np.array([[0.0, 0.0, 1.0], [w - 1.0, 0.0, 1.0], [0.0, h - 1.0, 1.0],
+                        [w - 1.0, h - 1.0, 1.0]]).T
+    reach = 0.0
+    for t in np.linspace(0.0, t_end, 9):
+        delta = (warp(z_near, float(t)) - warp(z_far, float(t))) @ corners
+        reach = max(reach, float(np.hypot(*delta).max()))
+    return reach
 
 
 def render_path(layers: list[Layer], warp: Warp, times: NDArray[np.float64]) -> F32:
@@ -294,9 +322,9 @@ def xy_motion(
         float32 (H, W, 3) on the 0..255 scale.
 
     """
-    layers = split_layers(image, d, n_layers)
     warp = xy_warp(u, v, principal_depth(d))
     t_end = (n_frames - 1) / max(path_frames - 1, 1)
+    layers = split_layers(image, d, n_layers, warp=warp, t_end=t_end)
     times = frame_times(n_frames, path_frames, _travel(layers, warp, t_end, d.shape))
     return render_path(layers, warp, times)
 
@@ -322,10 +350,9 @@ def z_motion(
 
     """
     h, w = image.shape[:2]
-    layers = split_layers(image, d, n_layers)
-    near = principal_depth(d)
-    warp = z_warp(scale, du, dv, near, ((w - 1) / 2.0, (h - 1) / 2.0))
+    warp = z_warp(scale, du, dv, principal_depth(d), ((w - 1) / 2.0, (h - 1) / 2.0))
     t_end = (n_frames - 1) / max(path_frames - 1, 1)
+    layers = split_layers(image, d, n_layers, warp=warp, t_end=t_end)
     times = frame_times(n_frames, path_frames, _travel(layers, warp, t_end, (h, w)))
     return render_path(layers, warp, times)
 

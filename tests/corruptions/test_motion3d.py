@@ -145,3 +145,23 @@ def test_layers_and_frame_times():
         motion3d.frame_times(61, 60, travel_px=1.0)
     with pytest.raises(ValueError, match="n_layers"):
         motion3d.split_layers(img, depth.astype(np.float32), 0)
+
+
+@pytest.mark.parametrize("kind", ("xy", "z"))
+def test_band_fill_renders_like_full_fill(kind):
+    # Inpainting each layer only where the path can reveal it must not change a pixel.
+    import cv2
+
+    rng = np.random.default_rng(4)
+    img = rng.integers(0, 256, (80, 80, 3), dtype=np.uint8)
+    depth = cv2.GaussianBlur(rng.random((80, 80)).astype(np.float32), (0, 0), 6) + 0.05
+    near = motion3d.principal_depth(depth)
+    warp = (motion3d.xy_warp(9.0, -6.0, near) if kind == "xy"
+            else motion3d.z_warp(0.5, 4.0, -3.0, near, (39.5, 39.5)))
+    times = motion3d.frame_times(40, 60, travel_px=1e3)
+    band = motion3d.split_layers(img, depth, 6, warp=warp, t_end=float(times[-1]))
+    full = motion3d.split_layers(img, depth, 6)
+    # The band fill really is smaller (the far layer's colour differs deep inside the fill).
+    assert any(np.abs(a.colour - b.colour).max() > 0 for a, b in zip(band, full, strict=True))
+    np.testing.assert_allclose(motion3d.render_path(band, warp, times),
+                               motion3d.render_path(full, warp, times), rtol=0, atol=1e-3)
