@@ -1,4 +1,4 @@
-"""Occlusion-aware layered rendering of a camera move, for the 3DCC motion blurs (private).
+"""Occlusion-aware layered rendering of a camera move, for the 3DCC motion blurs.
 
 The 3D Common Corruptions script renders each frame of a camera path from a
 3D Ken Burns point cloud (z-buffered splats, a network inpainter for the
@@ -14,7 +14,9 @@ classical, CPU-only stand-in built from depth layers:
    filled by OpenCV's Telea inpainting (:func:`cv2.inpaint`, radius 3 px) from
    layer ``k`` and farther pixels, once per layer, not per frame. When a nearer
    layer moves away, the pixels it uncovers show this fill (the disocclusion).
-   The farthest layer is opaque everywhere, so no frame has a hole.
+   The farthest layer is opaque everywhere, so no frame has a hole. Given the
+   camera path, only the part of the fill the path can reveal is computed
+   (the frames are bit-identical to the full fill's).
 3. **Alpha.** ``clip(2 * G_sigma * mask, 0, 1)`` with a ``sigma = 0.5`` px
    Gaussian: 1 on every pixel of the layer (a near object keeps its own colour),
    feathered half a pixel to a pixel outward so layer edges are antialiased.
@@ -25,7 +27,9 @@ classical, CPU-only stand-in built from depth layers:
    fastest layer's motion over the averaged part of the path (equally spaced, so
    the mean displacement equals the full frame set's).
 
-Pure and deterministic: no randomness here (the kernels in
+The camera paths (:func:`xy_warp`, :func:`z_warp`) are the script's, with
+its "closest depth" (:func:`principal_depth`, the minimum of the central crop)
+moving the nominal travel. Pure and deterministic: no randomness here (the kernels in
 :mod:`corruptions.depth` draw the camera path from the registry's ``rng``).
 
 Reference:
@@ -68,8 +72,9 @@ Warp = Callable[[float, float], NDArray[np.float64]]
 _FEATHER_SIGMA = 0.5  # px, alpha antialiasing
 _INPAINT_RADIUS = 3.0  # px, Telea neighbourhood
 _FRAME_STEP = 0.5  # px of the fastest layer's motion between sampled frames
-_NEAR_BORDER = 128.0 / 512.0
-_BLEND_SCALE = np.float32(1024.0)  # the script takes the nearest depth inside [128:-128] of 512 px
+_NEAR_BORDER = 128.0 / 512.0  # the script takes the nearest depth inside [128:-128] of 512 px
+_MIN_AHEAD = 0.1  # z_warp: a layer stays >= 0.1 of its depth ahead of the camera (m <= 10)
+_BLEND_SCALE = np.float32(1024.0)  # blendLinear weight scale (see render_path)
 
 
 @dataclass(frozen=True)
@@ -258,7 +263,11 @@ def z_warp(scale: float, du: float, dv: float, near: float, centre: tuple[float,
     principal point and shifted ``t (du, dv) near (1 - t (1 - scale)) / (z - t
     near (1 - scale))`` px (the crop centre moves ``t (du, dv)`` px at the
     nearest depth). The script's vertical crop scale changes only its crop
-    height, never the depth, so the magnification is isotropic.
+    height, never the depth, so the magnification is isotropic. Depth
+    nearer than the closest central depth can lie in the camera's path
+    (``z <= t near (1 - scale)``, points the script's renderer loses behind the
+    camera); a rigid layer cannot leave the view in part, so its magnification
+    is capped at 10.
 
     Args:
         scale: Crop scale ``s`` of the nearest plane at the path's end, in (0, 1].
@@ -275,8 +284,9 @@ def z_warp(scale: float, du: float, dv: float, near: float, centre: tuple[float,
 
     def warp(z: float, t: float) -> NDArray[np.float64]:
         fwd = t * near * (1.0 - scale)
-        m = z / max(z - fwd, 1e-6 * z)
-        k = near * (1.0 - t * (1.0 - scale)) * t / max(z - fwd, 1e-6 * z)
+        ahead = max(z - fwd, _MIN_AHEAD * z)  # a layer the camera would reach: capped at 10x
+        m = z / ahead
+        k = near * (1.0 - t * (1.0 - scale)) * t / ahead
         sx, sy = du * k, dv * k
         # out(x') = src(c + (x' - c - s) / m)
         return np.array([[1.0 / m, 0.0, cx - (cx + sx) / m], [0.0, 1.0 / m, cy - (cy + sy) / m]])

@@ -165,3 +165,16 @@ def test_band_fill_renders_like_full_fill(kind):
     assert any(np.abs(a.colour - b.colour).max() > 0 for a, b in zip(band, full, strict=True))
     np.testing.assert_allclose(motion3d.render_path(band, warp, times),
                                motion3d.render_path(full, warp, times), rtol=0, atol=1e-3)
+
+
+def test_z_warp_magnifies_and_caps_layers_the_camera_would_reach():
+    warp = motion3d.z_warp(0.5, 0.0, 0.0, 1.0, (10.0, 10.0))
+    # The closest plane ends magnified 1 / 0.5 = 2x, a plane 4x as far 1 / (1 - 0.125).
+    assert 1.0 / warp(1.0, 1.0)[0, 0] == pytest.approx(2.0)
+    assert 1.0 / warp(4.0, 1.0)[0, 0] == pytest.approx(1.0 / 0.875)
+    assert 1.0 / warp(0.3, 1.0)[0, 0] == pytest.approx(10.0)  # would pass the camera
+    img, depth = _scene()
+    depth[-6:] = 0.01  # a strip far nearer than the central square, at the bottom
+    out = z_motion_blur(img, n_frames=38, path_frames=60, zoom_min=0.5, zoom_max=0.6,
+                        jitter=2.0, n_layers=6, depth=depth, rng=np.random.default_rng(0))
+    assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 255.5
