@@ -3,6 +3,7 @@
 Usage::
 
     python3 benchmarks/bench_3dcc_monotone.py [--images 4] [--sizes 28,32,64,224,512] [--video]
+        [--ops xy_motion_blur,z_motion_blur]
 
 Images: the scikit-image photographs, shorter side resized to the size (PIL
 bilinear) and centre-cropped square; depth is the built-in pseudo-depth of each
@@ -70,9 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--images", type=int, default=4)
     ap.add_argument("--sizes", default="28,32,64,224,512")
     ap.add_argument("--video", action="store_true", help="include the ffmpeg corruptions")
+    ap.add_argument("--ops", default="", help="comma-separated subset (default: all)")
     args = ap.parse_args(argv)
     names = [n for n in get_registry().in_suite("3dcc")
              if args.video or get_registry()[n].family != "video"]
+    if args.ops:
+        wanted = args.ops.split(",")
+        unknown = sorted(set(wanted) - set(names))
+        if unknown:
+            ap.error(f"unknown --ops {unknown}; valid: {', '.join(names)}")
+        names = [n for n in names if n in wanted]
     print("| corruption | px | s1 | s2 | s3 | s4 | s5 | strictly growing |")
     print("|---|---|---|---|---|---|---|---|")
     bad = 0

@@ -20,8 +20,10 @@ ratios; fog uses ``d`` (or metric depth, :func:`metric_fog_depth`) in ``exp(-bet
 ``compute_quantiles`` does), render the whole image once per level with that
 level's blur, and give each pixel of depth ``z`` in ``[q_k, q_k+1)`` the blend
 ``w_k ∝ 1 - ((z - q_k) / (q_k+1 - q_k))**2`` and ``w_k+1 ∝ 1 - ((q_k+1 - z) / ...)**2``
-(``composite_blur_stack``). The motion blurs use this layering in place of the
-paper's point-cloud rendering: no hole filling, no occlusion. Kernels return
+(``composite_blur_stack``). The motion blurs render each frame of the camera
+path from rigid depth layers composited far to near (near layers occlude far
+ones, uncovered background filled by Telea inpainting: :mod:`corruptions.motion3d`)
+in place of the paper's point cloud and network inpainter. Kernels return
 float32 on the 0..255 scale; ``apply`` clips and truncates, as the scripts do.
 
 Reference:
@@ -38,6 +40,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from corruptions import motion3d
 from corruptions.image import FloatImage, U8Image
 from corruptions.registry import PRESETS, CorruptionSpec, SeverityTable
 
@@ -341,20 +344,6 @@ def flash(
     return np.minimum(255.0, img * (1.0 + shading[..., None] / np.float32(strength_c)))
 
 
-def _line_kernel(step: tuple[float, float], n: int) -> tuple[F32, tuple[int, int]]:
-    """Correlation kernel averaging ``I(x - i*step)``, i < n, with bilinear taps."""
-    offs = -np.arange(n, dtype=np.float64)[:, None] * np.asarray(step)[None, :]  # (n, [dx, dy])
-    r = int(np.ceil(np.abs(offs).max())) + 1
-    k = np.zeros((2 * r + 1, 2 * r + 1), np.float64)
-    for ox, oy in offs:
-        x0, y0 = int(np.floor(ox)), int(np.floor(oy))
-        fx, fy = ox - x0, oy - y0
-        for dy, wy in ((0, 1 - fy), (1, fy)):
-            for dx, wx in ((0, 1 - fx), (1, fx)):
-                k[r + y0 + dy, r + x0 + dx] += wx * wy / n
-    return k.astype(np.float32), (r, r)
-
-
 def xy_motion_blur(
     image: U8Image,
     *,
@@ -367,21 +356,24 @@ def xy_motion_blur(
     depth: np.ndarray,
     rng: np.random.Generator,
 ) -> FloatImage:
-    """Average the first frames of a sideways camera move, with depth parallax.
+    """Average the first frames of a sideways camera move, with occlusion and parallax.
 
-    The nearest point moves ``(u, v)`` px over ``path_frames`` frames, with
-    ``|u| ~ U[u_min, u_max)`` (random sign) and ``v ~ U[-v_max, v_max)``; a
-    point at depth ``z`` moves ``(u, v) * q_0 / z``. The output is the mean of
-    the first ``n_frames`` frames, rendered per depth level as a line kernel.
+    The closest depth of the central crop moves ``(u, v)`` px over
+    ``path_frames`` frames, with ``|u| ~ U[u_min, u_max)`` (random sign) and
+    ``v ~ U[-v_max, v_max)``; a layer at depth ``z`` moves ``(u, v) near / z``.
+    Frames are composited from depth layers far to near, so near layers occlude
+    far ones and the background they uncover is inpainted
+    (:mod:`corruptions.motion3d`); the output is the mean of the first
+    ``n_frames`` frames.
 
     Args:
         image: uint8 RGB (H, W, 3); not modified.
         n_frames: Frames averaged (severity), 1..path_frames.
         path_frames: Frames of the whole path (60).
-        u_min: Smallest horizontal travel of the nearest point, px.
+        u_min: Smallest horizontal travel of the closest point, px.
         u_max: Largest horizontal travel, px.
         v_max: Largest vertical travel magnitude, px.
-        n_layers: Depth-quantile layers (levels = n_layers + 1).
+        n_layers: Depth-quantile layers.
         depth: (H, W), larger = farther, any positive scale.
         rng: Draws sign of u, then |u|, then v.
 
@@ -390,24 +382,15 @@ def xy_motion_blur(
 
     Reference:
         ``create_motion.py`` (3D Ken Burns, ``random_u``/``random_v``, mean of
-        the first N of 60 frames), approximated by layered parallax blur.
+        the first N of 60 frames), approximated by occlusion-aware layers.
 
     """
     sign = -1.0 if rng.integers(2) else 1.0
     u = sign * rng.uniform(u_min, u_max)
     v = rng.uniform(-v_max, v_max)
-    img = image.astype(np.float32)
     d = normalise_depth(depth, image.shape)
-    q = _levels(d, n_layers)
-    near = float(d.min())
-    per_frame = np.array([u, v]) / max(path_frames - 1, 1)
-
-    def render(k: int) -> F32:
-        step = per_frame * near / max(q[k], near)
-        kernel, anchor = _line_kernel((float(step[0]), float(step[1])), int(n_frames))
-        return cv2.filter2D(img, -1, kernel, anchor=anchor, borderType=cv2.BORDER_REFLECT_101)
-
-    return _composite(d, q, render)
+    return motion3d.xy_motion(image, d, u=u, v=v, n_frames=int(n_frames),
+                              path_frames=int(path_frames), n_layers=int(n_layers))
 
 
 def z_motion_blur(
@@ -422,26 +405,27 @@ def z_motion_blur(
     depth: np.ndarray,
     rng: np.random.Generator,
 ) -> FloatImage:
-    """Average the first frames of a forward camera dolly, with depth parallax.
+    """Average the first frames of a forward camera dolly, with occlusion and parallax.
 
-    Over ``path_frames`` frames the camera moves forward until the nearest
-    plane is magnified ``1/s`` (``s ~ U[zoom_min, zoom_max)`` drawn per axis)
-    and shifted by ``(du, dv) ~ U[-jitter, jitter)`` px. At path fraction ``t``
-    a point at depth ``z`` is magnified ``z / (z - t q_0 (1 - s))`` about the
-    image centre and shifted ``t (du, dv) q_0 / z`` times that magnification.
-    Each depth level averages its first ``n_frames`` frames (sampled at most
-    every 0.75 px of motion); levels are blended by depth.
+    Over ``path_frames`` frames the camera moves forward until the closest
+    depth of the central crop is magnified ``1/s`` (``s ~ U[zoom_min,
+    zoom_max)``) about the image centre, its centre shifted ``(du, dv) ~
+    U[-jitter, jitter)`` px; farther layers are magnified and shifted less
+    (:func:`corruptions.motion3d.z_warp`). Layers are composited far to near
+    with the uncovered background inpainted; the output is the mean of the
+    first ``n_frames`` frames.
 
     Args:
         image: uint8 RGB (H, W, 3); not modified.
         n_frames: Frames averaged (severity), 1..path_frames.
         path_frames: Frames of the whole path (60).
-        zoom_min: Smallest crop scale ``s`` at the path's end (nearest plane).
+        zoom_min: Smallest crop scale ``s`` at the path's end (closest plane).
         zoom_max: Largest crop scale.
-        jitter: Largest centre shift of the nearest plane, px.
-        n_layers: Depth-quantile layers (levels = n_layers + 1).
+        jitter: Largest centre shift of the closest plane, px.
+        n_layers: Depth-quantile layers.
         depth: (H, W), larger = farther, any positive scale.
-        rng: Draws du, dv, then s_u, s_v.
+        rng: Draws du, dv, then s_u, s_v (the script's s_v only sets a crop
+            height it never uses, so only s_u acts).
 
     Returns:
         float32 (H, W, 3) on the 0..255 scale.
@@ -452,39 +436,11 @@ def z_motion_blur(
 
     """
     du, dv = rng.uniform(-jitter, jitter, size=2)
-    su, sv = rng.uniform(zoom_min, zoom_max, size=2)
-    img = image.astype(np.float32)
-    h, w = img.shape[:2]
-    cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
+    su, _sv = rng.uniform(zoom_min, zoom_max, size=2)
     d = normalise_depth(depth, image.shape)
-    q = _levels(d, n_layers)
-    near = float(d.min())
-    t_end = (int(n_frames) - 1) / max(path_frames - 1, 1)
-    half_diag = float(np.hypot(w, h)) / 2.0
-
-    def warp_params(z: float, t: float) -> tuple[float, float, float, float]:
-        mx = z / (z - t * near * (1.0 - su))
-        my = z / (z - t * near * (1.0 - sv))
-        return mx, my, t * du * near / z * mx, t * dv * near / z * my
-
-    def render(k: int) -> F32:
-        z = max(float(q[k]), near)
-        mx, my, sx, sy = warp_params(z, t_end)
-        travel = max(abs(mx - 1.0), abs(my - 1.0)) * half_diag + float(np.hypot(sx, sy))
-        n = int(min(n_frames, max(1, np.ceil(travel / 0.75) + 1)))
-        acc = np.zeros_like(img)
-        for t in np.linspace(0.0, t_end, n):
-            mx, my, sx, sy = warp_params(z, float(t))
-            # frame(x') = I(x), x' = c + m (x - c) + s  ->  x = c + (x' - c - s) / m
-            mat = np.array(
-                [[1 / mx, 0, cx - (cx + sx) / mx], [0, 1 / my, cy - (cy + sy) / my]], np.float64
-            )
-            acc += cv2.warpAffine(
-                img, mat, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
-            )
-        return acc / np.float32(n)
-
-    return _composite(d, q, render)
+    return motion3d.z_motion(image, d, scale=float(su), du=float(du), dv=float(dv),
+                             n_frames=int(n_frames), path_frames=int(path_frames),
+                             n_layers=int(n_layers))
 
 
 _DEPTH_PRESETS = ("imagenet224", "tiny64", "cifar32")
@@ -522,9 +478,12 @@ _DEPTH = frozenset({"depth"})
 _SUITE = frozenset({"3dcc"})
 _MOTION_NOTE = (
     "Travel is px of the script's min(1024 * aspect, 512) = 512 px render ('the imagenet "
-    "one'). Upstream draws integers (randint); continuous here so scaled presets keep the "
-    "distribution. Layered parallax blur (n_layers + 1 levels) replaces point-cloud "
-    "rendering: no hole filling, no occlusion."
+    "one'), of the closest depth inside the central crop (the script's [128:-128] of 512 px). "
+    "Upstream draws integers (randint); continuous here so scaled presets keep the "
+    "distribution. Frames rendered from n_layers rigid depth-quantile layers composited far "
+    "to near (occlusion), the background uncovered behind nearer layers filled by Telea "
+    "inpainting, in place of the point cloud and its network inpainter; frames sampled every "
+    "<= 0.5 px of motion over the averaged part of the path."
 )
 
 SPECS: tuple[CorruptionSpec, ...] = (
