@@ -187,6 +187,49 @@ def measure(args: argparse.Namespace, n: int, work: Path) -> dict[str, Any]:
             "planted": len(flipped), **caught}
 
 
+def measure_imagenet(args: argparse.Namespace, n: int, work: Path) -> dict[str, Any]:
+    """An ImageNet-validation-shaped set through the built-in route: memory at 224 px.
+
+    ``n`` JPEG crops of scikit-image's photos in the ``val/<wnid>/`` layout (20 classes,
+    the generator of ``bench_corrupt_stage.py``), pulled with the ImageNet-C recipe
+    (resize 256, centre crop 224) and audited with CIFAR-10's audit section (random-conv,
+    6 px patches): the audit keeps 64 px area-downsampled copies of the 224 px images.
+    """
+    import yaml
+
+    sys.path.insert(0, str(HERE.parent))
+    from bench_corrupt_stage import make_imagenet_layout
+
+    d = work / f"imagenet{n}"
+    t0 = time.perf_counter()
+    make_imagenet_layout(d / "imagenet", n)
+    make_s = time.perf_counter() - t0
+    manifest = {
+        "name": f"synthetic_imagenet_{n}", "seed": 0,
+        "sources": [{"source": "imagefolder", "name": "imagenet", "splits": ["val"],
+                     "options": {"root": str(d / "imagenet")},
+                     "preprocess": {"resize_shorter": 256, "center_crop": 224}}],
+        "audit": {"probs": {"route": "builtin", "featurizer": "random_conv",
+                            "featurizer_params": {"filters": 128, "patch": 6}},
+                  "rank_by": "normalized_margin", "candidates": args.candidates},
+    }
+    (d / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    bs = [sys.executable, "-m", "pipeline.cli"]
+    load_pull = loadavg()
+    pull_s, pull_peak, _ = run([*bs, "pull", "--manifest", str(d / "manifest.yaml"), "--out",
+                                str(d / "pulled"), "--workers", str(args.workers),
+                                "--no-progress"], REPO)
+    load_audit = loadavg()
+    audit_s, audit_peak, _ = run(
+        [*bs, "audit", "--manifest", str(d / "manifest.yaml"), "--clean",
+         str(d / "pulled" / "clean"), "--out", str(d / "audit"), "--workers", str(args.workers),
+         "--no-progress"], REPO)
+    metrics = json.loads((d / "audit" / "metrics.json").read_text())
+    return {"rows": n, "make_s": make_s, "pull_s": pull_s, "pull_gb": pull_peak / 2**30,
+            "audit_s": audit_s, "audit_gb": audit_peak / 2**30, "load_pull": load_pull,
+            "load_audit": load_audit, "load_end": loadavg(), "metrics": metrics}
+
+
 def _caught(audit_dir: Path, flipped: set[int]) -> dict[str, int]:
     """Count planted flips among the review queue and cleanlab's label issues.
 
@@ -254,6 +297,8 @@ def main() -> None:
     parser.add_argument("--candidates", default="paper",
                         help="audit.candidates (an int, paper or null)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--imagenet", type=int, default=0,
+                        help="also audit this many synthetic 224 px ImageNet-layout images")
     parser.add_argument("--out", type=Path, default=HERE.parent / "results" / "audit_scale.md")
     args = parser.parse_args()
     if args.candidates.isdigit():
@@ -267,6 +312,21 @@ def main() -> None:
             rows.append(measure(args, n, Path(tmp)))
             print(json.dumps({k: v for k, v in rows[-1].items() if k != "metrics"}), flush=True)
             write_report(args, started, rows)
+        if args.imagenet:
+            r = measure_imagenet(args, args.imagenet, Path(tmp))
+            s, m = r["metrics"]["seconds"], r["metrics"]
+            line = (f"| {r['rows']:,} x 224 px (64 px copies) | {r['audit_s']:.0f} | "
+                    f"{r['audit_gb']:.2f} | {r['load_audit']:.2f} / {r['load_end']:.2f} | "
+                    f"{s['load_s']:.0f} | {s['features_s']:.0f} | {s['probs_s']:.0f} | "
+                    f"{s['issues_s']:.0f} | {m['heldout_accuracy']:.3f} | {r['pull_s']:.0f} | "
+                    f"{r['pull_gb']:.2f} |")
+            text = ["", "## ImageNet-validation shape (built-in route at 224 px)", "",
+                    "| rows | audit s | peak GB | load avg (start / end) | load s | features s "
+                    "| probs s | issues s | held-out acc | pull s | pull peak GB |",
+                    "|---|---|---|---|---|---|---|---|---|---|---|", line, ""]
+            with args.out.open("a") as f:
+                f.write("\n".join(text))
+            print("\n".join(text))
 
 
 if __name__ == "__main__":
