@@ -144,6 +144,14 @@ class CorruptionSpec:
         reference: The upstream function (paper, repository, file) it reproduces.
         param_hook: Optional function adding resolved, non-table parameters to the
             provenance (e.g. which frost textures were available).
+        batch: Optional ``batch(works, kwargs) -> list`` giving, for many images at once,
+            what ``kernel(work, **kw)`` gives for each alone (the corrupt stage calls it
+            once per output shard; e.g. the video family, one ffmpeg process per step).
+
+    Auxiliary input ``source_rng``: a generator shared by every corruption and severity
+    of a family for one image, ``derive_rng(seed, sample_id, family, 0)`` (the video
+    family draws its one camera clip per image from it, as the 3DCC script makes one
+    source video per image).
     """
 
     name: str
@@ -158,6 +166,7 @@ class CorruptionSpec:
     param_hook: Callable[[dict[str, Any]], dict[str, Any]] | None = field(
         default=None, compare=False
     )
+    batch: Callable[..., list[np.ndarray]] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.tables:
@@ -332,7 +341,8 @@ def apply(
     if missing:
         raise ValueError(
             f"corruption {name!r} needs {missing}; provide them as keyword arguments "
-            "(for depth: a dataset depth column, a depth model, or the built-in pseudo-depth)"
+            "(for depth: a dataset depth column, a depth model, or the built-in pseudo-depth; "
+            "for source_rng: derive_rng(seed, sample_id, <family>, 0))"
         )
     params = resolve_params(name, severity=severity, preset=preset, shape=image.shape)
     kwargs = {k: v for k, v in params.items() if not k.startswith("_")}

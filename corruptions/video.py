@@ -15,6 +15,13 @@ and ``video_distortions.py``), reproduced step by step:
    path is a 2-D warp of the image (the script renders a depth point cloud).
 2. **Source.** The 120 frames encoded as an H.264 mp4 by libx264 at its
    defaults (CRF 23, preset medium, yuv420p: moviepy's ``write_videofile``).
+   As in the script (``create_video.py`` makes one source video per image and
+   applies all 3 corruptions x 5 severities to it), the clip and its mp4 are
+   shared by every video corruption and severity of an image: the path is drawn
+   from ``source_rng`` (``derive_rng(seed, sample_id, "video", 0)``, the
+   family's generator), never from the per-(corruption, severity) ``rng``, and
+   the encoded source is memoised per (image, clip parameters, generator
+   state), so the 15 outputs of an image cost one H.264 encode.
 3. **Corruption** of that mp4, as the script's ffmpeg calls:
 
    * ``h265_crf``: ``-vcodec libx265 -crf c`` (mp4 out);
@@ -54,13 +61,16 @@ Reference:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 import struct
 import subprocess
 import tempfile
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +90,7 @@ __all__ = [
     "h265_abr",
     "bit_error",
     "apply_many",
+    "SOURCE_OP",
     "SPECS",
 ]
 
@@ -89,6 +100,10 @@ _KEPT = 120  # input00120.png
 _X265 = "log-level=none:pools=1:frame-threads=1"
 _WIDTH_MULTIPLE = 32  # x265 3.5 (Debian 12) corrupts its heap on other widths at small sizes
 _CHUNK = 48  # images per ffmpeg process (bounds open files and memory)
+#: Operation key of the shared clip's generator: ``derive_rng(seed, sample_id, "video", 0)``.
+SOURCE_OP = "video"
+_MEMO_MAX = 4096  # encoded sources kept (a 32 px source mp4 is ~5 KB, 224 px ~100 KB)
+_SOURCES: OrderedDict[str, tuple[tuple[int, int, int], bytes]] = OrderedDict()
 _SOURCE = "Kar et al. CVPR 2022, EPFL-VILAB/3DCommonCorruptions motion_video/video_distortions.py"
 
 
@@ -211,7 +226,19 @@ class _Job:
     name: str
     work: U8Image  # RGB
     params: dict[str, Any]
-    rng: np.random.Generator
+    rng: np.random.Generator  # per (corruption, severity): the bit errors
+    source_rng: np.random.Generator  # per image and family: the camera path
+
+
+def _source_key(job: _Job) -> str:
+    """Memo key of a job's source mp4: everything that determines its bytes."""
+    h = hashlib.sha256()
+    h.update(str(job.work.shape).encode())
+    h.update(np.ascontiguousarray(job.work).tobytes())
+    h.update(json.dumps({k: job.params[k] for k in _CLIP_KEYS}, sort_keys=True).encode())
+    h.update(json.dumps(job.source_rng.bit_generator.state, sort_keys=True,
+                        default=str).encode())
+    return h.hexdigest()
 
 
 _CLIP_KEYS = ("path_frames", "u_min", "u_max", "v_max", "zoom_min", "zoom_max", "jitter")
@@ -241,22 +268,47 @@ def _run_jobs(jobs: Sequence[_Job]) -> list[U8Image]:
     return out
 
 
+def _sources(jobs: Sequence[_Job], d: Path) -> list[tuple[int, int, int]]:
+    """Write each job's H.264 source to ``d/<i>.src.mp4``; return each clip's frame shape.
+
+    Sources already encoded (same image, clip parameters and generator state) are taken
+    from the memo; the others are drawn and encoded in one ffmpeg process.
+    """
+    shapes: list[tuple[int, int, int]] = []
+    todo: list[tuple[int, str, tuple[int, int, int]]] = []
+    enc: list[str] = []
+    for i, job in enumerate(jobs):
+        key = _source_key(job)
+        hit = _SOURCES.get(key)
+        if hit is not None:
+            _SOURCES.move_to_end(key)
+            shapes.append(hit[0])
+            (d / f"{i}.src.mp4").write_bytes(hit[1])
+            continue
+        clip = camera_clip(job.work, **{k: job.params[k] for k in _CLIP_KEYS},
+                           rng=job.source_rng)
+        _, ph, pw, _ = clip.shape
+        shapes.append((ph, pw, 3))
+        (d / f"{i}.rgb").write_bytes(clip.tobytes())
+        enc += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{pw}x{ph}", "-r", str(_FPS),
+                "-i", str(d / f"{i}.rgb")]
+        todo.append((i, key, (ph, pw, 3)))
+    if todo:
+        for j, (i, _, _) in enumerate(todo):
+            enc += ["-map", f"{j}:v", "-c:v", "libx264", "-preset", "medium", "-crf", "23",
+                    "-threads", "1", "-pix_fmt", "yuv420p", str(d / f"{i}.src.mp4")]
+        _run(enc)
+        for i, key, shape in todo:
+            _SOURCES[key] = (shape, (d / f"{i}.src.mp4").read_bytes())
+            while len(_SOURCES) > _MEMO_MAX:
+                _SOURCES.popitem(last=False)
+    return shapes
+
+
 def _run_chunk(jobs: Sequence[_Job]) -> list[U8Image]:
     with tempfile.TemporaryDirectory(prefix="benchsmith-video-") as tmp:
         d = Path(tmp)
-        clips = []
-        enc: list[str] = []
-        for i, job in enumerate(jobs):
-            clip = camera_clip(job.work, **{k: job.params[k] for k in _CLIP_KEYS}, rng=job.rng)
-            clips.append(clip)
-            (d / f"{i}.rgb").write_bytes(clip.tobytes())
-            _, ph, pw, _ = clip.shape
-            enc += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{pw}x{ph}", "-r", str(_FPS),
-                    "-i", str(d / f"{i}.rgb")]
-        for i in range(len(jobs)):
-            enc += ["-map", f"{i}:v", "-c:v", "libx264", "-preset", "medium", "-crf", "23",
-                    "-threads", "1", "-pix_fmt", "yuv420p", str(d / f"{i}.src.mp4")]
-        _run(enc)
+        shapes = _sources(jobs, d)
         step: list[str] = []
         outs: list[str] = []
         for i, job in enumerate(jobs):
@@ -289,7 +341,7 @@ def _run_chunk(jobs: Sequence[_Job]) -> list[U8Image]:
             dec += ["-map", f"{i}:v", "-f", "rawvideo", "-pix_fmt", "rgb24", str(d / f"{i}.raw")]
         _run(dec)
         return [
-            _kept_frame((d / f"{i}.raw").read_bytes(), clips[i].shape[1:], job.work)
+            _kept_frame((d / f"{i}.raw").read_bytes(), shapes[i], job.work)
             for i, job in enumerate(jobs)
         ]
 
@@ -306,17 +358,43 @@ def _check_value(name: str, value: float) -> None:
         raise ValueError(f"crf must be in 0..51, got {value}")
 
 
-def _kernel(name: str, image: U8Image, params: dict[str, Any], rng: np.random.Generator) -> U8Image:
-    return _run_jobs([_Job(name, image, params, rng)])[0]
+def _kernel(name: str, image: U8Image, params: dict[str, Any], rng: np.random.Generator,
+            source_rng: np.random.Generator) -> U8Image:
+    return _run_jobs([_Job(name, image, params, rng, source_rng)])[0]
 
 
-def h265_crf(image: U8Image, *, crf: int, rng: np.random.Generator, **clip: Any) -> U8Image:
+def _batch(name: str, works: Sequence[U8Image], kwargs: Sequence[dict[str, Any]]) -> list[U8Image]:
+    """Run one corruption over many images in a few ffmpeg processes (the batch hook).
+
+    Args:
+        name: ``h265_crf``, ``h265_abr`` or ``bit_error``.
+        works: uint8 RGB images.
+        kwargs: Per image, the kernel's keyword arguments (table parameters, ``rng``,
+            ``source_rng``).
+
+    Returns:
+        What the kernel returns for each image alone.
+    """
+    field = _VALUE_FIELD[name]
+    jobs = []
+    for work, kw in zip(works, kwargs, strict=True):
+        params = {k: v for k, v in kw.items() if k not in ("rng", "source_rng")}
+        _check_value(name, params[field])
+        jobs.append(_Job(name, work, params, kw["rng"], kw["source_rng"]))
+    return _run_jobs(jobs)
+
+
+def h265_crf(image: U8Image, *, crf: int, rng: np.random.Generator,
+             source_rng: np.random.Generator, **clip: Any) -> U8Image:
     """H.265-compress the camera clip at constant rate factor; return frame 120.
 
     Args:
         image: uint8 RGB (H, W, 3); not modified.
         crf: x265 constant rate factor, 0..51 (higher = more compression).
-        rng: Draws the camera path.
+        rng: Unused (the path comes from ``source_rng``); kept so every video kernel
+            has the same signature.
+        source_rng: Draws the camera path: ``derive_rng(seed, sample_id, "video", 0)``,
+            shared by every video corruption and severity of the image.
         **clip: The :func:`camera_clip` parameters (``path_frames``, ``u_min``...).
 
     Returns:
@@ -329,16 +407,18 @@ def h265_crf(image: U8Image, *, crf: int, rng: np.random.Generator, **clip: Any)
         ``h265_crf`` in video_distortions.py (``-vcodec libx265 -crf c``).
 
     """
-    return _kernel("h265_crf", image, {"crf": crf, **clip}, rng)
+    return _kernel("h265_crf", image, {"crf": crf, **clip}, rng, source_rng)
 
 
-def h265_abr(image: U8Image, *, divisor: float, rng: np.random.Generator, **clip: Any) -> U8Image:
+def h265_abr(image: U8Image, *, divisor: float, rng: np.random.Generator,
+             source_rng: np.random.Generator, **clip: Any) -> U8Image:
     """H.265-compress the camera clip at ``source bitrate / divisor``; return frame 120.
 
     Args:
         image: uint8 RGB (H, W, 3); not modified.
         divisor: ``c``: target bitrate = the H.264 source mp4's container bitrate / c, > 0.
-        rng: Draws the camera path.
+        rng: Unused (the path comes from ``source_rng``).
+        source_rng: Draws the camera path (shared by the image's video corruptions).
         **clip: The :func:`camera_clip` parameters.
 
     Returns:
@@ -352,16 +432,19 @@ def h265_abr(image: U8Image, *, divisor: float, rng: np.random.Generator, **clip
 
     """
     _check_value("h265_abr", divisor)
-    return _kernel("h265_abr", image, {"divisor": divisor, **clip}, rng)
+    return _kernel("h265_abr", image, {"divisor": divisor, **clip}, rng, source_rng)
 
 
-def bit_error(image: U8Image, *, period: int, rng: np.random.Generator, **clip: Any) -> U8Image:
+def bit_error(image: U8Image, *, period: int, rng: np.random.Generator,
+              source_rng: np.random.Generator, **clip: Any) -> U8Image:
     """Replace random packet bytes of the H.264 clip, decode with concealment; return frame 120.
 
     Args:
         image: uint8 RGB (H, W, 3); not modified.
         period: ``c``: each packet byte is replaced with probability 1/c (>= 1).
-        rng: Draws the camera path, then which bytes are hit and their new values.
+        rng: Draws which bytes are hit and their new values
+            (``derive_rng(seed, sample_id, "bit_error", severity)``).
+        source_rng: Draws the camera path (shared by the image's video corruptions).
         **clip: The :func:`camera_clip` parameters.
 
     Returns:
@@ -375,7 +458,7 @@ def bit_error(image: U8Image, *, period: int, rng: np.random.Generator, **clip: 
 
     """
     _check_value("bit_error", period)
-    return _kernel("bit_error", image, {"period": period, **clip}, rng)
+    return _kernel("bit_error", image, {"period": period, **clip}, rng, source_rng)
 
 
 def apply_many(
@@ -384,12 +467,14 @@ def apply_many(
     *,
     severity: int,
     rngs: Sequence[np.random.Generator],
+    source_rngs: Sequence[np.random.Generator],
     preset: str,
 ) -> list[U8Image]:
     """Corrupt many images with one video corruption, a few ffmpeg processes per 48 images.
 
     Returns, for each image, the same bytes as ``corruptions.apply(name, image,
-    severity=severity, preset=preset, rng=rng)`` (video kernels return uint8,
+    severity=severity, preset=preset, rng=rng, source_rng=source_rng)`` (video kernels
+    return uint8,
     so rounding does not apply): each image has its own encoder and decoder
     instance and its own generator, so results do not depend on batch mates.
 
@@ -398,6 +483,7 @@ def apply_many(
         images: uint8 images as ``apply`` accepts them; not modified.
         severity: 1..5.
         rngs: One generator per image, ``derive_rng(seed, sample_id, name, severity)``.
+        source_rngs: One per image, ``derive_rng(seed, sample_id, SOURCE_OP, 0)``.
         preset: Preset key or ``"auto"``.
 
     Returns:
@@ -411,19 +497,20 @@ def apply_many(
 
     if name not in _VALUE_FIELD:
         raise ValueError(f"apply_many handles {sorted(_VALUE_FIELD)}, got {name!r}")
-    if len(rngs) != len(images):
-        raise ValueError(f"need one rng per image: {len(images)} images, {len(rngs)} rngs")
+    if len(rngs) != len(images) or len(source_rngs) != len(images):
+        raise ValueError(f"need one rng and one source_rng per image: {len(images)} images, "
+                         f"{len(rngs)} rngs, {len(source_rngs)} source_rngs")
     spec = get_registry()[name]
     jobs, layouts = [], []
-    for image, rng in zip(images, rngs, strict=True):
+    for image, rng, src in zip(images, rngs, source_rngs, strict=True):
         check_image(image)
-        if not isinstance(rng, np.random.Generator):
+        if not isinstance(rng, np.random.Generator) or not isinstance(src, np.random.Generator):
             raise ValueError(f"{name!r} needs one np.random.Generator per image")
         params = resolve_params(name, severity=severity, preset=preset, shape=image.shape)
         kwargs = {k: v for k, v in params.items() if not k.startswith("_")}
         _check_value(name, kwargs[_VALUE_FIELD[name]])
         work, alpha = to_layout(image, spec.layout)
-        jobs.append(_Job(name, work, kwargs, rng))
+        jobs.append(_Job(name, work, kwargs, rng, src))
         layouts.append((image, alpha))
     results = _run_jobs(jobs)
     return [from_layout(r, img, alpha) for r, (img, alpha) in zip(results, layouts, strict=True)]
@@ -462,20 +549,23 @@ def _tables(field: str, values: tuple[float, ...], notes: str) -> dict[str, Seve
 _SUITE = frozenset({"3dcc"})
 SPECS: tuple[CorruptionSpec, ...] = (
     CorruptionSpec(
-        name="h265_crf", family="video", kernel=h265_crf,
+        name="h265_crf", family="video", kernel=h265_crf, needs=frozenset({"source_rng"}),
+        batch=partial(_batch, "h265_crf"),
         tables=_tables("crf", (24, 26, 32, 39, 41), "crf = c of h265_crf (libx265)."),
         stochastic=True, suites=_SUITE, param_hook=_provenance,
         reference="Kar et al. 2022, video_distortions.py h265_crf",
     ),
     CorruptionSpec(
-        name="h265_abr", family="video", kernel=h265_abr,
+        name="h265_abr", family="video", kernel=h265_abr, needs=frozenset({"source_rng"}),
+        batch=partial(_batch, "h265_abr"),
         tables=_tables("divisor", (2, 4, 8, 16, 32),
                        "divisor = c of h265_abr; source = the H.264 mp4's container bitrate."),
         stochastic=True, suites=_SUITE, param_hook=_provenance,
         reference="Kar et al. 2022, video_distortions.py h265_abr",
     ),
     CorruptionSpec(
-        name="bit_error", family="video", kernel=bit_error,
+        name="bit_error", family="video", kernel=bit_error, needs=frozenset({"source_rng"}),
+        batch=partial(_batch, "bit_error"),
         tables=_tables("period", (100000, 50000, 30000, 20000, 10000),
                        "period = c of bit_error (ffmpeg noise bsf amount) over the mp4's packet "
                        "bytes; which bytes and their values drawn from rng."),

@@ -41,6 +41,7 @@ import pyarrow as pa
 
 from corruptions.image import from_layout, quantize, to_layout
 from corruptions.registry import get_registry, resolve_params, resolve_preset
+from corruptions.rng import derive_rng
 from pipeline.download import file_digest
 from pipeline.encoding import DEFAULT, EncodingSpec, describe, encode_image
 from pipeline.errors import BenchsmithError
@@ -126,19 +127,29 @@ class _Prepared:
         self.preset = used_preset
         self.provenance = {**params, "_preset": used_preset, "_pixel_scale": scale}
 
-    def __call__(self, work: np.ndarray, image: np.ndarray, alpha: np.ndarray | None,
-                 rng: np.random.Generator | None, aux: dict[str, Any]) -> np.ndarray:
+    def kwargs_for(self, rng: np.random.Generator | None, aux: dict[str, Any]) -> dict[str, Any]:
+        """Return the kernel's keyword arguments for one image."""
         kwargs = dict(self.kwargs)
         if self.spec.stochastic:
             kwargs["rng"] = rng
         kwargs.update(aux)
-        out = quantize(np.asarray(self.spec.kernel(work, **kwargs)), self.rounding)  # type: ignore[arg-type]
+        return kwargs
+
+    def finish(self, raw: np.ndarray, work: np.ndarray, image: np.ndarray,
+               alpha: np.ndarray | None) -> np.ndarray:
+        """Round a kernel result, check its shape and restore the image's layout."""
+        out = quantize(np.asarray(raw), self.rounding)  # type: ignore[arg-type]
         if out.shape[:2] != work.shape[:2]:
             raise RuntimeError(
                 f"kernel {self.spec.name!r} returned shape {out.shape} for input {work.shape} "
                 "(a bug)"
             )
         return from_layout(out, image, alpha)
+
+    def __call__(self, work: np.ndarray, image: np.ndarray, alpha: np.ndarray | None,
+                 rng: np.random.Generator | None, aux: dict[str, Any]) -> np.ndarray:
+        return self.finish(self.spec.kernel(work, **self.kwargs_for(rng, aux)), work, image,
+                           alpha)
 
 
 class _CleanShard:
@@ -255,22 +266,42 @@ def _write_output(clean: _CleanShard, out: Path, corruption: str, severity: int,
     prepared: dict[tuple[int, ...], _Prepared] = {}
     params_json: dict[tuple[tuple[int, ...], str | None], str] = {}
     enc = describe(encoding)
-    rngs = derive_rngs(seed, clean.sample_ids, corruption, severity) if spec.stochastic else None
     blobs: list[bytes] = []
     presets: list[str] = []
     params: list[str] = []
     kernel_s = encode_s = 0.0
+    if spec.batch is not None:  # all images at once (generators must coexist: one each)
+        t0 = time.perf_counter()
+        rng_list = [derive_rng(seed, sid, corruption, severity) if spec.stochastic else None
+                    for sid in clean.sample_ids]
+        results = _batch_results(clean, spec, works, rng_list, preset=preset, rounding=rounding,
+                                 severity=severity, seed=seed, prepared=prepared)
+        kernel_s += time.perf_counter() - t0
+        rngs = src_rngs = None
+    else:
+        results = None
+        rngs = (derive_rngs(seed, clean.sample_ids, corruption, severity) if spec.stochastic
+                else None)
+        src_rngs = (derive_rngs(seed, clean.sample_ids, spec.family, 0)
+                    if "source_rng" in spec.needs else None)
     for i, image in enumerate(clean.images):
         t0 = time.perf_counter()
         fn = prepared.get(image.shape)
         if fn is None:
             fn = prepared[image.shape] = _Prepared(spec, severity, preset, image.shape, rounding)
-        aux: dict[str, Any] = {}
         depth_source = None
         if "depth" in spec.needs:
-            aux["depth"], depth_source = clean.depth(i)
-        work, alpha = works[i]
-        result = fn(work, image, alpha, next(rngs) if rngs is not None else None, aux)
+            depth_source = clean.depth(i)[1]
+        if results is not None:
+            result = results[i]
+        else:
+            aux: dict[str, Any] = {}
+            if "depth" in spec.needs:
+                aux["depth"] = clean.depth(i)[0]
+            if src_rngs is not None:
+                aux["source_rng"] = next(src_rngs)
+            work, alpha = works[i]
+            result = fn(work, image, alpha, next(rngs) if rngs is not None else None, aux)
         t1 = time.perf_counter()
         blobs.append(encode_image(result, encoding))
         encode_s += time.perf_counter() - t1
@@ -310,6 +341,28 @@ def _write_output(clean: _CleanShard, out: Path, corruption: str, severity: int,
                         ("write", time.perf_counter() - t0)):
         steps[step] = steps.get(step, 0.0) + value
     return record
+
+
+def _batch_results(clean: _CleanShard, spec: Any, works: list[tuple[np.ndarray, Any]],
+                   rngs: list[np.random.Generator | None], *, preset: str, rounding: str,
+                   severity: int, seed: int,
+                   prepared: dict[tuple[int, ...], _Prepared]) -> list[np.ndarray]:
+    """Corrupt every image of a shard with one call of the spec's batch hook."""
+    kwargs = []
+    for i, image in enumerate(clean.images):
+        fn = prepared.get(image.shape)
+        if fn is None:
+            fn = prepared[image.shape] = _Prepared(spec, severity, preset, image.shape,
+                                                   rounding)
+        aux: dict[str, Any] = {}
+        if "depth" in spec.needs:
+            aux["depth"] = clean.depth(i)[0]
+        if "source_rng" in spec.needs:
+            aux["source_rng"] = derive_rng(seed, clean.sample_ids[i], spec.family, 0)
+        kwargs.append(fn.kwargs_for(rngs[i], aux))
+    raw = spec.batch([w for w, _ in works], kwargs)
+    return [prepared[image.shape].finish(r, works[i][0], image, works[i][1])
+            for i, (r, image) in enumerate(zip(raw, clean.images, strict=True))]
 
 
 def _split_of(name: str) -> str:

@@ -190,6 +190,8 @@ def _recompute(sink: Findings, skipped: dict[str, int], config: str, path: str,
                     skipped[reason] = skipped.get(reason, 0) + 1
                     continue
                 aux["depth"] = depth
+            if "source_rng" in spec.needs:  # the family's generator, shared by its configs
+                aux["source_rng"] = derive_rng(meta["seed"], sid, spec.family, 0)
             rng = derive_rng(meta["seed"], sid, corruption, severity) if spec.stochastic else None
             result = apply(corruption, image, severity=severity, preset=meta["preset"], rng=rng,
                            rounding=meta.get("rounding", "truncate"), **aux)

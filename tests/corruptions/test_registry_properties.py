@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -50,7 +51,10 @@ def images(photos224) -> dict[str, np.ndarray]:
     return out
 
 
-def _aux(name: str, image: np.ndarray) -> dict[str, np.ndarray]:
+def _aux(name: str, image: np.ndarray, seed: int = 0) -> dict[str, Any]:
+    spec = REGISTRY[name]
+    if "source_rng" in spec.needs:  # the family's shared generator (video): the camera clip
+        return {"source_rng": derive_rng(seed, "test/0", spec.family, 0)}
     if "depth" not in REGISTRY[name].needs:
         return {}
     h, w = image.shape[:2]
@@ -60,7 +64,8 @@ def _aux(name: str, image: np.ndarray) -> dict[str, np.ndarray]:
 
 def _run(name: str, image: np.ndarray, severity: int, preset: str, seed: int) -> np.ndarray:
     rng = derive_rng(seed, "test/0", name, severity)
-    return apply(name, image, severity=severity, preset=preset, rng=rng, **_aux(name, image))
+    return apply(name, image, severity=severity, preset=preset, rng=rng,
+                 **_aux(name, image, seed))
 
 
 @pytest.mark.parametrize(("name", "preset"), CASES)

@@ -33,7 +33,8 @@ def test_missing_ffmpeg_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(video.shutil, "which", lambda name: None)
     img = np.zeros((16, 16, 3), np.uint8)
     with pytest.raises(video.FFmpegNotFoundError, match="apt-get install ffmpeg"):
-        video.h265_crf(img, crf=24, rng=np.random.default_rng(0), **kw)
+        video.h265_crf(img, crf=24, rng=np.random.default_rng(0),
+                       source_rng=np.random.default_rng(0), **kw)
 
 
 def test_camera_clip_is_the_scripts_forward_backward_clip():
@@ -89,8 +90,10 @@ def test_provenance_records_ffmpeg_build():
 def test_shape_and_determinism_on_odd_sizes(name, photos224):
     img = np.ascontiguousarray(photos224[0][::5, ::4][:31, :45])  # 31 x 45 (padded to 32 x 64)
     before = img.copy()
-    a = apply(name, img, severity=5, preset="cifar32", rng=np.random.default_rng(1))
-    b = apply(name, img, severity=5, preset="cifar32", rng=np.random.default_rng(1))
+    a = apply(name, img, severity=5, preset="cifar32", rng=np.random.default_rng(1),
+              source_rng=np.random.default_rng(7))
+    b = apply(name, img, severity=5, preset="cifar32", rng=np.random.default_rng(1),
+              source_rng=np.random.default_rng(7))
     assert a.shape == img.shape and a.dtype == np.uint8
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(img, before)
@@ -103,17 +106,22 @@ def test_apply_many_matches_apply_whatever_the_batch(name, cifar10_test):
     # (nor on their order), and equal apply() on the image alone.
     images = [np.ascontiguousarray(im) for im in cifar10_test[0][:3]]
     seeds = {0: 10, 1: 11, 2: 12}
+    video._SOURCES.clear()  # computed here, not taken from an earlier test's memo
     full = video.apply_many(name, images, severity=5, preset="cifar32",
-                            rngs=[np.random.default_rng(seeds[i]) for i in range(3)])
+                            rngs=[np.random.default_rng(seeds[i]) for i in range(3)],
+                            source_rngs=[np.random.default_rng(seeds[i] + 5) for i in range(3)])
+    video._SOURCES.clear()
     swapped = video.apply_many(name, [images[2], images[0]], severity=5, preset="cifar32",
-                               rngs=[np.random.default_rng(seeds[i]) for i in (2, 0)])
+                               rngs=[np.random.default_rng(seeds[i]) for i in (2, 0)],
+                               source_rngs=[np.random.default_rng(seeds[i] + 5) for i in (2, 0)])
+    video._SOURCES.clear()
     alone = apply(name, images[1], severity=5, preset="cifar32",
-                  rng=np.random.default_rng(seeds[1]))
+                  rng=np.random.default_rng(seeds[1]), source_rng=np.random.default_rng(16))
     np.testing.assert_array_equal(full[2], swapped[0])
     np.testing.assert_array_equal(full[0], swapped[1])
     np.testing.assert_array_equal(full[1], alone)
-    with pytest.raises(ValueError, match="one rng per image"):
-        video.apply_many(name, images, severity=1, preset="cifar32", rngs=[])
+    with pytest.raises(ValueError, match="one source_rng per image"):
+        video.apply_many(name, images, severity=1, preset="cifar32", rngs=[], source_rngs=[])
 
 
 @needs_ffmpeg
@@ -122,8 +130,10 @@ def test_h265_quality_falls_with_severity(photos224):
     for name in ("h265_crf", "h265_abr"):
         psnr = []
         for s in (1, 5):
+            gens = range(len(imgs))
             outs = video.apply_many(name, imgs, severity=s, preset="imagenet224",
-                                    rngs=[np.random.default_rng(i) for i in range(len(imgs))])
+                                    rngs=[np.random.default_rng(i) for i in gens],
+                                    source_rngs=[np.random.default_rng(i) for i in gens])
             psnr.append(float(np.mean([_psnr(o, im) for o, im in zip(outs, imgs, strict=True)])))
         print(f"{name}: PSNR severity 1 {psnr[0]:.2f} dB, severity 5 {psnr[1]:.2f} dB")
         assert psnr[0] > 28.0, name  # two generations (x264 CRF 23 then x265) keep the view
@@ -135,7 +145,8 @@ def test_kept_frame_is_the_original_view(photos224):
     # Frame 120 shows the original view, compressed: far closer to the image than to a
     # shifted copy of it.
     img = photos224[0]
-    out = video.h265_crf(img, crf=24, rng=np.random.default_rng(0), **_clip_kw(224))
+    out = video.h265_crf(img, crf=24, rng=np.random.default_rng(0),
+                         source_rng=np.random.default_rng(0), **_clip_kw(224))
     shifted = np.roll(img, 3, axis=1)
     assert _psnr(out, img) > _psnr(out, shifted) + 5
 
@@ -144,11 +155,49 @@ def test_kept_frame_is_the_original_view(photos224):
 def test_bit_error_corrupts_only_when_bytes_are_hit(photos224):
     img = photos224[1]
     kw = _clip_kw(224)
-    clean = video.bit_error(img, period=10**12, rng=np.random.default_rng(2), **kw)
+    src = {"source_rng": np.random.default_rng(2)}
+    clean = video.bit_error(img, period=10**12, rng=np.random.default_rng(2), **src, **kw)
     # A 1e12 period hits nothing: the plain H.264 (CRF 23) decode of frame 120.
-    h264 = video.h265_crf(img, crf=0, rng=np.random.default_rng(2), **kw)
-    hit = video.bit_error(img, period=2000, rng=np.random.default_rng(2), **kw)
+    src = {"source_rng": np.random.default_rng(2)}
+    h264 = video.h265_crf(img, crf=0, rng=np.random.default_rng(2), **src, **kw)
+    src = {"source_rng": np.random.default_rng(2)}
+    hit = video.bit_error(img, period=2000, rng=np.random.default_rng(2), **src, **kw)
     print(f"bit_error: PSNR clean {_psnr(clean, img):.2f} dB, period 2000 {_psnr(hit, img):.2f} "
           f"dB; lossless x265 of the source {_psnr(h264, img):.2f} dB")
     assert abs(_psnr(clean, img) - _psnr(h264, img)) < 0.5
     assert _psnr(hit, img) < _psnr(clean, img) - 3.0
+
+
+@needs_ffmpeg
+def test_one_source_video_per_image_for_all_15_outputs(cifar10_test, monkeypatch):
+    """As the script (create_video.py), every video corruption and severity of an image
+    starts from one clip and one H.264 source: x264 runs once per image, not 15 times, and
+    the source depends on the family generator only, never on the (corruption, severity) one.
+    """
+    images = [np.ascontiguousarray(im) for im in cifar10_test[0][:2]]
+    calls = []
+    real = video._run
+    monkeypatch.setattr(video, "_run", lambda args: (calls.append(args), real(args))[1])
+    video._SOURCES.clear()
+    outs = {}
+    for name in VIDEO_OPS:
+        for s in (1, 5):
+            outs[name, s] = video.apply_many(
+                name, images, severity=s, preset="cifar32",
+                rngs=[np.random.default_rng(100 + s) for _ in images],
+                source_rngs=[np.random.default_rng(i) for i in range(len(images))])
+    x264 = [a for a in calls if "libx264" in a]
+    assert len(x264) == 1 and x264[0].count("libx264") == len(images)
+    assert len(calls) == 1 + 2 * len(VIDEO_OPS) * 2 - 2  # bit_error has no x265 step
+    # The memo changes nothing: the same output computed from scratch.
+    video._SOURCES.clear()
+    again = video.apply_many("h265_crf", images, severity=5, preset="cifar32",
+                             rngs=[np.random.default_rng(7) for _ in images],
+                             source_rngs=[np.random.default_rng(i) for i in range(len(images))])
+    for a, b in zip(again, outs["h265_crf", 5], strict=True):
+        np.testing.assert_array_equal(a, b)
+    # Another family generator is another clip.
+    other = video.apply_many("h265_crf", images, severity=5, preset="cifar32",
+                             rngs=[np.random.default_rng(7) for _ in images],
+                             source_rngs=[np.random.default_rng(50 + i) for i in range(2)])
+    assert any(not np.array_equal(a, b) for a, b in zip(other, again, strict=True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -212,9 +213,42 @@ def test_every_registered_kernel_takes_read_only_input() -> None:
                 aux["depth"] = np.linspace(1, 9, img.shape[0] * img.shape[1],
                                            dtype=np.float32).reshape(img.shape[:2])
                 aux["depth"].setflags(write=False)
+            if "source_rng" in spec.needs:
+                aux["source_rng"] = derive_rng(0, "x", spec.family, 0)
             out = apply(name, img, severity=3, preset="auto", rng=derive_rng(0, "x", name, 3),
                         **aux)
             assert out.shape == img.shape and not np.shares_memory(out, img), name
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
+def test_video_configs_share_one_source_and_equal_apply(shared_dir, pulled, tmp_path) -> None:
+    """The stage runs the video family through its batch hook: each stored image equals
+    ``apply`` on the image alone with the family generator ``derive_rng(seed, id, "video",
+    0)``, and the clean shard's images are encoded to H.264 once for all its configs."""
+    import corruptions.video as video
+
+    video._SOURCES.clear()
+    configs = {"h265_crf": [2], "h265_abr": [4], "bit_error": [5]}
+    m = parse_manifest(_manifest(shared_dir, 60, configs, None), path="t.yaml")
+    res = corrupt(m, pulled, tmp_path, scheduler="sync", progress=False)
+    assert len(res) == 3 and len(video._SOURCES) == 60  # one source per image, not per config
+    clean = _clean_images(pulled)
+    video._SOURCES.clear()
+    for config, meta in res.items():
+        name, sev = meta["corruption"], meta["severity"]
+        rows = [r for shard in sorted((tmp_path / config).glob("*.parquet"))
+                for r in pq.read_table(shard).to_pylist()]
+        assert len(rows) == 60
+        ids = [r["sample_id"] for r in rows]
+        refs = video.apply_many(name, [clean[i] for i in ids], severity=sev, preset="cifar32",
+                                rngs=[derive_rng(11, i, name, sev) for i in ids],
+                                source_rngs=[derive_rng(11, i, "video", 0) for i in ids])
+        alone = apply(name, clean[ids[0]], severity=sev, preset="cifar32",
+                      rng=derive_rng(11, ids[0], name, sev),
+                      source_rng=derive_rng(11, ids[0], "video", 0))
+        np.testing.assert_array_equal(refs[0], alone)
+        for row, ref in zip(rows, refs, strict=True):
+            assert row["image"]["bytes"] == encode_image(ref, PNG_FAST), (config, row["sample_id"])
 
 
 def test_jpeg_build_publishes_and_validates(shared_dir, pulled, tmp_path) -> None:
