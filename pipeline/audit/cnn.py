@@ -1,19 +1,26 @@
-"""The ``cnn`` probability route: a small VGG-style CNN, K-fold cross-validated on the CPU.
+"""The ``cnn`` probability route: a small airbench-style CNN, K-fold cross-validated on the CPU.
 
 For natural images the random-feature route is weak (62.6% held-out on CIFAR-10 test);
 confident learning needs a model that is right where the labels are right. This route
-trains, per fold, a small VGG-style network (three blocks of two 3x3 conv + BN + ReLU,
-max-pooling, global average pooling, a linear head) with SGD + Nesterov momentum, a
-one-cycle learning rate, label smoothing and random-crop (+ horizontal flip for natural
-images) augmentation, then calibrates it by temperature scaling on a held-out tenth of the
-fold's training rows (probabilities feed cleanlab, so calibration matters). Each fold is a
-dask task with one torch thread; everything is seeded from (seed, fold) with torch's
+trains, per fold, a small network in the style of Keller Jordan's airbench: a frozen 2x2
+patch-whitening convolution (eigenvectors of the fold's training-patch covariance, and
+their negatives) + GELU, then three groups of (3x3 conv, 2x2 max-pool, BN, GELU, 3x3 conv,
+BN, GELU) of ``width``, ``4 * width`` and ``4 * width`` channels, global max-pooling and a
+linear head. Most of the compute is at 16x16 and below, so it learns more per CPU second
+than a VGG stack at full resolution. Training: SGD + Nesterov momentum, a one-cycle
+learning rate, label smoothing, random-crop (+ horizontal flip for natural images)
+augmentation; prediction averages each image with its mirror (``tta``) and is calibrated
+by temperature scaling on a held-out tenth of the fold's training rows (probabilities
+feed cleanlab, so calibration matters). Each fold is a dask task with one torch thread
+(NHWC tensors, oneDNN convolutions); everything is seeded from (seed, fold) with torch's
 deterministic algorithms, so the probabilities do not depend on scheduler or worker count.
 
 torch is optional (extra ``audit-cnn``): the route fails with how to install it.
 
 References:
-    Simonyan & Zisserman, "Very Deep Convolutional Networks", 2015 (VGG blocks);
+    K. Jordan, "94% on CIFAR-10 in 3.29 seconds on a single GPU", 2024, arXiv:2404.00498
+    (patch-whitening initialisation, the conv-pool-BN-GELU groups, label smoothing 0.2,
+    flip test-time augmentation);
     Guo et al., "On Calibration of Modern Neural Networks", 2017 (temperature scaling);
     Northcutt et al., "Pervasive Label Errors in Test Sets", 2021 (cross-validated probs).
 """
@@ -31,14 +38,15 @@ __all__ = ["CNN_DEFAULTS", "cnn_pred_probs", "fit_predict_cnn_fold"]
 
 #: Defaults of ``audit.probs.cnn`` (per key: what it sets).
 CNN_DEFAULTS: dict[str, Any] = {
-    "epochs": 15,          # passes over the fold's training rows
-    "width": 32,           # channels of the first block (x2, x4 in the next)
+    "epochs": 16,          # passes over the fold's training rows
+    "width": 32,           # channels of the first block (x4 in the next two)
     "batch_size": 128,
-    "lr": 0.1,             # peak one-cycle learning rate
+    "lr": 0.2,             # peak one-cycle learning rate
     "weight_decay": 5e-4,
-    "label_smoothing": 0.1,
+    "label_smoothing": 0.2,
     "flip": True,          # horizontal flips (off for digits)
     "pad": 4,              # random-crop padding in pixels
+    "tta": True,           # average with the mirrored image at prediction (needs flip)
 }
 
 
@@ -53,18 +61,38 @@ def _torch() -> Any:
     return torch
 
 
-def _net(torch: Any, channels: int, n_classes: int, width: int) -> Any:
+def _whitening(torch: Any, x: Any, eps: float = 5e-4) -> Any:
+    """2x2 patch-whitening filters of normalised images ``x`` (N, C, H, W).
+
+    Returns:
+        float32 (8 C, C, 2, 2): the patch covariance's eigenvectors scaled by
+        ``1 / sqrt(eigenvalue + eps)``, then their negatives (airbench's first layer).
+    """
+    c = x.shape[1]
+    patches = torch.nn.functional.unfold(x, 2).transpose(1, 2).reshape(-1, c * 4).double()
+    patches = patches - patches.mean(0, keepdim=True)
+    cov = patches.T @ patches / len(patches)
+    evals, evecs = torch.linalg.eigh(cov)
+    w = (evecs.T / torch.sqrt(evals.clamp_min(0) + eps)[:, None]).reshape(c * 4, c, 2, 2)
+    return torch.cat([w, -w]).float()
+
+
+def _net(torch: Any, channels: int, n_classes: int, width: int, white: Any) -> Any:
     nn = torch.nn
-    layers: list[Any] = []
-    c_in = channels
-    for mult in (1, 2, 4):
-        c = width * mult
-        for _ in range(2):
-            layers += [nn.Conv2d(c_in, c, 3, padding=1, bias=False), nn.BatchNorm2d(c),
-                       nn.ReLU(inplace=True)]
-            c_in = c
-        layers.append(nn.MaxPool2d(2))
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, n_classes)]
+    c0 = white.shape[0]
+    conv0 = nn.Conv2d(channels, c0, 2, padding=0, bias=True)
+    with torch.no_grad():
+        conv0.weight.copy_(white)
+        conv0.bias.zero_()
+    conv0.weight.requires_grad_(False)
+    layers: list[Any] = [conv0, nn.GELU()]
+    c_in = c0
+    for c in (width, 4 * width, 4 * width):
+        layers += [nn.Conv2d(c_in, c, 3, padding=1, bias=False), nn.MaxPool2d(2),
+                   nn.BatchNorm2d(c), nn.GELU(),
+                   nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.GELU()]
+        c_in = c
+    layers += [nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(c_in, n_classes, bias=False)]
     return nn.Sequential(*layers)
 
 
@@ -132,7 +160,11 @@ def _fit_predict(torch: Any, images: np.ndarray, labels: np.ndarray, fid: np.nda
     perm = np.random.default_rng(np.random.SeedSequence([seed, 0xC46, k])).permutation(train)
     n_cal = max(n_classes, len(perm) // 10)
     cal, fit = perm[:n_cal], perm[n_cal:]
-    net = _net(torch, x.shape[1], n_classes, int(params["width"]))
+    white = _whitening(torch, x[torch.from_numpy(np.sort(fit[:2000]))])
+    net = _net(torch, x.shape[1], n_classes, int(params["width"]), white)
+    # NHWC: oneDNN's single-thread convolutions are ~20% faster on it than on NCHW.
+    net = net.to(memory_format=torch.channels_last)
+    x = x.contiguous(memory_format=torch.channels_last)
     bs, epochs = int(params["batch_size"]), int(params["epochs"])
     steps = epochs * -(-len(fit) // bs)
     opt = torch.optim.SGD(net.parameters(), lr=float(params["lr"]), momentum=0.9, nesterov=True,
@@ -156,10 +188,19 @@ def _fit_predict(torch: Any, images: np.ndarray, labels: np.ndarray, fid: np.nda
 
     body, head = net[:-1], net[-1]
 
+    # Flip test-time augmentation: average the pooled features of the image and its mirror.
+    tta = bool(params["tta"]) and bool(params["flip"])
+
     def embed(rows: np.ndarray) -> Any:
         with torch.no_grad():
-            return torch.cat([body(x[torch.from_numpy(rows[i:i + 512])])
-                              for i in range(0, len(rows), 512)])
+            out = []
+            for i in range(0, len(rows), 512):
+                xb = x[torch.from_numpy(rows[i:i + 512])]
+                e = body(xb)
+                if tta:
+                    e = (e + body(xb.flip(3))) / 2
+                out.append(e)
+            return torch.cat(out)
 
     def logits(rows: np.ndarray) -> Any:
         with torch.no_grad():
@@ -211,8 +252,13 @@ def cnn_pred_probs(images: Sequence[np.ndarray], labels: np.ndarray, fid: np.nda
     labels = np.asarray(labels, dtype=np.int64)
     folds = int(fid.max()) + 1
     tasks = [(arr, labels, fid, k, n_classes, seed, p) for k in range(folds)]
-    parts = run_tasks(fit_predict_cnn_fold, tasks, scheduler=scheduler, workers=workers,
-                      desc="audit cnn folds", progress=progress)
+    import dask
+
+    # dask's processes scheduler batches up to ``chunksize`` (default 6) ready tasks into one
+    # submission: the 5 folds would all run, one after the other, in a single worker process.
+    with dask.config.set(chunksize=1):
+        parts = run_tasks(fit_predict_cnn_fold, tasks, scheduler=scheduler, workers=workers,
+                          desc="audit cnn folds", progress=progress)
     out = np.empty((len(labels), parts[0].shape[1]), dtype=np.float32)
     for k, part in enumerate(parts):
         out[fid == k] = part

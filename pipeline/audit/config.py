@@ -75,7 +75,7 @@ PROBS_KEYS = {
     "max_side": "builtin/cnn routes: images are area-downsampled to at most this many pixels "
     "a side before features are computed (int >= 8, default 64; bounds memory on large images)",
     "cnn": "cnn route: overrides of pipeline.audit.cnn.CNN_DEFAULTS (epochs, width, "
-    "batch_size, lr, weight_decay, label_smoothing, flip, pad)",
+    "batch_size, lr, weight_decay, label_smoothing, flip, pad, tta)",
 }
 
 
