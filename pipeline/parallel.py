@@ -73,7 +73,11 @@ def run_tasks(
                     bar.update(1)
 
         name = "synchronous" if scheduler == "sync" else scheduler
-        with _Progress():
+        # Each task is a whole unit of work (a shard, a fold): the process pool must hand them
+        # out one at a time. Its default ``chunksize`` (6) submits up to 6 ready tasks as one
+        # batch to one worker, so 5 folds or 4 shards ran one after another in a single
+        # process while the other workers idled.
+        with _Progress(), dask.config.set(chunksize=1):
             computed = dask.compute(*tasks, scheduler=name, num_workers=workers)
         bar.close()
         return list(computed)

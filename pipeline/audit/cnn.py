@@ -252,13 +252,9 @@ def cnn_pred_probs(images: Sequence[np.ndarray], labels: np.ndarray, fid: np.nda
     labels = np.asarray(labels, dtype=np.int64)
     folds = int(fid.max()) + 1
     tasks = [(arr, labels, fid, k, n_classes, seed, p) for k in range(folds)]
-    import dask
-
-    # dask's processes scheduler batches up to ``chunksize`` (default 6) ready tasks into one
-    # submission: the 5 folds would all run, one after the other, in a single worker process.
-    with dask.config.set(chunksize=1):
-        parts = run_tasks(fit_predict_cnn_fold, tasks, scheduler=scheduler, workers=workers,
-                          desc="audit cnn folds", progress=progress)
+    # run_tasks hands the folds to the process pool one at a time (chunksize 1).
+    parts = run_tasks(fit_predict_cnn_fold, tasks, scheduler=scheduler, workers=workers,
+                      desc="audit cnn folds", progress=progress)
     out = np.empty((len(labels), parts[0].shape[1]), dtype=np.float32)
     for k, part in enumerate(parts):
         out[fid == k] = part
