@@ -16,10 +16,12 @@ Reference:
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
-from corruptions._filters import clipped_zoom, disk_kernel, gaussian_filter
+from corruptions._filters import clipped_zoom, disk_kernel, gaussian_filter, zoom_sum
 from corruptions._motion import magick_motion_blur
 from corruptions.registry import CorruptionSpec, SeverityTable
 
@@ -83,12 +85,12 @@ def glass_shuffle_index(
     """
     h, w = shape
     d = int(max_delta)
-    hs = np.arange(h - d, d, -1)
-    ws = np.arange(w - d, d, -1)
-    pos = (hs[:, None] * w + ws[None, :]).ravel()
+    pos, order, visit = _glass_visits(h, w, d)
     if len(offsets) != len(pos):
         raise ValueError(f"need {len(pos)} offsets for shape {shape} and d={d}, got {len(offsets)}")
-    src = pos + offsets[:, 1] * w + offsets[:, 0]
+    src = offsets[:, 1] * w
+    src += offsets[:, 0]
+    src += pos
     if active is not None:
         pos, src = pos[active], src[active]
     n_pix = h * w
@@ -99,20 +101,40 @@ def glass_shuffle_index(
         return np.asarray(perm, dtype=np.intp)
     if shuffle != "copy":
         raise ValueError(f"shuffle must be 'copy' or 'swap', got {shuffle!r}")
-    n = len(pos)
-    visit = np.full(n_pix, n, dtype=np.intp)
-    visit[pos] = np.arange(n)
-    linked = visit[src] < np.arange(n)  # the source was already overwritten
-    link = np.arange(n_pix)
-    base = np.arange(n_pix)
-    link[pos[linked]] = src[linked]
-    base[pos[~linked]] = src[~linked]
+    if active is not None:  # visit order among the acting positions only
+        n = len(pos)
+        order = np.arange(n)
+        visit = np.full(n_pix, n, dtype=np.intp)
+        visit[pos] = order
+    linked = visit[src] < order  # the source was already overwritten
+    identity = np.arange(n_pix)
+    link = identity.copy()
+    base = identity.copy()
+    link[pos] = np.where(linked, src, pos)
+    base[pos] = np.where(linked, pos, src)
     while True:
         jumped = link[link]
         if np.array_equal(jumped, link):
             break
         link = jumped
     return base[link]
+
+
+@lru_cache(maxsize=64)
+def _glass_visits(h: int, w: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Visited flat positions in visit order, ``arange(n)``, and each pixel's visit rank.
+
+    Unvisited pixels rank ``n`` (after every visit). Cached per shape, read-only.
+    """
+    hs = np.arange(h - d, d, -1)
+    ws = np.arange(w - d, d, -1)
+    pos = (hs[:, None] * w + ws[None, :]).ravel()
+    order = np.arange(len(pos))
+    visit = np.full(h * w, len(pos), dtype=np.intp)
+    visit[pos] = order
+    for a in (pos, order, visit):
+        a.setflags(write=False)
+    return pos, order, visit
 
 
 # --------------------------------------------------------------------------- kernels
@@ -319,11 +341,12 @@ def zoom_blur(image: np.ndarray, *, zooms: tuple[float, ...]) -> np.ndarray:
 
     """
     x = _unit64(image).astype(np.float32)
-    out = np.zeros_like(x)
-    for z in zooms:
-        out += clipped_zoom(x, float(z))
-    x = (x + out) / np.float32(len(zooms) + 1)
-    return np.clip(x, 0, 1) * np.float32(255)
+    out = zoom_sum(x, tuple(float(z) for z in zooms))
+    out += x  # x + out: float32 addition commutes exactly
+    out /= np.float32(len(zooms) + 1)
+    np.clip(out, 0, 1, out=out)
+    out *= np.float32(255)
+    return out
 
 
 # --------------------------------------------------------------------------- tables
