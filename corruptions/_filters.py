@@ -109,36 +109,92 @@ def _flat_weights(n: int, zoom: float, channels: int, which: int) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=256)
+def _stacked_plan(n: int, m: int, zoom: float, channels: int) -> tuple[np.ndarray, ...]:
+    """Both neighbours of :func:`clipped_zoom` side by side, for one gather per axis.
+
+    Returns ``(lo, hi, cols, rows, wy, wx)``: the source rows ``lo:hi`` used, the flat
+    (column, channel) indices of the x0 then x1 neighbours on a (rows, m * C) view
+    (2 m C,), the row indices of the y0 then y1 neighbours relative to ``lo`` (2 n,),
+    and the matching float64 weights, (2 n, 1) and (2 m C,). Cached, read-only.
+    """
+    y0, y1, wy0, wy1 = zoom_plan(n, zoom)
+    x0, x1, wx0, wx1 = zoom_plan(m, zoom)
+    lo, hi = int(min(y0[0], y1[0])), int(max(y0[-1], y1[-1])) + 1
+    lanes = np.arange(channels)
+    cols = np.concatenate([(x[:, None] * channels + lanes).ravel() for x in (x0, x1)])
+    rows = np.concatenate([y0 - lo, y1 - lo])
+    wy = np.concatenate([wy0, wy1])[:, None]
+    wx = np.concatenate([np.repeat(wx0, channels), np.repeat(wx1, channels)])
+    out = (lo, hi, cols, rows, wy, wx)
+    for a in out[2:]:
+        a.setflags(write=False)
+    return out
+
+
+#: Images of at most this many values zoom with both neighbours stacked (fewer numpy
+#: calls); larger ones one term at a time (buffers that stay in cache).
+_STACK_MAX = 64 * 64 * 3
+
+
 class _ZoomScratch:
     """Work buffers of :func:`_zoom_terms`, allocated once per kernel call and reused.
 
-    Fresh megabyte-sized temporaries cost a page fault per 4 KiB on every zoom (about
-    two thirds of the time at 224 px); reusing them across the zooms of one call does not.
+    Fresh megabyte-sized temporaries on every zoom cost page faults and allocator time;
+    reusing them across the zooms of one call does not.
     """
 
     def __init__(self, rows: int, width: int, dtype: np.dtype) -> None:
-        self.cols = (np.empty((rows, width), dtype), np.empty((rows, width), dtype))
-        self.gathered = np.empty((rows, width), dtype)
-        self.total = np.empty((rows, width), np.float64)
-        self.term = np.empty((rows, width), np.float64)
+        self.stacked = rows * width <= _STACK_MAX
+        self.cast = np.empty((rows, width), dtype)
+        if self.stacked:
+            self.cols = np.empty((rows, 2 * width), dtype)
+            self.gathered = np.empty((2 * rows, 2 * width), dtype)
+            self.terms = np.empty((2 * rows, 2 * width), np.float64)
+        else:
+            self.pair = (np.empty((rows, width), dtype), np.empty((rows, width), dtype))
+            self.total = np.empty((rows, width), np.float64)
+            self.term = np.empty((rows, width), np.float64)
 
 
 def _zoom_terms(flat: np.ndarray, m: int, c: int, zoom: float, scratch: _ZoomScratch) -> np.ndarray:
-    """Scipy's order-1 zoom of the (n, m * c) view ``flat``, in float64 (``scratch.total``).
+    """Scipy's order-1 zoom of the (n, m * c) view ``flat``, in float64 (a view of scratch).
 
-    Gathers are exact, so columns are picked first (one flat take per neighbour); the
-    products keep scipy's order, ``(v * wy) * wx``, and the four terms are summed in
-    its order, ``((t00 + t01) + t10) + t11``, each step one IEEE float64 operation.
+    Gathers are exact, so columns are picked first (one flat take for both neighbours),
+    then rows (one take for both); the products keep scipy's order, ``(v * wy) * wx``,
+    and the four terms are summed in its order, ``((t00 + t01) + t10) + t11``, each
+    step one IEEE float64 operation per value.
     """
+    if not scratch.stacked:
+        return _zoom_terms_large(flat, m, c, zoom, scratch)
+    n, width = flat.shape
+    lo, hi, cols, rows, wy, wx = _stacked_plan(n, m, zoom, c)
+    picked = scratch.cols[: hi - lo]
+    np.take(flat[lo:hi], cols, axis=1, out=picked)
+    np.take(picked, rows, axis=0, out=scratch.gathered)
+    terms = scratch.terms
+    np.multiply(scratch.gathered, wy, out=terms)
+    terms *= wx
+    total = terms[:n, :width]
+    total += terms[:n, width:]
+    total += terms[n:, :width]
+    total += terms[n:, width:]
+    return total
+
+
+def _zoom_terms_large(
+    flat: np.ndarray, m: int, c: int, zoom: float, scratch: _ZoomScratch
+) -> np.ndarray:
+    """:func:`_zoom_terms` one term at a time (smaller buffers that stay in cache)."""
     n = flat.shape[0]
     y0, y1, wy0, wy1 = zoom_plan(n, zoom)
     lo, hi = int(min(y0[0], y1[0])), int(max(y0[-1], y1[-1])) + 1
     cols = []
-    for k, buf in enumerate(scratch.cols):
+    for k, buf in enumerate(scratch.pair):
         picked = buf[: hi - lo]
         np.take(flat[lo:hi], _flat_columns(m, zoom, c, k), axis=1, out=picked)
         cols.append((picked, _flat_weights(m, zoom, c, k)))
-    total, term, gathered = scratch.total, scratch.term, scratch.gathered
+    total, term, gathered = scratch.total, scratch.term, scratch.cast
     first = True
     for rows, wy in ((y0 - lo, wy0), (y1 - lo, wy1)):
         wy = wy[:, None]
@@ -175,7 +231,7 @@ def clipped_zoom(image: np.ndarray, zoom: float, *, out_dtype: type | None = Non
     c = src.shape[2] if src.ndim == 3 else 1
     total = _zoom_terms(src.reshape(n, m * c), m, c, float(zoom),
                         _ZoomScratch(n, m * c, src.dtype))
-    return total.reshape(src.shape).astype(out_dtype or image.dtype, copy=False)
+    return total.astype(out_dtype or image.dtype).reshape(src.shape)
 
 
 def zoom_sum(image: np.ndarray, zooms: tuple[float, ...]) -> np.ndarray:
@@ -207,8 +263,8 @@ def zoom_sum(image: np.ndarray, zooms: tuple[float, ...]) -> np.ndarray:
             continue
         scratch = scratch or _ZoomScratch(n, m * c, src.dtype)
         total = _zoom_terms(flat, m, c, float(z), scratch)
-        np.copyto(scratch.gathered, total, casting="same_kind")  # cast like scipy's output
-        out += scratch.gathered
+        np.copyto(scratch.cast, total, casting="same_kind")  # cast like scipy's output
+        out += scratch.cast
     return out.reshape(src.shape)
 
 

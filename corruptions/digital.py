@@ -120,10 +120,26 @@ def contrast(image: U8Image, *, factor: float) -> FloatImage:
     """
     x = image / 255.0
     means = np.mean(x, axis=(0, 1), keepdims=True)
-    x -= means
-    x *= factor
-    x += means
-    return np.multiply(x, 255.0, out=x)
+    # The map is per channel and value: apply it to the 256 levels, then look them up.
+    table = _LEVELS[:, None] - means.reshape(1, -1)
+    table *= factor
+    table += means.reshape(1, -1)
+    table *= 255.0
+    return _lookup(image, table)
+
+
+_LEVELS = np.arange(256) / 255.0  # float64 k / 255., as image / 255. computes it
+_LEVELS.setflags(write=False)
+
+
+def _lookup(image: U8Image, table: np.ndarray) -> np.ndarray:
+    """``table[image[..., c], c]`` for a (256, C) table (a gather: exact)."""
+    channels = table.shape[1]
+    if 1 <= channels <= 4 and image.ndim in (2, 3):
+        return cv2.LUT(image, np.ascontiguousarray(table).reshape(1, 256, channels)).reshape(
+            image.shape)
+    return np.take_along_axis(table, image.reshape(-1, channels).astype(np.intp), axis=0
+                              ).reshape(image.shape)
 
 
 def saturate(

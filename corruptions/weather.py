@@ -81,11 +81,15 @@ def fog_from_fractal(image: np.ndarray, fractal: np.ndarray, *, strength: float)
     x = np.asarray(image) / 255.0
     x = x[..., None] if x.ndim == 2 else x
     h, w = x.shape[:2]
-    top = x.max()
+    top = np.asarray(image).max() / 255.0  # = max(x): division by 255 is monotone
     x += strength * np.asarray(fractal, dtype=np.float64)[:h, :w][..., None]
     if top + strength <= 0:
         return np.zeros_like(x)
-    return np.clip(x * top / (top + strength), 0, 1) * 255
+    x *= top  # the scripts' x * top / (top + strength), left to right, in place
+    x /= top + strength
+    np.clip(x, 0, 1, out=x)
+    x *= 255
+    return x
 
 
 def fog(
