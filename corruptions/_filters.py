@@ -11,9 +11,12 @@ level needs their arithmetic to the bit, not merely to float32 accuracy:
   scripts' central crop term by term: per output pixel
   ``t = sum(((v * wy) * wx))`` over the four neighbours in scipy's order, the
   weights ``w0 = 1 - frac``, ``w1 = 1 - w0`` of its order-1 spline, in float64,
-  cast to the input's dtype; index tables are cached per (size, zoom);
+  cast to the input's dtype; index tables are cached per (size, zoom), and
+  :func:`zoom_sum` (``zoom_blur``'s loop) reuses one set of work buffers for all zooms;
 * :func:`disk_kernel` is the scripts' anti-aliased disk, built once per
-  (radius, alias_blur) and shared read-only.
+  (radius, alias_blur) and shared read-only;
+* :func:`reflect_gaussian` is ``elastic_transform``'s displacement smoothing
+  (scipy ``mode='reflect'``; an FFT above a 64 px radius).
 
 Reference:
     hendrycks/robustness ``ImageNet-C/create_c/make_imagenet_c.py`` (``disk``,
@@ -30,7 +33,9 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["gaussian_filter", "clipped_zoom", "zoom_sum", "zoom_plan", "disk_kernel"]
+__all__ = [
+    "gaussian_filter", "clipped_zoom", "zoom_sum", "zoom_plan", "disk_kernel", "reflect_gaussian",
+]
 
 
 def gaussian_filter(image: np.ndarray, sigma_y: float, sigma_x: float) -> np.ndarray:
@@ -315,4 +320,50 @@ def filter2d_per_channel(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     out = np.empty_like(x)
     for c in range(x.shape[2]):
         out[..., c] = cv2.filter2D(np.ascontiguousarray(x[..., c]), -1, kernel)
+    return out
+
+
+@lru_cache(maxsize=64)
+def _gaussian_taps(sigma: float, truncate: float) -> np.ndarray:
+    """Return scipy's ``gaussian_filter1d`` weights: radius ``int(truncate * sigma + 0.5)``."""
+    radius = int(truncate * sigma + 0.5)
+    taps = np.arange(-radius, radius + 1, dtype=np.float64)
+    weights = np.exp(-0.5 / (sigma * sigma) * taps**2)
+    return weights / weights.sum()
+
+
+@lru_cache(maxsize=64)
+def _folded_gaussian_spectrum(n: int, sigma: float, truncate: float) -> np.ndarray:
+    """Spectrum of the Gaussian taps wrapped modulo 2n (see :func:`reflect_gaussian`)."""
+    weights = _gaussian_taps(sigma, truncate)
+    radius = len(weights) // 2
+    folded = np.zeros(2 * n)
+    np.add.at(folded, np.arange(-radius, radius + 1) % (2 * n), weights)
+    return np.fft.rfft(folded)
+
+
+#: Above this radius (pixels) the FFT route is faster than scipy's direct filter.
+_DIRECT_MAX_RADIUS = 64
+
+
+def reflect_gaussian(field: np.ndarray, sigma: float, truncate: float) -> np.ndarray:
+    """``scipy.ndimage.gaussian_filter(field, sigma, mode='reflect', truncate=truncate)``.
+
+    For ``elastic_transform``'s displacement fields (2-D float64). Upstream:
+    ``skimage.filters.gaussian`` (scipy), sigmas up to 252 px. Radii up to
+    64 px: scipy itself (bit-exact). Larger: the half-sample symmetric extension of a
+    line of n is 2n-periodic, so one small FFT per axis of ``[x, x[::-1]]`` with the
+    taps wrapped modulo 2n (within ~1e-15 of scipy, ~30x faster at sigma = 171 px).
+    """
+    weights = _gaussian_taps(sigma, truncate)
+    radius = len(weights) // 2
+    if radius <= _DIRECT_MAX_RADIUS:
+        return ndimage.gaussian_filter(field, sigma, mode="reflect", truncate=truncate)
+    out = field
+    for _ in range(2):  # rows, then (after the transpose) columns
+        n = out.shape[1]
+        mirrored = np.concatenate([out, out[:, ::-1]], axis=1)
+        spectrum = _folded_gaussian_spectrum(n, float(sigma), float(truncate))
+        smoothed = np.fft.irfft(np.fft.rfft(mirrored, axis=1) * spectrum, n=2 * n, axis=1)
+        out = np.ascontiguousarray(smoothed[:, :n].T)
     return out

@@ -107,9 +107,11 @@ def glass_shuffle_index(
         visit = np.full(n_pix, n, dtype=np.intp)
         visit[pos] = order
     linked = visit[src] < order  # the source was already overwritten
-    identity = np.arange(n_pix)
-    link = identity.copy()
-    base = identity.copy()
+    base = np.arange(n_pix)
+    if not linked.any():  # e.g. d = 1: every source is read before it is written
+        base[pos] = src
+        return base
+    link = base.copy()
     link[pos] = np.where(linked, src, pos)
     base[pos] = np.where(linked, pos, src)
     while True:
@@ -204,15 +206,20 @@ def glass_blur_from_draws(
     x = _unit64(image)
     h, w, c = x.shape
     # upstream: np.uint8(gaussian(x / 255.) * 255), truncation
-    u8 = (gaussian_filter(x, sigma_y, sigma_x) * 255).astype(np.uint8).reshape(h * w, c)
-    index = np.arange(h * w)
+    blurred = gaussian_filter(x, sigma_y, sigma_x)
+    blurred *= 255
+    u8 = blurred.astype(np.uint8).reshape(h * w, c)
+    index = None
     for i in range(offsets.shape[0]):
         step = glass_shuffle_index(
             (h, w), max_delta, offsets[i], None if active is None else active[i], shuffle
         )
-        index = index[step]
-    shuffled = u8[index].reshape(h, w, c) / 255.0
-    return np.clip(gaussian_filter(shuffled, sigma_y, sigma_x), 0, 1) * 255
+        index = step if index is None else index[step]
+    shuffled = u8 if index is None else np.take(u8, index, axis=0)  # whole pixels, exact
+    out = gaussian_filter(shuffled.reshape(h, w, c) / 255.0, sigma_y, sigma_x)
+    np.clip(out, 0, 1, out=out)
+    out *= 255
+    return out
 
 
 def glass_blur(

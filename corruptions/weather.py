@@ -250,9 +250,18 @@ def snow_from_layer(
         gray = x
     else:
         gray = cv2.cvtColor(np.ascontiguousarray(x), cv2.COLOR_RGB2GRAY)[..., None]
-    x = blend * x + (1 - blend) * np.maximum(x, gray * 1.5 + 0.5)
+    # blend * x + (1 - blend) * max(x, 1.5 gray + 0.5) in float32, then + lay + rot180(lay)
+    # in float64, left to right: the scripts' operations, in place
+    brighter = np.maximum(x, gray * 1.5 + 0.5)
+    brighter *= 1 - blend
+    x *= blend
+    x += brighter
     lay = lay[..., None]
-    return np.clip(x + lay + lay[::-1, ::-1], 0, 1) * 255
+    out = np.add(x, lay)
+    out += lay[::-1, ::-1]
+    np.clip(out, 0, 1, out=out)
+    out *= 255
+    return out
 
 
 def snow(
