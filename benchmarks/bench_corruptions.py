@@ -11,9 +11,10 @@ cropped, the ImageNet-C recipe) and on 32x32 CIFAR-10 test images (ours with
 the ``cifar32`` preset; imagecorruptions only has its ImageNet parameters), then
 the whole 15 x 5 benchmark suite at 224x224 (total time per image over all 15
 corruptions and 5 severities; per image the best of ``--suite-rounds`` alternating
-ref/ours calls, CPU time by default, with the five largest shares of ours). Prints a markdown table and writes it to
-``benchmarks/results/corruptions.md``, with the load average, and (``--every-severity``,
-default on) each corruption's slowest ratio over severities 1..5 at both sizes.
+ref/ours calls, CPU time by default, with the five largest shares of ours). Prints a
+markdown table and writes it to ``benchmarks/results/corruptions.md``, with the load
+average, and (``--every-severity``, default on) each corruption's slowest ratio over
+severities 1..5 at both sizes.
 
 Everything runs on one core: the thread-count variables are set before numpy
 is imported and OpenCV is limited with ``cv2.setNumThreads(1)``.
@@ -159,6 +160,87 @@ def _ratio(ref: float | None, ours: float | None) -> str:
     return "-" if not ref or not ours else f"{ref / ours:,.1f}x"
 
 
+def load_baseline(checkout: Path):
+    """Import another checkout's ``corruptions`` package beside this one (``corruptions_baseline``).
+
+    ``checkout`` is a tree holding ``corruptions/`` (e.g. ``git worktree add /tmp/main main``).
+    The package is copied to a temporary folder with its absolute imports renamed, so
+    both versions run in this process and can be timed call by call against each other.
+    """
+    import re
+    import shutil
+    import sys
+    import tempfile
+
+    src = checkout / "corruptions"
+    if not (src / "registry.py").is_file():
+        raise SystemExit(f"no corruptions/ package under {checkout}; pass --baseline <checkout>")
+    tmp = Path(tempfile.mkdtemp(prefix="bench_baseline_"))
+    shutil.copytree(src, tmp / "corruptions_baseline", ignore=shutil.ignore_patterns("__pycache__"))
+    for path in (tmp / "corruptions_baseline").rglob("*.py"):
+        text = re.sub(r"\bfrom corruptions([. ])", r"from corruptions_baseline\1", path.read_text())
+        text = re.sub(r"\bimport corruptions\b", "import corruptions_baseline", text)
+        path.write_text(text.replace('"corruptions.', '"corruptions_baseline.'))
+    sys.path.insert(0, str(tmp))
+    import corruptions_baseline
+
+    return corruptions_baseline
+
+
+def three_way(reference, baseline, name: str, images: list[np.ndarray], severity: int,
+              preset: str, rounds: int) -> tuple[float, float, float]:
+    """Per-image best of ``rounds`` CPU-time calls of reference, baseline and this tree.
+
+    The three run call by call on the same image in all six orders in turn (the call
+    after another one on the same image runs with warm caches), and the baseline's
+    output must equal this tree's byte for byte.
+    """
+    import itertools
+
+    spec = get_registry()[name]
+
+    def base(i: int) -> np.ndarray:
+        rng = derive_rng(0, f"bench/{i}", name, severity) if spec.stochastic else None
+        return baseline.apply(name, images[i], severity=severity, preset=preset, rng=rng)
+
+    fns = (_ref(reference, name, images, severity), base, _ours(name, images, severity, preset))
+    for f in fns:
+        f(0)
+    if not np.array_equal(fns[1](0), fns[2](0)):
+        raise SystemExit(f"{name} {preset} s{severity}: output bytes differ from the baseline's")
+    orders = list(itertools.permutations(range(3)))
+    best = [[float("inf")] * len(images) for _ in fns]
+    for r in range(rounds):
+        for i in range(len(images)):
+            for k in orders[(r * len(images) + i) % 6]:
+                t = time.process_time()
+                fns[k](i)
+                best[k][i] = min(best[k][i], time.process_time() - t)
+    ref_s, base_s, ours_s = (sum(b) / len(b) for b in best)
+    return ref_s, base_s, ours_s
+
+
+def baseline_report(reference, baseline, names: list[str], sets, rounds: int) -> list[str]:
+    """Markdown: per corruption, ratios to the reference and speed-up over the baseline."""
+    lines = [
+        "| corruption | size | s | ref ms | baseline ms | ours ms | baseline ratio "
+        "| ours ratio | speed-up |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    print("\n".join(lines), flush=True)
+    for name in names:
+        for images, preset in sets:
+            for s in (1, 2, 3, 4, 5):
+                slow = name == "glass_blur" and preset == "imagenet224"
+                r, b, o = three_way(reference, baseline, name, images[:1] if slow else images,
+                                    s, preset, 1 if slow else rounds)
+                line = (f"| {name} | {images[0].shape[0]} | {s} | {r * 1e3:.2f} | {b * 1e3:.2f} "
+                        f"| {o * 1e3:.2f} | {r / b:.1f}x | {r / o:.1f}x | {b / o:.2f}x |")
+                lines.append(line)
+                print(line, flush=True)
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared",
@@ -184,6 +266,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="suite and every-severity timer: this process's CPU time "
                              "(robust to other jobs on a shared machine) or wall time")
     parser.add_argument("--only", default="", help="comma-separated corruption names")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout (e.g. a git worktree of main): instead of the "
+                             "tables above, time reference, baseline and this tree per "
+                             "corruption and severity in one process (CPU time, best of "
+                             "--rounds) and check that their output bytes are equal")
     args = parser.parse_args(argv)
     load_start = _loadavg()
     print(f"loadavg {load_start}", flush=True)
@@ -197,6 +284,23 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for suite in SUITES for n in registry.in_suite(suite)]
     if args.only:
         names = [n for n in names if n in set(args.only.split(","))]
+
+    if args.baseline is not None:
+        if reference is None:
+            raise SystemExit("--baseline needs imagecorruptions (the reference) installed")
+        out = args.out if args.out != REPO / "benchmarks/results/corruptions.md" else (
+            REPO / "benchmarks/results/kernel_speedups_raw.md")
+        lines = [f"# Kernels: reference vs baseline ({args.baseline}) vs this tree", "",
+                 f"Load average at start: {load_start}. CPU time per image, best of "
+                 f"{args.rounds} (1 for glass_blur at 224, first photograph only), the three "
+                 "alternating in all orders; baseline and this tree give equal bytes.", ""]
+        lines += baseline_report(reference, load_baseline(args.baseline), names,
+                                 ((photos[:3], "imagenet224"), (cifar[:8], "cifar32")),
+                                 args.rounds)
+        lines.append(f"\nLoad average at end: {_loadavg()}.")
+        out.write_text("\n".join(lines) + "\n")
+        print(f"wrote {out}")
+        return 0
 
     lines = [
         f"# Corruption speed, severity {args.severity}, single core",
