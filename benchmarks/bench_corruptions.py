@@ -3,6 +3,10 @@
 Usage::
 
     python3 benchmarks/bench_corruptions.py [--shared ../shared] [--min-time 1.0]
+    python3 benchmarks/bench_corruptions.py --baseline /tmp/main --rounds 6  # old vs new
+
+(``/tmp/main`` holding another revision's ``corruptions/``, e.g. from
+``git archive main corruptions | tar -x -C /tmp/main``.)
 
 Times every registered corruption of the suites ``imagenet_c`` and
 ``imagenet_c_extra`` at severity 3 on real 224x224 photographs (the RGB
