@@ -215,7 +215,8 @@ def glass_blur_from_draws(
             (h, w), max_delta, offsets[i], None if active is None else active[i], shuffle
         )
         index = step if index is None else index[step]
-    shuffled = u8 if index is None else np.take(u8, index, axis=0)  # whole pixels, exact
+    # whole pixels (exact); the indices are in range, mode='clip' skips numpy's buffered check
+    shuffled = u8 if index is None else np.take(u8, index, axis=0, mode="clip")
     out = gaussian_filter(shuffled.reshape(h, w, c) / 255.0, sigma_y, sigma_x)
     np.clip(out, 0, 1, out=out)
     out *= 255
