@@ -3,6 +3,10 @@
 Usage::
 
     python3 benchmarks/bench_corruptions.py [--shared ../shared] [--min-time 1.0]
+    python3 benchmarks/bench_corruptions.py --baseline /tmp/main --rounds 6  # old vs new
+
+(``/tmp/main`` holding another revision's ``corruptions/``, e.g. from
+``git archive main corruptions | tar -x -C /tmp/main``.)
 
 Times every registered corruption of the suites ``imagenet_c`` and
 ``imagenet_c_extra`` at severity 3 on real 224x224 photographs (the RGB
@@ -10,9 +14,11 @@ photographs bundled with scikit-image, shorter side resized to 256 and centre
 cropped, the ImageNet-C recipe) and on 32x32 CIFAR-10 test images (ours with
 the ``cifar32`` preset; imagecorruptions only has its ImageNet parameters), then
 the whole 15 x 5 benchmark suite at 224x224 (total time per image over all 15
-corruptions and 5 severities). Prints a markdown table and writes it to
-``benchmarks/results/corruptions.md``, with the load average, and (``--every-severity``,
-default on) each corruption's slowest ratio over severities 1..5 at both sizes.
+corruptions and 5 severities; per image the best of ``--suite-rounds`` alternating
+ref/ours calls, CPU time by default, with the five largest shares of ours). Prints a
+markdown table and writes it to ``benchmarks/results/corruptions.md``, with the load
+average, and (``--every-severity``, default on) each corruption's slowest ratio over
+severities 1..5 at both sizes.
 
 Everything runs on one core: the thread-count variables are set before numpy
 is imported and OpenCV is limited with ``cv2.setNumThreads(1)``.
@@ -110,22 +116,24 @@ def per_image_seconds(fn: Callable[[int], object], n_images: int, min_time: floa
 
 
 def paired_best_seconds(ref: Callable[[int], object], ours: Callable[[int], object],
-                        n_images: int, rounds: int) -> tuple[float, float]:
-    """Per-image best of ``rounds`` calls, ref and ours alternating call by call, summed.
+                        n_images: int, rounds: int,
+                        clock: Callable[[], float] = time.perf_counter) -> tuple[float, float]:
+    """Per-image best of ``rounds`` calls, ref and ours alternating call by call, averaged.
 
     The best of several calls is the estimator least sensitive to other jobs on a shared
-    machine; alternating exposes both sides to the same load.
+    machine; alternating exposes both sides to the same load. ``clock`` is
+    ``time.perf_counter`` (wall) or ``time.process_time`` (this process's CPU time).
     """
     ref(0), ours(0)
     best_ref, best_ours = [float("inf")] * n_images, [float("inf")] * n_images
     for _ in range(rounds):
         for i in range(n_images):
-            t = time.perf_counter()
+            t = clock()
             ref(i)
-            best_ref[i] = min(best_ref[i], time.perf_counter() - t)
-            t = time.perf_counter()
+            best_ref[i] = min(best_ref[i], clock() - t)
+            t = clock()
             ours(i)
-            best_ours[i] = min(best_ours[i], time.perf_counter() - t)
+            best_ours[i] = min(best_ours[i], clock() - t)
     return sum(best_ref) / n_images, sum(best_ours) / n_images
 
 
@@ -156,6 +164,87 @@ def _ratio(ref: float | None, ours: float | None) -> str:
     return "-" if not ref or not ours else f"{ref / ours:,.1f}x"
 
 
+def load_baseline(checkout: Path):
+    """Import another checkout's ``corruptions`` package beside this one (``corruptions_baseline``).
+
+    ``checkout`` is a tree holding ``corruptions/`` (e.g. ``git worktree add /tmp/main main``).
+    The package is copied to a temporary folder with its absolute imports renamed, so
+    both versions run in this process and can be timed call by call against each other.
+    """
+    import re
+    import shutil
+    import sys
+    import tempfile
+
+    src = checkout / "corruptions"
+    if not (src / "registry.py").is_file():
+        raise SystemExit(f"no corruptions/ package under {checkout}; pass --baseline <checkout>")
+    tmp = Path(tempfile.mkdtemp(prefix="bench_baseline_"))
+    shutil.copytree(src, tmp / "corruptions_baseline", ignore=shutil.ignore_patterns("__pycache__"))
+    for path in (tmp / "corruptions_baseline").rglob("*.py"):
+        text = re.sub(r"\bfrom corruptions([. ])", r"from corruptions_baseline\1", path.read_text())
+        text = re.sub(r"\bimport corruptions\b", "import corruptions_baseline", text)
+        path.write_text(text.replace('"corruptions.', '"corruptions_baseline.'))
+    sys.path.insert(0, str(tmp))
+    import corruptions_baseline
+
+    return corruptions_baseline
+
+
+def three_way(reference, baseline, name: str, images: list[np.ndarray], severity: int,
+              preset: str, rounds: int) -> tuple[float, float, float]:
+    """Per-image best of ``rounds`` CPU-time calls of reference, baseline and this tree.
+
+    The three run call by call on the same image in all six orders in turn (the call
+    after another one on the same image runs with warm caches), and the baseline's
+    output must equal this tree's byte for byte.
+    """
+    import itertools
+
+    spec = get_registry()[name]
+
+    def base(i: int) -> np.ndarray:
+        rng = derive_rng(0, f"bench/{i}", name, severity) if spec.stochastic else None
+        return baseline.apply(name, images[i], severity=severity, preset=preset, rng=rng)
+
+    fns = (_ref(reference, name, images, severity), base, _ours(name, images, severity, preset))
+    for f in fns:
+        f(0)
+    if not np.array_equal(fns[1](0), fns[2](0)):
+        raise SystemExit(f"{name} {preset} s{severity}: output bytes differ from the baseline's")
+    orders = list(itertools.permutations(range(3)))
+    best = [[float("inf")] * len(images) for _ in fns]
+    for r in range(rounds):
+        for i in range(len(images)):
+            for k in orders[(r * len(images) + i) % 6]:
+                t = time.process_time()
+                fns[k](i)
+                best[k][i] = min(best[k][i], time.process_time() - t)
+    ref_s, base_s, ours_s = (sum(b) / len(b) for b in best)
+    return ref_s, base_s, ours_s
+
+
+def baseline_report(reference, baseline, names: list[str], sets, rounds: int) -> list[str]:
+    """Markdown: per corruption, ratios to the reference and speed-up over the baseline."""
+    lines = [
+        "| corruption | size | s | ref ms | baseline ms | ours ms | baseline ratio "
+        "| ours ratio | speed-up |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    print("\n".join(lines), flush=True)
+    for name in names:
+        for images, preset in sets:
+            for s in (1, 2, 3, 4, 5):
+                slow = name == "glass_blur" and preset == "imagenet224"
+                r, b, o = three_way(reference, baseline, name, images[:1] if slow else images,
+                                    s, preset, 1 if slow else rounds)
+                line = (f"| {name} | {images[0].shape[0]} | {s} | {r * 1e3:.2f} | {b * 1e3:.2f} "
+                        f"| {o * 1e3:.2f} | {r / b:.1f}x | {r / o:.1f}x | {b / o:.2f}x |")
+                lines.append(line)
+                print(line, flush=True)
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared",
@@ -174,7 +263,18 @@ def main(argv: list[str] | None = None) -> int:
                              "ref/ours; the best call of each is kept)")
     parser.add_argument("--suite", action=argparse.BooleanOptionalAction, default=True,
                         help="time the whole 15 x 5 suite at 224")
+    parser.add_argument("--suite-rounds", type=int, default=3,
+                        help="calls per image and side in the suite total (alternating "
+                             "ref/ours; the best call of each is kept)")
+    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                        help="suite and every-severity timer: this process's CPU time "
+                             "(robust to other jobs on a shared machine) or wall time")
     parser.add_argument("--only", default="", help="comma-separated corruption names")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="another checkout (e.g. a git worktree of main): instead of the "
+                             "tables above, time reference, baseline and this tree per "
+                             "corruption and severity in one process (CPU time, best of "
+                             "--rounds) and check that their output bytes are equal")
     args = parser.parse_args(argv)
     load_start = _loadavg()
     print(f"loadavg {load_start}", flush=True)
@@ -188,6 +288,23 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for suite in SUITES for n in registry.in_suite(suite)]
     if args.only:
         names = [n for n in names if n in set(args.only.split(","))]
+
+    if args.baseline is not None:
+        if reference is None:
+            raise SystemExit("--baseline needs imagecorruptions (the reference) installed")
+        out = args.out if args.out != REPO / "benchmarks/results/corruptions.md" else (
+            REPO / "benchmarks/results/kernel_speedups_raw.md")
+        lines = [f"# Kernels: reference vs baseline ({args.baseline}) vs this tree", "",
+                 f"Load average at start: {load_start}. CPU time per image, best of "
+                 f"{args.rounds} (1 for glass_blur at 224, first photograph only), the three "
+                 "alternating in all orders; baseline and this tree give equal bytes.", ""]
+        lines += baseline_report(reference, load_baseline(args.baseline), names,
+                                 ((photos[:3], "imagenet224"), (cifar[:8], "cifar32")),
+                                 args.rounds)
+        lines.append(f"\nLoad average at end: {_loadavg()}.")
+        out.write_text("\n".join(lines) + "\n")
+        print(f"wrote {out}")
+        return 0
 
     lines = [
         f"# Corruption speed, severity {args.severity}, single core",
@@ -222,19 +339,28 @@ def main(argv: list[str] | None = None) -> int:
     if reference is not None and args.suite:
         bench = [n for n in registry.in_suite("imagenet_c") if n in reference.names]
         subset = photos[: args.suite_images]
+        clock = time.process_time if args.clock == "cpu" else time.perf_counter
         ref_total = ours_total = 0.0
+        per_op = []
         for name in bench:
+            ref_op = ours_op = 0.0
             for s in (1, 2, 3, 4, 5):
-                ref_total += per_image_seconds(_ref(reference, name, subset, s), len(subset),
-                                               0.0, len(subset))
-                ours_total += per_image_seconds(_ours(name, subset, s, "imagenet224"),
-                                                len(subset), 0.0, len(subset))
+                ref_s, ours_s = paired_best_seconds(
+                    _ref(reference, name, subset, s), _ours(name, subset, s, "imagenet224"),
+                    len(subset), 1 if name == "glass_blur" else args.suite_rounds, clock)
+                ref_op, ours_op = ref_op + ref_s, ours_op + ours_s
+            per_op.append((ours_op, ref_op, name))
+            ref_total, ours_total = ref_total + ref_op, ours_total + ours_op
+        worst = sorted(per_op, reverse=True)[:5]
         tail = [
             "",
             f"Whole suite at 224x224 ({len(bench)} corruptions x 5 severities, "
-            f"mean over {len(subset)} photographs): one image through all 75 takes "
-            f"{ref_total:.2f} s with the reference, {ours_total:.3f} s with benchsmith; "
-            f"ratio {ref_total / ours_total:.1f}x.",
+            f"mean over {len(subset)} photographs, per image the best of {args.suite_rounds} "
+            f"alternating calls per side (1 for glass_blur), {args.clock} time, loadavg "
+            f"{_loadavg()}): one image through all 75 takes {ref_total:.2f} s with the "
+            f"reference, {ours_total:.3f} s with benchsmith; ratio {ref_total / ours_total:.1f}x. "
+            "Largest shares of ours (ms over 5 severities): "
+            + ", ".join(f"{n} {o * 1e3:.1f} ({r / o:.1f}x)" for o, r, n in worst) + ".",
         ]
         lines += tail
         print("\n".join(tail), flush=True)
@@ -244,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
             "",
             f"Every severity (loadavg {_loadavg()}): the slowest ratio of each corruption "
             f"over severities 1..5 (the severity in brackets), per image the best of "
-            f"{args.rounds} alternating calls per side; goal: no ratio below 1x. At 32 px "
+            f"{args.rounds} alternating calls per side ({args.clock} time); goal: no ratio "
+            "below 1x. At 32 px "
             "the reference runs its ImageNet constants, ours the cifar32 ones (different work).",
             "",
             "| corruption | min ratio 224 | min ratio 32 |",
@@ -260,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
                     slow = name == "glass_blur" and preset == "imagenet224"
                     ref_s, ours_s = paired_best_seconds(
                         _ref(reference, name, images, s), _ours(name, images, s, preset),
-                        len(images), 1 if slow else args.rounds)
+                        len(images), 1 if slow else args.rounds,
+                        time.process_time if args.clock == "cpu" else time.perf_counter)
                     ratios.append((ref_s / ours_s, s))
                 worst, at = min(ratios)
                 row.append(f"{worst:,.1f}x (s{at})")

@@ -140,5 +140,9 @@ def magick_motion_blur(image: np.ndarray, radius: float, sigma: float, angle: fl
     acc *= 257.0  # the 16-bit quantum scale (sum of v * 257 up to rounding far below 0.5)
     acc += 0.5
     np.floor(acc, out=acc)
-    np.floor_divide(acc, 257.0, out=acc)
+    # q // 257 for the integer quantum q >= 0: q / 257 is exact when 257 divides q and
+    # at least 1/257 below the next integer otherwise, so floor(q / 257) is the same
+    # (and several times faster than numpy's float floor_divide).
+    np.divide(acc, 257.0, out=acc)
+    np.floor(acc, out=acc)
     return acc

@@ -16,10 +16,12 @@ Reference:
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
-from corruptions._filters import clipped_zoom, disk_kernel, gaussian_filter
+from corruptions._filters import clipped_zoom, disk_kernel, gaussian_filter, zoom_sum
 from corruptions._motion import magick_motion_blur
 from corruptions.registry import CorruptionSpec, SeverityTable
 
@@ -83,12 +85,12 @@ def glass_shuffle_index(
     """
     h, w = shape
     d = int(max_delta)
-    hs = np.arange(h - d, d, -1)
-    ws = np.arange(w - d, d, -1)
-    pos = (hs[:, None] * w + ws[None, :]).ravel()
+    pos, order, visit = _glass_visits(h, w, d)
     if len(offsets) != len(pos):
         raise ValueError(f"need {len(pos)} offsets for shape {shape} and d={d}, got {len(offsets)}")
-    src = pos + offsets[:, 1] * w + offsets[:, 0]
+    src = offsets[:, 1] * w
+    src += offsets[:, 0]
+    src += pos
     if active is not None:
         pos, src = pos[active], src[active]
     n_pix = h * w
@@ -99,20 +101,42 @@ def glass_shuffle_index(
         return np.asarray(perm, dtype=np.intp)
     if shuffle != "copy":
         raise ValueError(f"shuffle must be 'copy' or 'swap', got {shuffle!r}")
-    n = len(pos)
-    visit = np.full(n_pix, n, dtype=np.intp)
-    visit[pos] = np.arange(n)
-    linked = visit[src] < np.arange(n)  # the source was already overwritten
-    link = np.arange(n_pix)
+    if active is not None:  # visit order among the acting positions only
+        n = len(pos)
+        order = np.arange(n)
+        visit = np.full(n_pix, n, dtype=np.intp)
+        visit[pos] = order
+    linked = visit[src] < order  # the source was already overwritten
     base = np.arange(n_pix)
-    link[pos[linked]] = src[linked]
-    base[pos[~linked]] = src[~linked]
+    if not linked.any():  # e.g. d = 1: every source is read before it is written
+        base[pos] = src
+        return base
+    link = base.copy()
+    link[pos] = np.where(linked, src, pos)
+    base[pos] = np.where(linked, pos, src)
     while True:
         jumped = link[link]
         if np.array_equal(jumped, link):
             break
         link = jumped
     return base[link]
+
+
+@lru_cache(maxsize=64)
+def _glass_visits(h: int, w: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Visited flat positions in visit order, ``arange(n)``, and each pixel's visit rank.
+
+    Unvisited pixels rank ``n`` (after every visit). Cached per shape, read-only.
+    """
+    hs = np.arange(h - d, d, -1)
+    ws = np.arange(w - d, d, -1)
+    pos = (hs[:, None] * w + ws[None, :]).ravel()
+    order = np.arange(len(pos))
+    visit = np.full(h * w, len(pos), dtype=np.intp)
+    visit[pos] = order
+    for a in (pos, order, visit):
+        a.setflags(write=False)
+    return pos, order, visit
 
 
 # --------------------------------------------------------------------------- kernels
@@ -182,15 +206,21 @@ def glass_blur_from_draws(
     x = _unit64(image)
     h, w, c = x.shape
     # upstream: np.uint8(gaussian(x / 255.) * 255), truncation
-    u8 = (gaussian_filter(x, sigma_y, sigma_x) * 255).astype(np.uint8).reshape(h * w, c)
-    index = np.arange(h * w)
+    blurred = gaussian_filter(x, sigma_y, sigma_x)
+    blurred *= 255
+    u8 = blurred.astype(np.uint8).reshape(h * w, c)
+    index = None
     for i in range(offsets.shape[0]):
         step = glass_shuffle_index(
             (h, w), max_delta, offsets[i], None if active is None else active[i], shuffle
         )
-        index = index[step]
-    shuffled = u8[index].reshape(h, w, c) / 255.0
-    return np.clip(gaussian_filter(shuffled, sigma_y, sigma_x), 0, 1) * 255
+        index = step if index is None else index[step]
+    # whole pixels (exact); the indices are in range, mode='clip' skips numpy's buffered check
+    shuffled = u8 if index is None else np.take(u8, index, axis=0, mode="clip")
+    out = gaussian_filter(shuffled.reshape(h, w, c) / 255.0, sigma_y, sigma_x)
+    np.clip(out, 0, 1, out=out)
+    out *= 255
+    return out
 
 
 def glass_blur(
@@ -319,11 +349,12 @@ def zoom_blur(image: np.ndarray, *, zooms: tuple[float, ...]) -> np.ndarray:
 
     """
     x = _unit64(image).astype(np.float32)
-    out = np.zeros_like(x)
-    for z in zooms:
-        out += clipped_zoom(x, float(z))
-    x = (x + out) / np.float32(len(zooms) + 1)
-    return np.clip(x, 0, 1) * np.float32(255)
+    out = zoom_sum(x, tuple(float(z) for z in zooms))
+    out += x  # x + out: float32 addition commutes exactly
+    out /= np.float32(len(zooms) + 1)
+    np.clip(out, 0, 1, out=out)
+    out *= np.float32(255)
+    return out
 
 
 # --------------------------------------------------------------------------- tables

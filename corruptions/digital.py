@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from corruptions._filters import reflect_gaussian
 from corruptions._pil_resample import _pixelate_box, _pixelate_plan
 from corruptions.image import REC709, FloatImage, U8Image, hsv_to_rgb, rgb_to_hsv
 from corruptions.registry import CorruptionSpec, SeverityTable
@@ -101,7 +102,9 @@ def brightness(image: U8Image, *, delta: float) -> FloatImage:
 def contrast(image: U8Image, *, factor: float) -> FloatImage:
     """Shrink each channel towards its image mean: ``(v - mean) * factor + mean``.
 
-    Upstream's float64 order: ``x / 255.``, mean over H, W, ``(x - m) * c + m``, ``* 255``.
+    Upstream's float64 order: ``x / 255.``, mean over H, W, ``(x - m) * c + m``, ``* 255``;
+    the map is applied to the 256 levels of each channel and looked up (the same
+    operations on the same values).
 
     Args:
         image: uint8 image, (H, W) or (H, W, C); not modified.
@@ -120,10 +123,41 @@ def contrast(image: U8Image, *, factor: float) -> FloatImage:
     """
     x = image / 255.0
     means = np.mean(x, axis=(0, 1), keepdims=True)
-    x -= means
-    x *= factor
-    x += means
-    return np.multiply(x, 255.0, out=x)
+    if x.size <= 16 * 256:  # small images: the pointwise ops cost less than a table
+        x -= means
+        x *= factor
+        x += means
+        return np.multiply(x, 255.0, out=x)
+    # The map is per channel and value: apply it to the 256 levels, then look them up.
+    table = _LEVELS[:, None] - means.reshape(1, -1)
+    table *= factor
+    table += means.reshape(1, -1)
+    table *= 255.0
+    return _lookup(image, table)
+
+
+_LEVELS = np.arange(256) / 255.0  # float64 k / 255., as image / 255. computes it
+_LEVELS32 = np.arange(256, dtype=np.float32) / 255.0  # float32, as astype(float32) / 255.
+_LEVELS.setflags(write=False)
+_LEVELS32.setflags(write=False)
+
+
+def _lookup(image: U8Image, table: np.ndarray) -> np.ndarray:
+    """``table[image[..., c], c]`` for a (256, C) table, C = 1 (all channels alike) or C.
+
+    A gather (exact), by ``cv2.LUT`` for up to four channels.
+    """
+    x = image if image.ndim == 3 else image[..., None]
+    channels = table.shape[1]
+    if channels not in (1, x.shape[2]):
+        raise ValueError(f"table of {channels} channels for an image of {x.shape[2]}")
+    if x.shape[2] <= 4:
+        lut = np.ascontiguousarray(table).reshape(1, 256, channels)
+        return cv2.LUT(x, lut).reshape(image.shape)
+    if channels == 1:
+        return table[:, 0][image]
+    return np.take_along_axis(table, x.reshape(-1, channels).astype(np.intp), axis=0
+                              ).reshape(image.shape)
 
 
 def saturate(
@@ -249,59 +283,12 @@ def pixelate(image: U8Image, *, factor: float, upsample: Literal["box", "nearest
     return _pixelate_box(x, *plan).reshape(image.shape)
 
 
-@lru_cache(maxsize=64)
-def _gaussian_taps(sigma: float, truncate: float) -> np.ndarray:
-    """Return scipy's ``gaussian_filter1d`` weights: radius ``int(truncate * sigma + 0.5)``."""
-    radius = int(truncate * sigma + 0.5)
-    taps = np.arange(-radius, radius + 1, dtype=np.float64)
-    weights = np.exp(-0.5 / (sigma * sigma) * taps**2)
-    return weights / weights.sum()
-
-
-@lru_cache(maxsize=64)
-def _folded_gaussian_spectrum(n: int, sigma: float, truncate: float) -> np.ndarray:
-    """Spectrum of the Gaussian taps wrapped modulo 2n (see :func:`_reflect_gaussian`)."""
-    weights = _gaussian_taps(sigma, truncate)
-    radius = len(weights) // 2
-    folded = np.zeros(2 * n)
-    np.add.at(folded, np.arange(-radius, radius + 1) % (2 * n), weights)
-    return np.fft.rfft(folded)
-
-
-#: Above this radius (pixels) the FFT route is faster than scipy's direct filter.
-_DIRECT_MAX_RADIUS = 64
-
-
-def _reflect_gaussian(field: np.ndarray, sigma: float, truncate: float) -> np.ndarray:
-    """``scipy.ndimage.gaussian_filter(field, sigma, mode='reflect', truncate=truncate)``.
-
-    Upstream: ``skimage.filters.gaussian`` (scipy), sigmas up to 252 px. Radii up to
-    64 px: scipy itself (bit-exact). Larger: the half-sample symmetric extension of a
-    line of n is 2n-periodic, so one small FFT per axis of ``[x, x[::-1]]`` with the
-    taps wrapped modulo 2n (within ~1e-15 of scipy, ~30x faster at sigma = 171 px).
-    """
-    weights = _gaussian_taps(sigma, truncate)
-    radius = len(weights) // 2
-    if radius <= _DIRECT_MAX_RADIUS:
-        from scipy.ndimage import gaussian_filter
-
-        return gaussian_filter(field, sigma, mode="reflect", truncate=truncate)
-    out = field
-    for _ in range(2):  # rows, then (after the transpose) columns
-        n = out.shape[1]
-        mirrored = np.concatenate([out, out[:, ::-1]], axis=1)
-        spectrum = _folded_gaussian_spectrum(n, float(sigma), float(truncate))
-        smoothed = np.fft.irfft(np.fft.rfft(mirrored, axis=1) * spectrum, n=2 * n, axis=1)
-        out = np.ascontiguousarray(smoothed[:, :n].T)
-    return out
-
-
 def _displacement(
     shape: tuple[int, int], sigma: float, alpha: float, rng: np.random.Generator
 ) -> np.ndarray:
     """``(G_sigma * U(-1, 1) * alpha).astype(float32)``, upstream's order (product in float64)."""
     noise = rng.uniform(-1.0, 1.0, size=shape)
-    smoothed = _reflect_gaussian(noise, sigma, 3.0) if sigma > 0 else noise
+    smoothed = reflect_gaussian(noise, sigma, 3.0) if sigma > 0 else noise
     return (smoothed * alpha).astype(np.float32)
 
 
@@ -362,7 +349,7 @@ def elastic_transform(
         raise ValueError(
             f"alpha, sigma and affine_jitter must be >= 0, got {alpha}, {sigma}, {affine_jitter}"
         )
-    x = _as_hwc(image).astype(np.float32) / 255.0
+    x = _lookup(_as_hwc(image), _LEVELS32[:, None])  # astype(float32) / 255., as a gather
     h, w, c = x.shape
     if affine_jitter > 0:
         centre = np.float32([h, w]) // 2
@@ -381,11 +368,10 @@ def elastic_transform(
         coords = np.empty((2, h, w))
         np.add(rows, dy, out=coords[0])  # int + float32 -> float64, as upstream
         np.add(cols, dx, out=coords[1])
-        planes = np.moveaxis(x, -1, 0).copy()
-        warped = np.empty_like(planes)
-        for plane, out in zip(planes, warped, strict=True):
-            map_coordinates(plane, coords, output=out, order=1, mode=border)
-        x = np.ascontiguousarray(np.moveaxis(warped, 0, -1))
+        planes = cv2.split(x) if c > 1 else [x[..., 0]]
+        warped = [map_coordinates(p, coords, output=np.float32, order=1, mode=border)
+                  for p in planes]
+        x = (cv2.merge(warped) if c > 1 else warped[0]).reshape(h, w, c)
     x *= np.float32(255.0)
     return x.reshape(image.shape)
 

@@ -81,11 +81,15 @@ def fog_from_fractal(image: np.ndarray, fractal: np.ndarray, *, strength: float)
     x = np.asarray(image) / 255.0
     x = x[..., None] if x.ndim == 2 else x
     h, w = x.shape[:2]
-    top = x.max()
+    top = np.asarray(image).max() / 255.0  # = max(x): division by 255 is monotone
     x += strength * np.asarray(fractal, dtype=np.float64)[:h, :w][..., None]
     if top + strength <= 0:
         return np.zeros_like(x)
-    return np.clip(x * top / (top + strength), 0, 1) * 255
+    x *= top  # the scripts' x * top / (top + strength), left to right, in place
+    x /= top + strength
+    np.clip(x, 0, 1, out=x)
+    x *= 255
+    return x
 
 
 def fog(
@@ -246,9 +250,18 @@ def snow_from_layer(
         gray = x
     else:
         gray = cv2.cvtColor(np.ascontiguousarray(x), cv2.COLOR_RGB2GRAY)[..., None]
-    x = blend * x + (1 - blend) * np.maximum(x, gray * 1.5 + 0.5)
+    # blend * x + (1 - blend) * max(x, 1.5 gray + 0.5) in float32, then + lay + rot180(lay)
+    # in float64, left to right: the scripts' operations, in place
+    brighter = np.maximum(x, gray * 1.5 + 0.5)
+    brighter *= 1 - blend
+    x *= blend
+    x += brighter
     lay = lay[..., None]
-    return np.clip(x + lay + lay[::-1, ::-1], 0, 1) * 255
+    out = np.add(x, lay)
+    out += lay[::-1, ::-1]
+    np.clip(out, 0, 1, out=out)
+    out *= 255
+    return out
 
 
 def snow(

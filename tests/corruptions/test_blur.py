@@ -36,7 +36,7 @@ from same_draws import SIDES, ours, preset_images, reference  # noqa: F401 (fixt
 from script_reference import clipped_zoom as script_clipped_zoom
 
 from corruptions import apply, get_registry, resolve_params
-from corruptions._filters import clipped_zoom, disk_kernel
+from corruptions._filters import clipped_zoom, disk_kernel, zoom_sum
 from corruptions._motion import magick_motion_blur
 from corruptions.blur import glass_blur_from_draws, glass_shuffle_index, motion_blur_at
 from corruptions.image import quantize
@@ -197,6 +197,30 @@ def test_clipped_zoom_and_disk_are_the_scripts_bit_for_bit():
     )
     k = disk_kernel(3.0, 0.1)
     assert not k.flags.writeable and disk_kernel(3.0, 0.1) is k  # built once, shared
+
+
+@pytest.mark.parametrize("preset", ["cifar32", "tiny64", "imagenet224"])
+def test_zoom_sum_is_the_scripts_loop_bit_for_bit(preset):
+    """The buffered sum (stacked neighbours up to 64 px, term by term above) is the
+    scripts' ``out += clipped_zoom(x, z)`` loop over scipy's zoom, bit for bit."""
+    n = {"cifar32": 32, "tiny64": 64, "imagenet224": 224}[preset]
+    rng = np.random.default_rng(n)
+    x = (rng.integers(0, 256, (n, n, 3)) / 255.0).astype(np.float32)
+    gray = np.ascontiguousarray(x[..., 0], dtype=np.float64)
+    for severity in (1, 5):
+        zooms = resolve_params("zoom_blur", severity=severity, preset=preset,
+                               shape=x.shape)["zooms"]
+        for img in (x, gray):
+            expected = np.zeros_like(img)
+            for z in zooms:
+                expected += script_clipped_zoom(img, z)
+            np.testing.assert_array_equal(zoom_sum(img, tuple(zooms)), expected)
+
+
+def test_magick_quantum_division_is_floor_divide():
+    """``floor(q / 257)`` (the motion blur's last step) equals ``q // 257`` on every quantum."""
+    q = np.arange(65536, dtype=np.float64)
+    np.testing.assert_array_equal(np.floor(q / 257.0), np.floor_divide(q, 257.0))
 
 
 # --------------------------------------------------------------------------- stochastic

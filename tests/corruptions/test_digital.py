@@ -29,7 +29,7 @@ import replay
 from PIL import Image
 
 from corruptions import apply, derive_rng, get_registry
-from corruptions.digital import elastic_transform
+from corruptions.digital import contrast, elastic_transform
 
 DETERMINISTIC = ("brightness", "contrast", "saturate", "jpeg_compression", "pixelate")
 SEVERITIES = (1, 2, 3, 4, 5)
@@ -372,3 +372,17 @@ def test_jpeg_opencv_decode_is_byte_identical_to_pil(photo_crops224, photos224):
 def test_jpeg_opencv_decode_is_byte_identical_to_pil_on_cifar10(cifar10_test):
     images, _ = cifar10_test
     _assert_jpeg_identical(images, JPEG_QUALITIES)
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (32, 32, 1), (32, 32, 3), (61, 47, 3), (224, 224, 3)])
+def test_contrast_lookup_is_the_pointwise_formula(shape):
+    """The per-level table gives upstream's ``((x - m) * c + m) * 255`` bit for bit."""
+    rng = np.random.default_rng(sum(shape))
+    img = rng.integers(0, 256, shape, dtype=np.uint8)
+    for factor in (0.4, 0.05, 0.75, 1.5):
+        x = img / 255.0
+        means = np.mean(x, axis=(0, 1), keepdims=True)
+        expected = ((x - means) * factor + means) * 255
+        out = contrast(img, factor=factor)
+        assert out.dtype == np.float64 and out.shape == img.shape
+        np.testing.assert_array_equal(out, expected)
