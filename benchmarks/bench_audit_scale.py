@@ -144,10 +144,30 @@ def run(cmd: list[str], cwd: Path) -> tuple[float, int, float]:
     return time.perf_counter() - t0, peak, sampler.peak_at
 
 
-def measure(args: argparse.Namespace, n: int, work: Path) -> dict[str, Any]:
-    """Build, pull and audit ``n`` rows; return the figures of one results row."""
+def pull_and_audit(args: argparse.Namespace, d: Path, manifest: dict[str, Any],
+                   pull_workers: bool = False) -> dict[str, Any]:
+    """Write ``manifest`` into ``d``, pull and audit it; return times, peaks and metrics."""
     import yaml
 
+    (d / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    bs = [sys.executable, "-m", "pipeline.cli"]
+    load_pull = loadavg()
+    extra = ["--workers", str(args.workers)] if pull_workers else []
+    pull_s, pull_peak, _ = run([*bs, "pull", "--manifest", str(d / "manifest.yaml"), "--out",
+                                str(d / "pulled"), *extra, "--no-progress"], REPO)
+    load_audit = loadavg()
+    audit_s, audit_peak, peak_at = run(
+        [*bs, "audit", "--manifest", str(d / "manifest.yaml"), "--clean",
+         str(d / "pulled" / "clean"), "--out", str(d / "audit"), "--workers", str(args.workers),
+         "--no-progress"], REPO)
+    return {"pull_s": pull_s, "pull_gb": pull_peak / 2**30, "audit_s": audit_s,
+            "audit_gb": audit_peak / 2**30, "peak_at": peak_at, "load_pull": load_pull,
+            "load_audit": load_audit, "load_end": loadavg(),
+            "metrics": json.loads((d / "audit" / "metrics.json").read_text())}
+
+
+def measure(args: argparse.Namespace, n: int, work: Path) -> dict[str, Any]:
+    """Build, pull and audit ``n`` rows; return the figures of one results row."""
     d = work / f"n{n}"
     d.mkdir(parents=True)
     t0 = time.perf_counter()
@@ -162,17 +182,8 @@ def measure(args: argparse.Namespace, n: int, work: Path) -> dict[str, Any]:
                             "featurizer_params": {"filters": 128, "patch": 5}},
                   "rank_by": "normalized_margin", "candidates": args.candidates},
     }
-    (d / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
-    bs = [sys.executable, "-m", "pipeline.cli"]
-    load_pull = loadavg()
-    pull_s, pull_peak, _ = run([*bs, "pull", "--manifest", str(d / "manifest.yaml"), "--out",
-                             str(d / "pulled"), "--no-progress"], REPO)
-    load_audit = loadavg()
-    audit_s, audit_peak, peak_at = run(
-        [*bs, "audit", "--manifest", str(d / "manifest.yaml"), "--clean",
-         str(d / "pulled" / "clean"), "--out", str(d / "audit"), "--workers", str(args.workers),
-         "--no-progress"], REPO)
-    metrics = json.loads((d / "audit" / "metrics.json").read_text())
+    r = pull_and_audit(args, d, manifest)
+    metrics, audit_s, peak_at = r["metrics"], r["audit_s"], r["peak_at"]
     # The phase the peak fell in: the audit's own phase times, after its start-up.
     phases, start = [], audit_s - metrics["seconds"]["total_s"]
     for key in ("load_s", "features_s", "probs_s", "issues_s", "write_s"):
@@ -180,10 +191,7 @@ def measure(args: argparse.Namespace, n: int, work: Path) -> dict[str, Any]:
         start = phases[-1][0]
     peak_phase = next((name for end, name in phases if peak_at <= end), "write")
     caught = _caught(d / "audit", flipped)
-    return {"rows": n, "make_s": make_s, "pull_s": pull_s, "pull_gb": pull_peak / 2**30,
-            "audit_s": audit_s, "audit_gb": audit_peak / 2**30, "peak_phase": peak_phase,
-            "load_pull": load_pull,
-            "load_audit": load_audit, "load_end": loadavg(), "metrics": metrics,
+    return {**r, "rows": n, "make_s": make_s, "peak_phase": peak_phase,
             "planted": len(flipped), **caught}
 
 
@@ -195,8 +203,6 @@ def measure_imagenet(args: argparse.Namespace, n: int, work: Path) -> dict[str, 
     (resize 256, centre crop 224) and audited with CIFAR-10's audit section (random-conv,
     6 px patches): the audit keeps 64 px area-downsampled copies of the 224 px images.
     """
-    import yaml
-
     sys.path.insert(0, str(HERE.parent))
     from bench_corrupt_stage import make_imagenet_layout
 
@@ -213,21 +219,8 @@ def measure_imagenet(args: argparse.Namespace, n: int, work: Path) -> dict[str, 
                             "featurizer_params": {"filters": 128, "patch": 6}},
                   "rank_by": "normalized_margin", "candidates": args.candidates},
     }
-    (d / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
-    bs = [sys.executable, "-m", "pipeline.cli"]
-    load_pull = loadavg()
-    pull_s, pull_peak, _ = run([*bs, "pull", "--manifest", str(d / "manifest.yaml"), "--out",
-                                str(d / "pulled"), "--workers", str(args.workers),
-                                "--no-progress"], REPO)
-    load_audit = loadavg()
-    audit_s, audit_peak, _ = run(
-        [*bs, "audit", "--manifest", str(d / "manifest.yaml"), "--clean",
-         str(d / "pulled" / "clean"), "--out", str(d / "audit"), "--workers", str(args.workers),
-         "--no-progress"], REPO)
-    metrics = json.loads((d / "audit" / "metrics.json").read_text())
-    return {"rows": n, "make_s": make_s, "pull_s": pull_s, "pull_gb": pull_peak / 2**30,
-            "audit_s": audit_s, "audit_gb": audit_peak / 2**30, "load_pull": load_pull,
-            "load_audit": load_audit, "load_end": loadavg(), "metrics": metrics}
+    return {**pull_and_audit(args, d, manifest, pull_workers=True), "rows": n,
+            "make_s": make_s}
 
 
 def _caught(audit_dir: Path, flipped: set[int]) -> dict[str, int]:
