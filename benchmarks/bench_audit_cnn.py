@@ -122,7 +122,9 @@ def main() -> None:
                 ours = set(np.flatnonzero(li["review_candidate"]).tolist())
                 errs = {r["index"] for r in mturk_records(rel, "mnist", prefix="mnist")
                         if r["validated_error"]}
-                queue = f"top-100 holds {len(ours & errs)} / {len(errs)} validated errors"
+                missed = sorted(int(li["rank"][i]) for i in errs - ours)
+                queue = (f"top-100 holds {len(ours & errs)} / {len(errs)} validated errors"
+                         + (f" (the others rank {', '.join(map(str, missed))})" if missed else ""))
             lines.append(f"| {name} | {route} | {dt:.0f} | {dcpu:.0f} | "
                          f"{load:.1f}-{load_end:.1f} | "
                          f"{trust['heldout_accuracy']:.2%} | {trust['ece']:.3f} | "
