@@ -195,3 +195,26 @@ def test_an_edited_marker_cannot_reach_outside(tmp_path: Path) -> None:
     prepare_output(root, [])
     assert victim.read_text() == "precious"
     assert (elsewhere / "x.parquet").read_text() == "precious too"
+
+
+@pytest.mark.parametrize("scheduler", ["processes", "threads"])
+def test_run_tasks_hands_out_one_task_at_a_time(scheduler: str, monkeypatch) -> None:
+    """dask's process pool batches ``chunksize`` (default 6) ready tasks into one worker: 4
+    shards or 5 folds would run serially in one process. run_tasks must submit them singly."""
+    import dask
+
+    from pipeline import parallel
+
+    seen = []
+    before = dask.config.get("chunksize", None)
+
+    def fake_compute(*tasks, **kwargs):
+        seen.append((dask.config.get("chunksize", None), kwargs["num_workers"]))
+        return tuple(t.compute(scheduler="sync") for t in tasks)
+
+    monkeypatch.setattr(parallel.dask, "compute", fake_compute)
+    out = parallel.run_tasks(pow, [(2, k) for k in range(5)], scheduler=scheduler, workers=2,
+                             progress=False)
+    assert out == [1, 2, 4, 8, 16]
+    assert seen == [(1, 2)]
+    assert dask.config.get("chunksize", None) == before  # the setting is scoped to the call
