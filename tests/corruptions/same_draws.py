@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import script_reference as sr
+from fidelity_stats import max_abs
 from replay import ScriptDraws
 
 from corruptions import frost_texture, get_registry, resolve_params
@@ -65,6 +66,17 @@ def reference(name: str, preset: str, image: np.ndarray, severity: int, seed: in
              p["mud_sigma"] if mud else p["water_gain"], int(mud))
         return sr.spatter(image, c, rs, mud_gray=preset == "mnist28")
     raise KeyError(name)
+
+
+def assert_same_draws(name: str, preset: str, images: list[np.ndarray]) -> None:
+    """Assert ours equals the reference script, pixel for pixel, at every severity and seed."""
+    for severity in (1, 2, 3, 4, 5):
+        for seed, img in enumerate(images):
+            a = ours(name, preset, img, severity, seed)
+            b = reference(name, preset, img, severity, seed)
+            assert a.shape == b.shape
+            worst = max_abs(a, b)
+            assert worst == 0, f"{name}/{preset} s{severity} seed {seed}: max |diff| {worst}"
 
 
 @pytest.fixture(scope="session")
