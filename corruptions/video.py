@@ -360,7 +360,7 @@ def _check_value(name: str, value: float) -> None:
 
 def _kernel(name: str, image: U8Image, params: dict[str, Any], rng: np.random.Generator,
             source_rng: np.random.Generator) -> U8Image:
-    return _run_jobs([_Job(name, image, params, rng, source_rng)])[0]
+    return _batch(name, [image], [{**params, "rng": rng, "source_rng": source_rng}])[0]
 
 
 def _batch(name: str, works: Sequence[U8Image], kwargs: Sequence[dict[str, Any]]) -> list[U8Image]:
@@ -431,7 +431,6 @@ def h265_abr(image: U8Image, *, divisor: float, rng: np.random.Generator,
         ``h265_abr`` in video_distortions.py (``-b:v -maxrate -bufsize = bit_rate / c``).
 
     """
-    _check_value("h265_abr", divisor)
     return _kernel("h265_abr", image, {"divisor": divisor, **clip}, rng, source_rng)
 
 
@@ -457,7 +456,6 @@ def bit_error(image: U8Image, *, period: int, rng: np.random.Generator,
         ``bit_error`` in video_distortions.py (``-c copy -bsf noise=c``).
 
     """
-    _check_value("bit_error", period)
     return _kernel("bit_error", image, {"period": period, **clip}, rng, source_rng)
 
 
@@ -501,18 +499,18 @@ def apply_many(
         raise ValueError(f"need one rng and one source_rng per image: {len(images)} images, "
                          f"{len(rngs)} rngs, {len(source_rngs)} source_rngs")
     spec = get_registry()[name]
-    jobs, layouts = [], []
+    works, kwargs, layouts = [], [], []
     for image, rng, src in zip(images, rngs, source_rngs, strict=True):
         check_image(image)
         if not isinstance(rng, np.random.Generator) or not isinstance(src, np.random.Generator):
             raise ValueError(f"{name!r} needs one np.random.Generator per image")
         params = resolve_params(name, severity=severity, preset=preset, shape=image.shape)
-        kwargs = {k: v for k, v in params.items() if not k.startswith("_")}
-        _check_value(name, kwargs[_VALUE_FIELD[name]])
         work, alpha = to_layout(image, spec.layout)
-        jobs.append(_Job(name, work, kwargs, rng, src))
+        works.append(work)
+        kwargs.append({**{k: v for k, v in params.items() if not k.startswith("_")},
+                       "rng": rng, "source_rng": src})
         layouts.append((image, alpha))
-    results = _run_jobs(jobs)
+    results = _batch(name, works, kwargs)
     return [from_layout(r, img, alpha) for r, (img, alpha) in zip(results, layouts, strict=True)]
 
 

@@ -192,6 +192,15 @@ class _CleanShard:
             self._layouts[layout] = converted
         return self._layouts[layout]
 
+    def aux(self, i: int, spec: Any, seed: int) -> dict[str, Any]:
+        """Auxiliary kernel inputs of image ``i`` for ``spec`` (its ``needs``)."""
+        aux: dict[str, Any] = {}
+        if "depth" in spec.needs:
+            aux["depth"] = self.depth(i)[0]
+        if "source_rng" in spec.needs:  # one generator per image for the whole family
+            aux["source_rng"] = derive_rng(seed, self.sample_ids[i], spec.family, 0)
+        return aux
+
     def depth(self, i: int) -> tuple[np.ndarray, str]:
         """Depth map of image ``i`` and where it came from (computed once per task)."""
         if self._depth[i] is None:
@@ -270,38 +279,34 @@ def _write_output(clean: _CleanShard, out: Path, corruption: str, severity: int,
     presets: list[str] = []
     params: list[str] = []
     kernel_s = encode_s = 0.0
+    for image in clean.images:  # parameters resolved once per image shape
+        if image.shape not in prepared:
+            prepared[image.shape] = _Prepared(spec, severity, preset, image.shape, rounding)
+    results: list[np.ndarray] | None = None
+    rngs = None
     if spec.batch is not None:  # all images at once (generators must coexist: one each)
         t0 = time.perf_counter()
-        rng_list = [derive_rng(seed, sid, corruption, severity) if spec.stochastic else None
-                    for sid in clean.sample_ids]
-        results = _batch_results(clean, spec, works, rng_list, preset=preset, rounding=rounding,
-                                 severity=severity, seed=seed, prepared=prepared)
+        kwargs = [prepared[image.shape].kwargs_for(
+                      derive_rng(seed, sid, corruption, severity) if spec.stochastic else None,
+                      clean.aux(i, spec, seed))
+                  for i, (sid, image) in enumerate(zip(clean.sample_ids, clean.images,
+                                                       strict=True))]
+        raw = spec.batch([w for w, _ in works], kwargs)
+        results = [prepared[image.shape].finish(r, works[i][0], image, works[i][1])
+                   for i, (r, image) in enumerate(zip(raw, clean.images, strict=True))]
         kernel_s += time.perf_counter() - t0
-        rngs = src_rngs = None
-    else:
-        results = None
-        rngs = (derive_rngs(seed, clean.sample_ids, corruption, severity) if spec.stochastic
-                else None)
-        src_rngs = (derive_rngs(seed, clean.sample_ids, spec.family, 0)
-                    if "source_rng" in spec.needs else None)
+    elif spec.stochastic:
+        rngs = derive_rngs(seed, clean.sample_ids, corruption, severity)
     for i, image in enumerate(clean.images):
         t0 = time.perf_counter()
-        fn = prepared.get(image.shape)
-        if fn is None:
-            fn = prepared[image.shape] = _Prepared(spec, severity, preset, image.shape, rounding)
-        depth_source = None
-        if "depth" in spec.needs:
-            depth_source = clean.depth(i)[1]
+        fn = prepared[image.shape]
+        depth_source = clean.depth(i)[1] if "depth" in spec.needs else None
         if results is not None:
             result = results[i]
         else:
-            aux: dict[str, Any] = {}
-            if "depth" in spec.needs:
-                aux["depth"] = clean.depth(i)[0]
-            if src_rngs is not None:
-                aux["source_rng"] = next(src_rngs)
             work, alpha = works[i]
-            result = fn(work, image, alpha, next(rngs) if rngs is not None else None, aux)
+            result = fn(work, image, alpha, next(rngs) if rngs is not None else None,
+                        clean.aux(i, spec, seed))
         t1 = time.perf_counter()
         blobs.append(encode_image(result, encoding))
         encode_s += time.perf_counter() - t1
@@ -341,28 +346,6 @@ def _write_output(clean: _CleanShard, out: Path, corruption: str, severity: int,
                         ("write", time.perf_counter() - t0)):
         steps[step] = steps.get(step, 0.0) + value
     return record
-
-
-def _batch_results(clean: _CleanShard, spec: Any, works: list[tuple[np.ndarray, Any]],
-                   rngs: list[np.random.Generator | None], *, preset: str, rounding: str,
-                   severity: int, seed: int,
-                   prepared: dict[tuple[int, ...], _Prepared]) -> list[np.ndarray]:
-    """Corrupt every image of a shard with one call of the spec's batch hook."""
-    kwargs = []
-    for i, image in enumerate(clean.images):
-        fn = prepared.get(image.shape)
-        if fn is None:
-            fn = prepared[image.shape] = _Prepared(spec, severity, preset, image.shape,
-                                                   rounding)
-        aux: dict[str, Any] = {}
-        if "depth" in spec.needs:
-            aux["depth"] = clean.depth(i)[0]
-        if "source_rng" in spec.needs:
-            aux["source_rng"] = derive_rng(seed, clean.sample_ids[i], spec.family, 0)
-        kwargs.append(fn.kwargs_for(rngs[i], aux))
-    raw = spec.batch([w for w, _ in works], kwargs)
-    return [prepared[image.shape].finish(r, works[i][0], image, works[i][1])
-            for i, (r, image) in enumerate(zip(raw, clean.images, strict=True))]
 
 
 def _split_of(name: str) -> str:
