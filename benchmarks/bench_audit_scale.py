@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import re
 import subprocess
 import sys
@@ -246,7 +247,7 @@ def write_report(args: argparse.Namespace, started: str, rows: list[dict[str, An
     """Write the results table."""
     lines = [
         "# Built-in audit route at scale (benchmarks/bench_audit_scale.py)", "",
-        f"Run {started} on {_cores()} cores, 24 GiB. Synthetic 28x28 digits from the MNIST "
+        f"Run {started} on {os.cpu_count()} cores, 24 GiB. Synthetic 28x28 digits from the MNIST "
         f"test set (shift +-2 px, noise sigma 8, {args.flip:.0%} labels flipped at random), "
         f"pulled with `benchsmith pull` and audited with `benchsmith audit --workers "
         f"{args.workers}` (random-conv 128 filters, 5-fold, candidates {args.candidates}). "
@@ -272,12 +273,6 @@ def write_report(args: argparse.Namespace, started: str, rows: list[dict[str, An
               "on 2 cores.", ""]
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
-
-
-def _cores() -> int:
-    import os
-
-    return os.cpu_count() or 0
 
 
 def main() -> None:
