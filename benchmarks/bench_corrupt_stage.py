@@ -272,12 +272,20 @@ def main() -> None:
                         "--steps-n224 images (realistic shard sizes), to corrupt_stage_steps.md")
     parser.add_argument("--steps-n32", type=int, default=1000)
     parser.add_argument("--steps-n224", type=int, default=100)
+    parser.add_argument("--full95", action="store_true",
+                        help="only the whole --synthetic set through all 95 configs, for each "
+                        "--full95-runs entry, to corrupt_stage_95.md")
+    parser.add_argument("--full95-runs", nargs="+", default=["jpeg:2", "jpeg:1", "png:2"],
+                        help="encoding:workers on the process pool (encoding jpeg or png)")
     args = parser.parse_args()
     if args.job:
         print(json.dumps(run_job(json.loads(args.job))))
         return
     if args.steps_only:
         steps_only(args)
+        return
+    if args.full95:
+        full95(args)
         return
     args.work = Path(tempfile.mkdtemp(prefix="bench-corrupt-stage-"))
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -340,6 +348,63 @@ def _steps_row(kind: str, ops: str, s: dict[str, Any]) -> str:
         f"{1e3 * st.get(k, 0.0) / n:.3f} ({st.get(k, 0.0) / s['seconds']:.0%})"
         for k in ("decode", "kernel", "encode", "write"))
         + f" | {1e3 * other / n:.3f} | {max(s['load']):.2f} |")
+
+
+ENCODINGS = {"jpeg": ("JPEG-85", {"format": "jpeg", "quality": 85, "optimize": True}),
+             "png": ("PNG (lossless, rle)", {"format": "png"})}
+
+
+def full95(args: argparse.Namespace) -> None:
+    """The whole synthetic set through all 95 configs per ``encoding:workers`` run."""
+    args.work = Path(tempfile.mkdtemp(prefix="bench-corrupt-95-"))
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    try:
+        make_imagenet_layout(args.work / "imagenet", args.synthetic)
+        pulled = args.work / "pulled-95"
+        pull_job = call(REPO, {"action": "pull", "pulled": str(pulled), "shard_size": 500,
+                               "manifest": manifest_data("imagenet224", args, ops="all95",
+                                                         limit=args.synthetic)})
+        print(f"pulled {args.synthetic} in {pull_job['seconds']:.1f} s", flush=True)
+        runs = []
+        for item in args.full95_runs:
+            enc, workers = item.split(":")
+            name, spec = ENCODINGS[enc]
+            res = call(REPO, {"action": "corrupt", "pulled": str(pulled), "scheduler":
+                              "processes", "workers": int(workers), "out": str(args.work / "out"),
+                              "manifest": manifest_data("imagenet224", args, ops="all95",
+                                                        encoding=spec, limit=args.synthetic)})
+            rate = res["images"] / res["seconds"]
+            runs.append({"encoding": name, "key": enc, "workers": int(workers), **res,
+                         "rate": rate, "hours": 50_000 * 95 / rate / 3600})
+            print(f"{name} x{workers}: {res['images']} images in {res['seconds']:.0f} s, "
+                  f"{rate:.0f} img/s -> {runs[-1]['hours']:.2f} h for 50k x 95 on {workers} "
+                  f"(load {res['load'][0]:.2f}-{res['load'][1]:.2f})", flush=True)
+        lines = [
+            "# corrupt stage: the whole synthetic ImageNet set through all 95 configs", "",
+            f"Run {started} on {os.cpu_count()} cores (niceness {os.nice(0)}), "
+            f"`benchmarks/bench_corrupt_stage.py --full95 --synthetic {args.synthetic}`. "
+            f"{args.synthetic} crops of scikit-image's photos as `val/<wnid>/*.JPEG`, pulled with "
+            f"resize 256 / centre crop 224 into shards of 500 ({pull_job['seconds']:.1f} s), then "
+            "all 95 configs (19 corruptions x 5 severities, imagenet224) through `corrupt` on "
+            "dask's process pool; projection = 50,000 x 95 images at the measured rate. Load "
+            "average (1 min) at start and end of each run.", "",
+            "| encoding | workers | images | seconds | img/s | projected 50k x 95 (h) | load |",
+            "|---|---|---|---|---|---|---|"]
+        for r in runs:
+            lines.append(f"| {r['encoding']} | {r['workers']} | {r['images']:,} | "
+                         f"{r['seconds']:.0f} | {r['rate']:.0f} | {r['hours']:.2f} | "
+                         f"{r['load'][0]:.2f}-{r['load'][1]:.2f} |")
+        lines += ["", "2-worker efficiency (2 workers / 1 worker, same encoding):", ""]
+        for r in runs:
+            one = next((x for x in runs if x["key"] == r["key"] and x["workers"] == 1), None)
+            if r["workers"] == 2 and one:
+                lines.append(f"- {r['encoding']}: {r['rate'] / one['rate']:.2f}x")
+        out = args.out.with_name("corrupt_stage_95.md")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
+    finally:
+        shutil.rmtree(args.work, ignore_errors=True)
 
 
 def build95(args: argparse.Namespace) -> list[dict[str, Any]]:

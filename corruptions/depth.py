@@ -541,7 +541,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
             frozenset({"u_min", "u_max", "v_max"}),
         ),
         stochastic=True, needs=_DEPTH, suites=_SUITE,
-        reference="Kar et al. 2022, create_motion.py motion blur (3D Ken Burns)",
+        reference="Kar et al. 2022, create_motion.py motion blur (3D Ken Burns)", cost=150,
     ),
     CorruptionSpec(
         name="z_motion_blur", family="depth", kernel=z_motion_blur,
@@ -552,6 +552,6 @@ SPECS: tuple[CorruptionSpec, ...] = (
             frozenset({"jitter"}),
         ),
         stochastic=True, needs=_DEPTH, suites=_SUITE,
-        reference="Kar et al. 2022, create_motion.py zoom blur (3D Ken Burns)",
+        reference="Kar et al. 2022, create_motion.py zoom blur (3D Ken Burns)", cost=150,
     ),
 )

@@ -505,7 +505,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
         stochastic=True,
         layout="any",
         suites=frozenset({"imagenet_c", "mnist_c_extra"}),
-        reference="Hendrycks & Dietterich 2019, make_imagenet_c.py elastic_transform",
+        reference="Hendrycks & Dietterich 2019, make_imagenet_c.py elastic_transform", cost=8,
     ),
     CorruptionSpec(
         name="pixelate",

@@ -243,7 +243,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
         stochastic=True,
         layout="any",
         suites=frozenset({"imagenet_c", "mnist_c"}),
-        reference="Hendrycks & Dietterich 2019, make_imagenet_c.py shot_noise",
+        reference="Hendrycks & Dietterich 2019, make_imagenet_c.py shot_noise", cost=7,
     ),
     CorruptionSpec(
         name="impulse_noise",

@@ -147,6 +147,9 @@ class CorruptionSpec:
         batch: Optional ``batch(works, kwargs) -> list`` giving, for many images at once,
             what ``kernel(work, **kw)`` gives for each alone (the corrupt stage calls it
             once per output shard; e.g. the video family, one ffmpeg process per step).
+        cost: Rough CPU milliseconds of one call on a 224 x 224 RGB image (severity 3,
+            one core; measured in ``benchmarks/results/corruptions.md`` and ``3dcc.md``).
+            Only orders the corrupt stage's tasks (costly first); never changes output.
 
     Auxiliary input ``source_rng``: a generator shared by every corruption and severity
     of a family for one image, ``derive_rng(seed, sample_id, family, 0)`` (the video
@@ -167,6 +170,7 @@ class CorruptionSpec:
         default=None, compare=False
     )
     batch: Callable[..., list[np.ndarray]] | None = field(default=None, compare=False)
+    cost: float = field(default=2.0, compare=False)
 
     def __post_init__(self) -> None:
         if not self.tables:

@@ -551,7 +551,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
         batch=partial(_batch, "h265_crf"),
         tables=_tables("crf", (24, 26, 32, 39, 41), "crf = c of h265_crf (libx265)."),
         stochastic=True, suites=_SUITE, param_hook=_provenance,
-        reference="Kar et al. 2022, video_distortions.py h265_crf",
+        reference="Kar et al. 2022, video_distortions.py h265_crf", cost=1000,
     ),
     CorruptionSpec(
         name="h265_abr", family="video", kernel=h265_abr, needs=frozenset({"source_rng"}),
@@ -559,7 +559,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
         tables=_tables("divisor", (2, 4, 8, 16, 32),
                        "divisor = c of h265_abr; source = the H.264 mp4's container bitrate."),
         stochastic=True, suites=_SUITE, param_hook=_provenance,
-        reference="Kar et al. 2022, video_distortions.py h265_abr",
+        reference="Kar et al. 2022, video_distortions.py h265_abr", cost=1000,
     ),
     CorruptionSpec(
         name="bit_error", family="video", kernel=bit_error, needs=frozenset({"source_rng"}),
@@ -568,6 +568,6 @@ SPECS: tuple[CorruptionSpec, ...] = (
                        "period = c of bit_error (ffmpeg noise bsf amount) over the mp4's packet "
                        "bytes; which bytes and their values drawn from rng."),
         stochastic=True, suites=_SUITE, param_hook=_provenance,
-        reference="Kar et al. 2022, video_distortions.py bit_error",
+        reference="Kar et al. 2022, video_distortions.py bit_error", cost=400,
     ),
 )

@@ -433,7 +433,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
     CorruptionSpec(
         "snow", "weather", snow, SNOW_TABLES, stochastic=True, layout="any",
         suites=frozenset({"imagenet_c", "mnist_c_extra"}),
-        reference=_PAPER + _HC + "make_imagenet_c.py snow",
+        reference=_PAPER + _HC + "make_imagenet_c.py snow", cost=3,
     ),
     CorruptionSpec(
         "frost", "weather", frost, FROST_TABLES, stochastic=True, layout="any",

@@ -66,6 +66,10 @@ from pipeline.version import code_version
 
 __all__ = ["plan_configs", "corrupt_shard", "corrupt", "main"]
 
+#: Rough ms to encode and write one 224 px output (``benchmarks/results/corrupt_stage.md``),
+#: added to each kernel's ``cost`` when ordering tasks.
+_WRITE_MS = 3.0
+
 
 def _depth_for(
     image: np.ndarray, row: dict[str, Any], mode: str, model: dict[str, Any] | None
@@ -412,12 +416,15 @@ def corrupt(
     enc = describe(encoding)
     groups: dict[tuple[str, str], list[tuple[str, str, int, str]]] = {}
     meta: dict[str, dict[str, Any]] = {}
+    rows: dict[str, int] = {}
     for spec_src in manifest.sources:
         clean_dir = Path(clean_root) / manifest.clean_config(spec_src)
         clean_meta = read_config_manifest(clean_dir)
         names = datasets.Features.from_dict(clean_meta["features"])["label"].names
         has_depth = "depth" in clean_meta["features"]
         shards = [s for split_shards in list_shards(clean_dir).values() for s in split_shards]
+        rows.update({str(clean_dir / s["file"]): int(s["num_rows"])
+                     for split in clean_meta["splits"].values() for s in split["shards"]})
         for cfg, name, sev in configs:
             spec = registry[name]
             config = cfg if len(manifest.sources) == 1 else f"{spec_src.name}-{cfg}"
@@ -443,8 +450,11 @@ def corrupt(
          manifest.corrupt.depth, manifest.seed, encoding, depth_model)
         for (clean, _), outputs in groups.items()
     ]
+    # Longest first, so the few heavy (shard, family) tasks do not finish alone at the end.
+    cost = [rows.get(clean, 1) * sum(registry[o[1]].cost + _WRITE_MS for o in outputs)
+            for (clean, _), outputs in groups.items()]
     results_per_task = run_tasks(corrupt_shard, tasks, scheduler=scheduler, workers=workers,
-                                 desc=f"corrupt {family or 'all'}", progress=progress)
+                                 desc=f"corrupt {family or 'all'}", progress=progress, cost=cost)
     by_config: dict[str, list[dict[str, Any]]] = {}
     for task, recs in zip(tasks, results_per_task, strict=True):
         for (out_path, *_), rec in zip(task[1], recs, strict=True):

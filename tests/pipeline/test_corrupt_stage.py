@@ -267,3 +267,31 @@ def test_jpeg_build_publishes_and_validates(shared_dir, pulled, tmp_path) -> Non
     assert "stored as JPEG (quality 85, optimize True" in card
     clean = pq.read_table(next((tmp_path / "out" / "clean").glob("*.parquet")))
     assert clean["image"][0].as_py()["bytes"][:4] == b"\x89PNG"  # clean stays lossless PNG
+
+
+def test_tasks_start_costliest_first(shared_dir, pulled, tmp_path, monkeypatch) -> None:
+    """The stage hands run_tasks a cost per (shard, family) task: rows x (kernel cost + write)
+    summed over its outputs, so a glass/zoom blur task starts before a cheap noise task of
+    the same shard and a 25-row shard before the 10-row one."""
+    import pipeline.corrupt as stage
+
+    seen = {}
+
+    def capture(fn, args, *, cost=None, **kw):
+        seen["tasks"], seen["cost"] = [(Path(a[0]).name, [o[1] for o in a[1]]) for a in args], cost
+        return [[None] * len(a[1]) for a in args]
+
+    monkeypatch.setattr(stage, "run_tasks", capture)
+    monkeypatch.setattr(stage, "write_config_manifest", lambda *a, **k: {})
+    configs = {"gaussian_noise": [1], "zoom_blur": [1, 2], "glass_blur": [1]}
+    m = parse_manifest(_manifest(shared_dir, 60, configs), path="t.yaml")
+    corrupt(m, pulled, tmp_path / "out", scheduler="sync", progress=False)
+    reg = get_registry()
+    rows = {"test-00000-of-00003.parquet": 25, "test-00001-of-00003.parquet": 25,
+            "test-00002-of-00003.parquet": 10}
+    for (shard, ops), c in zip(seen["tasks"], seen["cost"], strict=True):
+        assert c == pytest.approx(rows[shard] * sum(reg[o].cost + stage._WRITE_MS for o in ops))
+    order = sorted(range(len(seen["cost"])), key=lambda i: -seen["cost"][i])
+    first = [seen["tasks"][i] for i in order[:2]]
+    assert {tuple(sorted(ops)) for _, ops in first} == {("glass_blur", "zoom_blur", "zoom_blur")}
+    assert seen["tasks"][order[-1]] == ("test-00002-of-00003.parquet", ["gaussian_noise"])

@@ -218,3 +218,33 @@ def test_run_tasks_hands_out_one_task_at_a_time(scheduler: str, monkeypatch) -> 
     assert out == [1, 2, 4, 8, 16]
     assert seen == [(1, 2)]
     assert dask.config.get("chunksize", None) == before  # the setting is scoped to the call
+
+
+def _started(i: int) -> tuple[int, float]:
+    """Return ``i`` and when this call started (CLOCK_MONOTONIC is shared by processes)."""
+    import time
+
+    t = time.monotonic()
+    time.sleep(0.01)
+    return i, t
+
+
+@pytest.mark.parametrize("scheduler", ["sync", "threads", "processes", "local"])
+def test_run_tasks_starts_costly_tasks_first(scheduler: str) -> None:
+    """With ``cost``, one worker starts the tasks in decreasing cost (ties in input order) and
+    the results still come back in input order; without it, in input order. Fails if dask's
+    start order for the named keys (or the distributed priority) stops following the rank."""
+    from pipeline import parallel
+
+    cost = [3.0, 9.0, 1.0, 9.0, 5.0, 0.5, 7.0]
+    out = parallel.run_tasks(_started, [(i,) for i in range(7)], scheduler=scheduler,
+                             workers=1, progress=False, cost=cost)
+    assert [i for i, _ in out] == list(range(7))
+    assert [i for i, _ in sorted(out, key=lambda r: r[1])] == [1, 3, 6, 4, 0, 2, 5]
+    if scheduler != "local":  # one LocalCluster start is enough for the distributed path
+        plain = parallel.run_tasks(_started, [(i,) for i in range(7)], scheduler=scheduler,
+                                   workers=1, progress=False)
+        assert [i for i, _ in sorted(plain, key=lambda r: r[1])] == list(range(7))
+    with pytest.raises(ValueError, match="cost has 2 entries for 7 tasks"):
+        parallel.run_tasks(_started, [(i,) for i in range(7)], scheduler=scheduler,
+                           workers=1, progress=False, cost=[1.0, 2.0])
