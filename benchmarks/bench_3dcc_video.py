@@ -128,6 +128,43 @@ def reference_chain(name: str, image: np.ndarray, severity: int, i: int) -> np.n
         return np.asarray(Image.open(kept).convert("RGB"))[: image.shape[0], : image.shape[1]]
 
 
+def ci95(a: list[float], b: list[float]) -> str:
+    """Half-width of the normal-approximation 95% interval of mean(a) - mean(b) (Welch SE).
+
+    The right yardstick for bit_error, whose hits are random on both sides (our generator,
+    ffmpeg's LCG): a mean difference inside it is what two draws of the same process give.
+    """
+    if len(a) < 2 or len(b) < 2:
+        return "n/a"
+    se = float(np.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b)))
+    return f"+-{1.96 * se:.2f}"
+
+
+def crops224(n: int) -> list[np.ndarray]:
+    """``n`` seeded 224 px crops (scale 0.5-1 of the shorter side) of scikit-image photos."""
+    import skimage.data
+    from PIL import Image
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_3dcc import PHOTOS
+
+    rng = np.random.default_rng(224)
+    photos = [np.asarray(Image.fromarray(skimage.data.stereo_motorcycle()[0]
+                                         if name == "motorcycle_left"
+                                         else getattr(skimage.data, name)()).convert("RGB"))
+              for name in PHOTOS]
+    out = []
+    for i in range(n):
+        a = photos[i % len(photos)]
+        side = int(rng.integers(min(a.shape[:2]) // 2, min(a.shape[:2]) + 1))
+        top = int(rng.integers(0, a.shape[0] - side + 1))
+        left = int(rng.integers(0, a.shape[1] - side + 1))
+        crop = Image.fromarray(a[top:top + side, left:left + side]).resize((224, 224),
+                                                                           Image.BILINEAR)
+        out.append(np.asarray(crop))
+    return out
+
+
 def fidelity(images: list[np.ndarray], label: str, names: tuple[str, ...] = NAMES) -> list[str]:
     """Markdown rows: PSNR per severity, benchsmith vs the script's chain."""
     rows = []
@@ -143,7 +180,7 @@ def fidelity(images: list[np.ndarray], label: str, names: tuple[str, ...] = NAME
             missing = sum(r is None for r in refs)
             a, b = float(np.mean(p_ours)), float(np.mean(p_ref)) if p_ref else float("nan")
             rows.append(f"| {name} | {label} | {s} | {a:.2f} | {b:.2f} | {a - b:+.2f} | "
-                        f"{missing} |")
+                        f"{ci95(p_ours, p_ref)} | {missing} |")
             print(rows[-1], flush=True)
     return rows
 
@@ -187,13 +224,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--names", default=",".join(NAMES), help="corruptions to compare")
     ap.add_argument("--photos", type=int, default=0,
                     help="also compare on this many 224 px scikit-image photographs")
+    ap.add_argument("--crops", type=int, default=0,
+                    help="also compare on this many seeded 224 px crops of those photographs")
+    ap.add_argument("--skip-throughput", action="store_true")
     args = ap.parse_args(argv)
     print(f"ffmpeg: {ffmpeg_version()}; cpus {os.cpu_count()}; load {load()}")
     imgs = cifar(args.shared, max(args.images, args.batch))
     if not args.skip_fidelity:
         print("| corruption | images | severity | benchsmith PSNR | script chain PSNR | diff dB |"
-              " frame 120 missing |")
-        print("|---|---|---|---|---|---|---|")
+              " 95% CI of diff | frame 120 missing |")
+        print("|---|---|---|---|---|---|---|---|")
         names = tuple(args.names.split(","))
         if args.images:
             fidelity(imgs[: args.images], f"{args.images} CIFAR-10 32 px", names)
@@ -202,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench_3dcc import photos224
 
             fidelity(photos224()[: args.photos], f"{args.photos} photos 224 px", names)
+        if args.crops:
+            fidelity(crops224(args.crops), f"{args.crops} photo crops 224 px", names)
+    if args.skip_throughput:
+        return 0
     print("| corruption | batch | ms / image / severity | projected min, 10k x 5 sev, 2 procs |"
           " load |")
     print("|---|---|---|---|---|")
