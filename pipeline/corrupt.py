@@ -42,6 +42,7 @@ import pyarrow as pa
 from corruptions.image import from_layout, quantize, to_layout
 from corruptions.registry import get_registry, resolve_params, resolve_preset
 from corruptions.rng import derive_rng
+from pipeline.alloc import keep_freed_memory
 from pipeline.download import file_digest
 from pipeline.encoding import DEFAULT, EncodingSpec, describe, encode_image
 from pipeline.errors import BenchsmithError
@@ -249,6 +250,7 @@ def corrupt_shard(
     Returns:
         The shard record of every output, in ``outputs`` order.
     """
+    keep_freed_memory()  # the kernels' per-image temporaries reuse heap pages (pipeline.alloc)
     timings: dict[str, float] = {}
     records: list[dict[str, Any] | None] = []
     for out_path, _, _, task_fp in outputs:
