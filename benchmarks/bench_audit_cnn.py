@@ -70,7 +70,8 @@ def _route(route: str, images: np.ndarray, labels: np.ndarray, ids: list[str],
     if route == "cnn":
         from pipeline.audit.cnn import cnn_pred_probs
 
-        # Digits: no flips, and 8 epochs are plenty (a manifest's audit.probs.cnn overrides).
+        # Digits: no flips, and 8 epochs are plenty (a manifest's audit.probs.cnn overrides);
+        # kept after the planted-flip selection of bench_audit_planted.py (audit_routes.md).
         params = {} if natural else {"flip": False, "epochs": 8}
         probs, _ = cnn_pred_probs(images, labels, fid, n_classes=10, seed=0, params=params,
                                   scheduler="processes", workers=2)

@@ -11,7 +11,9 @@ than a VGG stack at full resolution. Training: SGD + Nesterov momentum, a one-cy
 learning rate, label smoothing, random-crop (+ horizontal flip for natural images)
 augmentation; prediction averages each image with its mirror (``tta``) and is calibrated
 by temperature scaling on a held-out tenth of the fold's training rows (probabilities
-feed cleanlab, so calibration matters). Each fold is a dask task with one torch thread
+feed cleanlab, so calibration matters). ``arch: lenet`` swaps the network for a LeNet-style
+one (two 5x5 conv + max-pool blocks, a dense layer) for small single-channel digits; the
+training, calibration and seeding are the same. Each fold is a dask task with one torch thread
 (NHWC tensors, oneDNN convolutions); everything is seeded from (seed, fold) with torch's
 deterministic algorithms, so the probabilities do not depend on scheduler or worker count.
 
@@ -22,7 +24,8 @@ References:
     (patch-whitening initialisation, the conv-pool-BN-GELU groups, label smoothing 0.2,
     flip test-time augmentation);
     Guo et al., "On Calibration of Modern Neural Networks", 2017 (temperature scaling);
-    Northcutt et al., "Pervasive Label Errors in Test Sets", 2021 (cross-validated probs).
+    Northcutt et al., "Pervasive Label Errors in Test Sets", 2021 (cross-validated probs);
+    LeCun et al., "Gradient-based learning applied to document recognition", 1998 (lenet).
 """
 
 from __future__ import annotations
@@ -34,10 +37,15 @@ import numpy as np
 
 from pipeline.errors import ManifestError
 
-__all__ = ["CNN_DEFAULTS", "cnn_pred_probs", "fit_predict_cnn_fold"]
+__all__ = ["ARCHS", "CNN_DEFAULTS", "cnn_pred_probs", "fit_predict_cnn_fold"]
+
+#: Values of ``audit.probs.cnn.arch``: the airbench-style net (natural images) and a
+#: LeNet-style net (two 5x5 conv + max-pool blocks and a dense layer, for small digits).
+ARCHS = ("airbench", "lenet")
 
 #: Defaults of ``audit.probs.cnn`` (per key: what it sets).
 CNN_DEFAULTS: dict[str, Any] = {
+    "arch": "airbench",    # network: one of ARCHS
     "epochs": 16,          # passes over the fold's training rows
     "width": 32,           # channels of the first block (x4 in the next two)
     "batch_size": 128,
@@ -75,6 +83,27 @@ def _whitening(torch: Any, x: Any, eps: float = 5e-4) -> Any:
     evals, evecs = torch.linalg.eigh(cov)
     w = (evecs.T / torch.sqrt(evals.clamp_min(0) + eps)[:, None]).reshape(c * 4, c, 2, 2)
     return torch.cat([w, -w]).float()
+
+
+def _lenet(torch: Any, channels: int, n_classes: int, width: int, hw: tuple[int, int]) -> Any:
+    """LeNet-style net for small digits.
+
+    Two blocks of (5x5 conv, BN, ReLU, 2x2 max-pool) of ``width`` then ``2 * width``
+    channels, a dense layer of ``4 * width`` (the features) and a linear head.
+
+    Reference: LeCun et al., "Gradient-based learning applied to document recognition", 1998.
+    """
+    nn = torch.nn
+    layers: list[Any] = []
+    c_in = channels
+    for c in (width, 2 * width):
+        layers += [nn.Conv2d(c_in, c, 5, padding=2, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
+                   nn.MaxPool2d(2)]
+        c_in = c
+    flat = 2 * width * (hw[0] // 4) * (hw[1] // 4)
+    layers += [nn.Flatten(), nn.Linear(flat, 4 * width, bias=False), nn.BatchNorm1d(4 * width),
+               nn.ReLU(), nn.Linear(4 * width, n_classes, bias=False)]
+    return nn.Sequential(*layers)
 
 
 def _net(torch: Any, channels: int, n_classes: int, width: int, white: Any) -> Any:
@@ -160,8 +189,11 @@ def _fit_predict(torch: Any, images: np.ndarray, labels: np.ndarray, fid: np.nda
     perm = np.random.default_rng(np.random.SeedSequence([seed, 0xC46, k])).permutation(train)
     n_cal = max(n_classes, len(perm) // 10)
     cal, fit = perm[:n_cal], perm[n_cal:]
-    white = _whitening(torch, x[torch.from_numpy(np.sort(fit[:2000]))])
-    net = _net(torch, x.shape[1], n_classes, int(params["width"]), white)
+    if params["arch"] == "lenet":
+        net = _lenet(torch, x.shape[1], n_classes, int(params["width"]), tuple(x.shape[2:]))
+    else:
+        white = _whitening(torch, x[torch.from_numpy(np.sort(fit[:2000]))])
+        net = _net(torch, x.shape[1], n_classes, int(params["width"]), white)
     # NHWC: oneDNN's single-thread convolutions are ~20% faster on it than on NCHW.
     net = net.to(memory_format=torch.channels_last)
     x = x.contiguous(memory_format=torch.channels_last)
@@ -246,6 +278,8 @@ def cnn_pred_probs(images: Sequence[np.ndarray], labels: np.ndarray, fid: np.nda
         raise ManifestError(f"audit.probs.cnn: unknown key(s) {unknown}; allowed: "
                             f"{sorted(CNN_DEFAULTS)}")
     p = {**CNN_DEFAULTS, **params}
+    if p["arch"] not in ARCHS:
+        raise ManifestError(f"audit.probs.cnn.arch: {p['arch']!r} is not one of {list(ARCHS)}")
     arr = np.stack([np.asarray(im) for im in images])
     if arr.ndim == 3:
         arr = arr[..., None]

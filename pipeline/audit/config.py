@@ -74,8 +74,8 @@ PROBS_KEYS = {
     "C": "inverse L2 regularisation of the logistic regression (> 0)",
     "max_side": "builtin/cnn routes: images are area-downsampled to at most this many pixels "
     "a side before features are computed (int >= 8, default 64; bounds memory on large images)",
-    "cnn": "cnn route: overrides of pipeline.audit.cnn.CNN_DEFAULTS (epochs, width, "
-    "batch_size, lr, weight_decay, label_smoothing, flip, pad, tta)",
+    "cnn": "cnn route: overrides of pipeline.audit.cnn.CNN_DEFAULTS (arch: airbench or lenet, "
+    "epochs, width, batch_size, lr, weight_decay, label_smoothing, flip, pad, tta)",
 }
 
 
@@ -172,7 +172,7 @@ def _parse_probs(data: Any, where: str) -> ProbsSpec:
 
 
 def _parse_cnn(data: Any, where: str, route: str) -> dict[str, Any]:
-    from pipeline.audit.cnn import CNN_DEFAULTS
+    from pipeline.audit.cnn import ARCHS, CNN_DEFAULTS
 
     if data is None:
         return {}
@@ -182,7 +182,11 @@ def _parse_cnn(data: Any, where: str, route: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
         default = CNN_DEFAULTS[k]
-        if isinstance(default, bool):
+        if k == "arch":
+            if v not in ARCHS:
+                raise ManifestError(f"{where}.arch: {v!r} is not one of {list(ARCHS)}")
+            out[k] = v
+        elif isinstance(default, bool):
             if not isinstance(v, bool):
                 raise ManifestError(f"{where}.{k}: expected true or false, got {v!r}")
             out[k] = v

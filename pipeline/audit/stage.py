@@ -318,7 +318,8 @@ def run_audit(
         f"({len(ids)} rows): out-of-sample predicted probabilities ({ps.route} route"
         + (f", {ps.featurizer} features + {ps.folds}-fold logistic regression"
            if ps.route in ("builtin", "embeddings") else
-           f", a small airbench-style CNN, {ps.folds}-fold, temperature-scaled"
+           f", a small {ps.cnn.get('arch', 'airbench')}-style CNN, {ps.folds}-fold, "
+           "temperature-scaled"
            if ps.route == "cnn" else "")
         + f"; held-out accuracy {trust['heldout_accuracy']:.1%}, ECE {trust['ece']:.3f}), "
         f"cleanlab find_label_issues(filter_by={spec.filter_by}) flags "
