@@ -124,29 +124,38 @@ def main() -> None:
         f.write(json.dumps(row) + "\n")
 
 
+def _tail(d: dict, date: str) -> str:
+    """The accuracy, cost and time cells both tables end with."""
+    return (f"{d['ece']:.3f} | {d['wall_s']:.0f} | {d['cpu_s']:.0f} | "
+            f"{d['load_start']:.1f}-{d['load_end']:.1f} | {date} |")
+
+
+def _planted_row(r: dict) -> str:
+    p = r["planted"]
+    return (f"| {r['name']} | `{json.dumps(r['params'])}` | {p['found']} / {p['k']} "
+            f"({p['found'] / p['k']:.1%}) | {p['acc_original']:.2%} / {p['acc_noisy']:.2%} | "
+            + _tail(p, r["date"]))
+
+
+def _real_row(r: dict) -> str:
+    q = r["real"]
+    return (f"| {r['name']} | {q['found']} / {q['n']} | "
+            f"{', '.join(map(str, q['missed_ranks'])) or '-'} | {q['acc']:.2%} | "
+            + _tail(q, r["date"]))
+
+
 def render(log: Path) -> None:
     """Print the log as two markdown tables (planted selection; real labels, reported only)."""
     rows = [json.loads(s) for s in log.read_text().splitlines() if s.strip()]
-    print("| candidate | overrides | planted in top-K | held-out acc (original / noisy) | "
-          "ECE | wall s | CPU s | load avg | when |\n|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        if "planted" in r:
-            p = r["planted"]
-            print(f"| {r['name']} | `{json.dumps(r['params'])}` | {p['found']} / {p['k']} "
-                  f"({p['found'] / p['k']:.1%}) | {p['acc_original']:.2%} / "
-                  f"{p['acc_noisy']:.2%} | {p['ece']:.3f} | {p['wall_s']:.0f} | "
-                  f"{p['cpu_s']:.0f} | {p['load_start']:.1f}-{p['load_end']:.1f} | "
-                  f"{r['date']} |")
-    print("\n| candidate | validated errors in top-100 | missed ranks | held-out acc | ECE | "
-          "wall s | CPU s | load avg | when |\n|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        if "real" in r:
-            q = r["real"]
-            print(f"| {r['name']} | {q['found']} / {q['n']} | "
-                  f"{', '.join(map(str, q['missed_ranks'])) or '-'} | {q['acc']:.2%} | "
-                  f"{q['ece']:.3f} | {q['wall_s']:.0f} | {q['cpu_s']:.0f} | "
-                  f"{q['load_start']:.1f}-{q['load_end']:.1f} | {r['date']} |")
-
+    tables = (
+        ("planted", _planted_row, "| candidate | overrides | planted in top-K | held-out acc "
+         "(original / noisy) | ECE | wall s | CPU s | load avg | when |"),
+        ("real", _real_row, "| candidate | validated errors in top-100 | missed ranks | "
+         "held-out acc | ECE | wall s | CPU s | load avg | when |"),
+    )
+    for key, fmt, header in tables:
+        lines = [header, "|---" * 9 + "|", *(fmt(r) for r in rows if key in r)]
+        print("\n".join(lines) + "\n")
 
 if __name__ == "__main__":
     main()
