@@ -40,15 +40,23 @@ PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "hubble
           "immunohistochemistry", "retina", "colorwheel")  # fmt: skip
 
 
-def photos224() -> list[np.ndarray]:
+def photos() -> list[np.ndarray]:
+    """The scikit-image photographs of :data:`PHOTOS` as uint8 RGB, full size."""
     import skimage.data
     from PIL import Image
 
+    return [np.asarray(Image.fromarray(skimage.data.stereo_motorcycle()[0]
+                                       if name == "motorcycle_left"
+                                       else getattr(skimage.data, name)()).convert("RGB"))
+            for name in PHOTOS]
+
+
+def photos224() -> list[np.ndarray]:
+    from PIL import Image
+
     out = []
-    for name in PHOTOS:
-        img = (skimage.data.stereo_motorcycle()[0] if name == "motorcycle_left"
-               else getattr(skimage.data, name)())
-        pil = Image.fromarray(img).convert("RGB")
+    for img in photos():
+        pil = Image.fromarray(img)
         s = 256 / min(pil.size)
         pil = pil.resize((max(256, round(pil.size[0] * s)), max(256, round(pil.size[1] * s))),
                          Image.BILINEAR)

@@ -142,17 +142,13 @@ def ci95(a: list[float], b: list[float]) -> str:
 
 def crops224(n: int) -> list[np.ndarray]:
     """``n`` seeded 224 px crops (scale 0.5-1 of the shorter side) of scikit-image photos."""
-    import skimage.data
     from PIL import Image
 
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from bench_3dcc import PHOTOS
+    from bench_3dcc import photos as load_photos
 
     rng = np.random.default_rng(224)
-    photos = [np.asarray(Image.fromarray(skimage.data.stereo_motorcycle()[0]
-                                         if name == "motorcycle_left"
-                                         else getattr(skimage.data, name)()).convert("RGB"))
-              for name in PHOTOS]
+    photos = load_photos()
     out = []
     for i in range(n):
         a = photos[i % len(photos)]
