@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from pipeline.download import file_digest  # noqa: E402
-from pipeline.validate import validate  # noqa: E402
+from pipeline.validation import validate  # noqa: E402
 
 
 def seal(root: Path) -> None:

@@ -23,7 +23,7 @@ from pipeline.manifest import Manifest, load_manifest
 from pipeline.publish import check_target, publish
 from pipeline.pull import pull
 from pipeline.stage import add_common_args
-from pipeline.validate import validate
+from pipeline.validation import validate
 
 __all__ = ["OPTIONAL_STAGES", "main", "quarantined_rows"]
 

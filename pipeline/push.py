@@ -84,7 +84,7 @@ def push(
     Raises:
         BenchsmithError: The folder is not a valid benchmark, or ``repo_id`` is malformed.
     """
-    from pipeline.validate import validate
+    from pipeline.validation import validate
 
     if repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise BenchsmithError(f"--repo-id {repo_id!r}: expected owner/name")
