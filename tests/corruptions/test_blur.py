@@ -35,8 +35,8 @@ from fidelity_stats import Stats, assert_stats_close, max_abs
 from same_draws import SIDES, assert_same_draws, preset_images  # noqa: F401 (fixture)
 from script_reference import clipped_zoom as script_clipped_zoom
 
-from corruptions import apply, get_registry, resolve_params
-from corruptions._filters import clipped_zoom, disk_kernel, zoom_sum
+from corruptions import _zoom_jit, apply, get_registry, resolve_params
+from corruptions._filters import _zoom_sum, clipped_zoom, disk_kernel, zoom_sum
 from corruptions._motion import magick_motion_blur
 from corruptions.blur import glass_blur_from_draws, glass_shuffle_index, motion_blur_at
 from corruptions.image import quantize
@@ -193,10 +193,13 @@ def test_clipped_zoom_and_disk_are_the_scripts_bit_for_bit():
     assert not k.flags.writeable and disk_kernel(3.0, 0.1) is k  # built once, shared
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "numpy"])
 @pytest.mark.parametrize("preset", ["cifar32", "tiny64", "imagenet224"])
-def test_zoom_sum_is_the_scripts_loop_bit_for_bit(preset):
-    """The buffered sum (stacked neighbours up to 64 px, term by term above) is the
-    scripts' ``out += clipped_zoom(x, z)`` loop over scipy's zoom, bit for bit."""
+def test_zoom_sum_is_the_scripts_loop_bit_for_bit(preset, compiled):
+    """Both paths of the sum (numba's single pass; numpy's stacked neighbours up to 64 px,
+    term by term above) are the scripts' ``out += clipped_zoom(x, z)`` loop over scipy's
+    zoom, bit for bit. numba is a dependency, so the compiled path must be the one used."""
+    assert _zoom_jit.AVAILABLE, "numba is a dependency of benchsmith; install it"
     n = {"cifar32": 32, "tiny64": 64, "imagenet224": 224}[preset]
     rng = np.random.default_rng(n)
     x = (rng.integers(0, 256, (n, n, 3)) / 255.0).astype(np.float32)
@@ -208,7 +211,24 @@ def test_zoom_sum_is_the_scripts_loop_bit_for_bit(preset):
             expected = np.zeros_like(img)
             for z in zooms:
                 expected += script_clipped_zoom(img, z)
-            np.testing.assert_array_equal(zoom_sum(img, tuple(zooms)), expected)
+            got = _zoom_sum(img, tuple(zooms), compiled=compiled)
+            assert got.dtype == expected.dtype
+            np.testing.assert_array_equal(got, expected)
+            if compiled:
+                assert zoom_sum(img, tuple(zooms)).tobytes() == got.tobytes()
+
+
+def test_zoom_sum_paths_agree_on_odd_shapes():
+    """Non-square, odd-sized and single-channel images: the compiled pass equals numpy's
+    byte for byte (scipy zooms each axis by its own size there)."""
+    rng = np.random.default_rng(3)
+    zooms = (1.0, 1.03, 1.17, 1.31)
+    for shape in ((50, 70, 3), (33, 31), (7, 9, 3), (225, 224, 3)):
+        for dtype in (np.float32, np.float64):
+            x = rng.random(shape).astype(dtype)
+            a = _zoom_sum(x, zooms, compiled=True)
+            b = _zoom_sum(x, zooms, compiled=False)
+            assert a.tobytes() == b.tobytes(), (shape, dtype)
 
 
 def test_magick_quantum_division_is_floor_divide():
