@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from corruptions import _zoom_jit
+from corruptions import _jit
 
 __all__ = [
     "gaussian_filter", "clipped_zoom", "zoom_sum", "zoom_plan", "disk_kernel", "reflect_gaussian",
@@ -247,7 +247,7 @@ def zoom_sum(image: np.ndarray, zooms: tuple[float, ...]) -> np.ndarray:
 
     The scripts' ``out += clipped_zoom(x, z)`` loop of ``zoom_blur`` (each zoom cast to
     the image's dtype, then added in order, starting from zeros). With numba installed
-    each zoom is one compiled pass (:mod:`corruptions._zoom_jit`), otherwise numpy with
+    each zoom is one compiled pass (:mod:`corruptions._jit`), otherwise numpy with
     one set of work buffers for all zooms; both give the same bytes.
 
     Args:
@@ -258,7 +258,7 @@ def zoom_sum(image: np.ndarray, zooms: tuple[float, ...]) -> np.ndarray:
         Array of the input's shape and dtype.
 
     """
-    return _zoom_sum(image, zooms, compiled=_zoom_jit.AVAILABLE)
+    return _zoom_sum(image, zooms, compiled=_jit.AVAILABLE)
 
 
 def _zoom_sum(image: np.ndarray, zooms: tuple[float, ...], *, compiled: bool) -> np.ndarray:
@@ -280,7 +280,7 @@ def _zoom_sum(image: np.ndarray, zooms: tuple[float, ...], *, compiled: bool) ->
         if compiled:
             cols = (_flat_columns(m, z, c, 0), _flat_columns(m, z, c, 1),
                     _flat_weights(m, z, c, 0), _flat_weights(m, z, c, 1))
-            _zoom_jit.accumulate_zoom(flat, out, cast, zoom_plan(n, z), cols)
+            _jit.accumulate_zoom(flat, out, cast, zoom_plan(n, z), cols)
             continue
         scratch = scratch or _ZoomScratch(n, m * c, src.dtype)
         total = _zoom_terms(flat, m, c, z, scratch)

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from corruptions import _jit
 from corruptions._filters import reflect_gaussian
 from corruptions._pil_resample import _pixelate_box, _pixelate_plan
 from corruptions.image import REC709, FloatImage, U8Image, hsv_to_rgb, rgb_to_hsv
@@ -293,6 +294,19 @@ def _displacement(
 
 
 _BORDERS = {"reflect": cv2.BORDER_REFLECT_101, "constant": cv2.BORDER_CONSTANT}
+
+
+def _warp(plane: np.ndarray, coords: np.ndarray, border: str) -> np.ndarray:
+    """``map_coordinates(plane, coords, output=float32, order=1, mode=border)``.
+
+    ``reflect`` runs compiled when numba is installed (:mod:`corruptions._jit`, the
+    same bytes as scipy's call), everything else through scipy.
+    """
+    if border == "reflect" and _jit.AVAILABLE and plane.dtype == np.float32:
+        return _jit.map_coordinates_reflect(np.ascontiguousarray(plane), coords)
+    from scipy.ndimage import map_coordinates
+
+    return map_coordinates(plane, coords, output=np.float32, order=1, mode=border)
 _grid = lru_cache(maxsize=16)(lambda h, w: np.indices((h, w)))  # read-only row/column grid
 
 
@@ -341,8 +355,6 @@ def elastic_transform(
         True
 
     """
-    from scipy.ndimage import map_coordinates
-
     if border not in _BORDERS:
         raise ValueError(f"border must be one of {sorted(_BORDERS)}, got {border!r}")
     if min(alpha, sigma, affine_jitter) < 0:
@@ -369,8 +381,7 @@ def elastic_transform(
         np.add(rows, dy, out=coords[0])  # int + float32 -> float64, as upstream
         np.add(cols, dx, out=coords[1])
         planes = cv2.split(x) if c > 1 else [x[..., 0]]
-        warped = [map_coordinates(p, coords, output=np.float32, order=1, mode=border)
-                  for p in planes]
+        warped = [_warp(p, coords, border) for p in planes]
         x = (cv2.merge(warped) if c > 1 else warped[0]).reshape(h, w, c)
     x *= np.float32(255.0)
     return x.reshape(image.shape)

@@ -35,7 +35,7 @@ from fidelity_stats import Stats, assert_stats_close, max_abs
 from same_draws import SIDES, assert_same_draws, preset_images  # noqa: F401 (fixture)
 from script_reference import clipped_zoom as script_clipped_zoom
 
-from corruptions import _zoom_jit, apply, get_registry, resolve_params
+from corruptions import _jit, apply, get_registry, resolve_params
 from corruptions._filters import _zoom_sum, clipped_zoom, disk_kernel, zoom_sum
 from corruptions._motion import magick_motion_blur
 from corruptions.blur import glass_blur_from_draws, glass_shuffle_index, motion_blur_at
@@ -199,7 +199,7 @@ def test_zoom_sum_is_the_scripts_loop_bit_for_bit(preset, compiled):
     """Both paths of the sum (numba's single pass; numpy's stacked neighbours up to 64 px,
     term by term above) are the scripts' ``out += clipped_zoom(x, z)`` loop over scipy's
     zoom, bit for bit. numba is a dependency, so the compiled path must be the one used."""
-    assert _zoom_jit.AVAILABLE, "numba is a dependency of benchsmith; install it"
+    assert _jit.AVAILABLE, "numba is a dependency of benchsmith; install it"
     n = {"cifar32": 32, "tiny64": 64, "imagenet224": 224}[preset]
     rng = np.random.default_rng(n)
     x = (rng.integers(0, 256, (n, n, 3)) / 255.0).astype(np.float32)
