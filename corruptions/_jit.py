@@ -14,7 +14,10 @@ Two loops that numpy can only express as many whole-array passes, compiled into 
   an edge mapped by the same rule, weights
   ``w0 = 1 - (cc - floor(cc))``, ``w1 = 1 - w0``, and
   ``t = 0.0 + (v00 * wy0) * wx0 + (v01 * wy0) * wx1 + (v10 * wy1) * wx0 + (v11 * wy1) * wx1``
-  in that order, stored as float32.
+  in that order, stored as float32;
+* :func:`glass_shuffle`, one pass of ``glass_blur``'s pixel shuffle as the scripts run
+  it, visit by visit: ``index[p] = index[s]`` (the RGB scripts' view assignment, a
+  copy) or a true swap (MNIST-C's 2-D array). Integer moves, exact by construction.
 
 Every step is one IEEE float64 operation in the reference's order: numba compiles
 without ``fastmath``, so LLVM neither reassociates the sums nor fuses a product into
@@ -44,7 +47,7 @@ import numpy as np
 #: importing the corruptions costs nothing extra.
 AVAILABLE = importlib.util.find_spec("numba") is not None
 
-__all__ = ["AVAILABLE", "accumulate_zoom", "map_coordinates_reflect"]
+__all__ = ["AVAILABLE", "accumulate_zoom", "glass_shuffle", "map_coordinates_reflect"]
 
 
 def _accumulate(src, out, cast, y0, y1, wy0, wy1, c0, c1, wx0, wx1):  # noqa: ANN001
@@ -125,6 +128,17 @@ def _reflect(x, size):  # noqa: ANN001
     return x
 
 
+def _shuffle(index, pos, src, swap):  # noqa: ANN001
+    """Apply the visits ``(pos[i], src[i])`` in order to the flat source ``index``."""
+    for i in range(pos.shape[0]):
+        p = pos[i]
+        s = src[i]
+        if swap:
+            index[p], index[s] = index[s], index[p]
+        else:
+            index[p] = index[s]
+
+
 @cache
 def _compiled(name: str) -> Any:
     """Return the numba-compiled kernel ``name`` (loaded or compiled once per process)."""
@@ -136,7 +150,7 @@ def _compiled(name: str) -> Any:
     for helper in ("_reflect",):
         if not hasattr(globals()[helper], "py_func"):
             globals()[helper] = jit(globals()[helper])
-    return jit({"zoom": _accumulate, "map_reflect": _map_reflect}[name])
+    return jit({"zoom": _accumulate, "map_reflect": _map_reflect, "shuffle": _shuffle}[name])
 
 
 def accumulate_zoom(
@@ -185,3 +199,27 @@ def map_coordinates_reflect(plane: np.ndarray, coords: np.ndarray) -> np.ndarray
     out = np.empty(coords.shape[1:], np.float32)
     _compiled("map_reflect")(plane, coords[0], coords[1], out)
     return out
+
+
+def glass_shuffle(n_pix: int, pos: np.ndarray, src: np.ndarray, *, swap: bool) -> np.ndarray:
+    """Flat source index of every pixel after one shuffle pass, visit by visit.
+
+    Args:
+        n_pix: H * W.
+        pos: int (n,) flat positions visited, in visit order.
+        src: int (n,) flat position each visit reads (``pos + dy * W + dx``), in range.
+        swap: True for MNIST-C's swap, False for the RGB scripts' copy.
+
+    Returns:
+        intp (n_pix,): ``out.flat[i] = x.flat[index[i]]``.
+
+    Raises:
+        RuntimeError: numba is not installed.
+
+    """
+    if not AVAILABLE:
+        raise RuntimeError("numba is not installed; use the numpy path")
+    index = np.arange(n_pix, dtype=np.intp)
+    _compiled("shuffle")(index, np.ascontiguousarray(pos, np.intp),
+                         np.ascontiguousarray(src, np.intp), swap)
+    return index

@@ -21,6 +21,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from corruptions import _jit
 from corruptions._filters import clipped_zoom, disk_kernel, gaussian_filter, zoom_sum
 from corruptions._motion import magick_motion_blur
 from corruptions.registry import CorruptionSpec, SeverityTable
@@ -54,6 +55,8 @@ def glass_shuffle_index(
     offsets: np.ndarray,
     active: np.ndarray | None,
     shuffle: str,
+    *,
+    compiled: bool | None = None,
 ) -> np.ndarray:
     """Flat source index of every pixel after one pass of glass-blur shuffling.
 
@@ -78,6 +81,8 @@ def glass_shuffle_index(
         active: bool array (n,) marking the positions that act (MNIST-C skips each
             with probability 1/2), or ``None`` for all.
         shuffle: ``"copy"`` or ``"swap"``.
+        compiled: Run the visits one by one, compiled (:mod:`corruptions._jit`); default:
+            when numba is installed. Both paths give the same index.
 
     Returns:
         int array (H * W,): ``out.flat[i] = x.flat[index[i]]``.
@@ -94,13 +99,17 @@ def glass_shuffle_index(
     if active is not None:
         pos, src = pos[active], src[active]
     n_pix = h * w
+    if shuffle not in ("copy", "swap"):
+        raise ValueError(f"shuffle must be 'copy' or 'swap', got {shuffle!r}")
+    if compiled is None:
+        compiled = _jit.AVAILABLE
+    if compiled:
+        return _jit.glass_shuffle(n_pix, pos, src, swap=shuffle == "swap")
     if shuffle == "swap":
         perm = list(range(n_pix))
         for p, s in zip(pos.tolist(), src.tolist(), strict=True):
             perm[p], perm[s] = perm[s], perm[p]
         return np.asarray(perm, dtype=np.intp)
-    if shuffle != "copy":
-        raise ValueError(f"shuffle must be 'copy' or 'swap', got {shuffle!r}")
     if active is not None:  # visit order among the acting positions only
         n = len(pos)
         order = np.arange(n)

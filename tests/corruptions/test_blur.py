@@ -124,10 +124,11 @@ def _literal_pass(x: np.ndarray, d: int, offsets: np.ndarray, active) -> np.ndar
     return x
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["numba", "numpy"])
 @pytest.mark.parametrize("d", [1, 2, 3, 4])
 @pytest.mark.parametrize("two_d", [False, True])
 @pytest.mark.parametrize("coin", [False, True])
-def test_glass_shuffle_equals_sequential_loop(d, two_d, coin):
+def test_glass_shuffle_equals_sequential_loop(d, two_d, coin, compiled):
     rng = np.random.default_rng([d, two_d, coin])
     h, w = 29, 34
     x = rng.integers(0, 256, size=(h, w) if two_d else (h, w, 3), dtype=np.uint8)
@@ -137,7 +138,8 @@ def test_glass_shuffle_equals_sequential_loop(d, two_d, coin):
         offsets = rng.integers(-d, d, size=(n, 2))
         active = rng.random(n) < 0.5 if coin else None
         expected = _literal_pass(expected, d, offsets, active)
-        index = index[glass_shuffle_index((h, w), d, offsets, active, "swap" if two_d else "copy")]
+        index = index[glass_shuffle_index((h, w), d, offsets, active, "swap" if two_d else "copy",
+                                          compiled=compiled)]
     ours = x.reshape(h * w, -1)[index].reshape(x.shape)
     np.testing.assert_array_equal(ours, expected)
 
