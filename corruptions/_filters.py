@@ -64,7 +64,44 @@ def gaussian_filter(image: np.ndarray, sigma_y: float, sigma_x: float) -> np.nda
     if src.dtype not in (np.float32, np.float64):
         src = src.astype(np.float64)
     sigma = (float(sigma_y), float(sigma_x)) + (0.0,) * (src.ndim - 2)
+    out = _gaussian_compiled(src, sigma, reflect=False, truncate=4.0)
+    if out is not None:
+        return out
     return ndimage.gaussian_filter(src, sigma, mode="nearest", truncate=4.0, output=src.dtype)
+
+
+def _gaussian_compiled(
+    src: np.ndarray, sigma: tuple[float, ...], *, reflect: bool, truncate: float
+) -> np.ndarray | None:
+    """``ndimage.gaussian_filter(src, sigma, mode, truncate=truncate, output=src.dtype)``.
+
+    Compiled (:func:`corruptions._jit.gaussian_rows` / ``gaussian_columns``) on scipy's
+    plan: the axes whose sigma exceeds 1e-15, in order, each pass stored in the output
+    dtype before the next. Returns None (the caller runs scipy) without numba, for a
+    sigma on a third axis, or in ``reflect`` mode when a radius reaches the line length.
+    """
+    if not _jit.AVAILABLE or src.ndim not in (2, 3) or src.dtype not in (np.float32, np.float64):
+        return None
+    axes = [(axis, s) for axis, s in enumerate(sigma) if s > 1e-15]
+    if any(axis > 1 for axis, _ in axes):
+        return None
+    if reflect and any(len(_gaussian_taps(s, truncate)) // 2 >= src.shape[axis]
+                       for axis, s in axes):
+        return None
+    if not axes:
+        return np.array(src, copy=True)
+    h, w = src.shape[:2]
+    c = src.shape[2] if src.ndim == 3 else 1
+    cur = np.ascontiguousarray(src).reshape(h, w * c)
+    for axis, s in axes:
+        nxt = np.empty_like(cur)
+        taps = _gaussian_taps(s, truncate)
+        if axis == 0:
+            _jit.gaussian_rows(cur, nxt, taps, reflect=reflect)
+        else:
+            _jit.gaussian_columns(cur, nxt, taps, c, reflect=reflect)
+        cur = nxt
+    return cur.reshape(src.shape)
 
 
 @lru_cache(maxsize=256)
@@ -374,6 +411,10 @@ def reflect_gaussian(field: np.ndarray, sigma: float, truncate: float) -> np.nda
     weights = _gaussian_taps(sigma, truncate)
     radius = len(weights) // 2
     if radius <= _DIRECT_MAX_RADIUS:
+        out = _gaussian_compiled(np.asarray(field), (sigma,) * np.ndim(field), reflect=True,
+                                 truncate=truncate)
+        if out is not None:
+            return out
         return ndimage.gaussian_filter(field, sigma, mode="reflect", truncate=truncate)
     out = field
     for _ in range(2):  # rows, then (after the transpose) columns

@@ -17,7 +17,14 @@ Two loops that numpy can only express as many whole-array passes, compiled into 
   in that order, stored as float32;
 * :func:`glass_shuffle`, one pass of ``glass_blur``'s pixel shuffle as the scripts run
   it, visit by visit: ``index[p] = index[s]`` (the RGB scripts' view assignment, a
-  copy) or a true swap (MNIST-C's 2-D array). Integer moves, exact by construction.
+  copy) or a true swap (MNIST-C's 2-D array). Integer moves, exact by construction;
+* :func:`gaussian_rows` / :func:`gaussian_columns`, ``scipy.ndimage.correlate1d`` with
+  a symmetric kernel (what ``gaussian_filter`` runs per axis) in modes ``nearest`` and
+  ``reflect``, as ``NI_Correlate1D``'s symmetric branch computes each value:
+  ``acc = x[l] * w[r]``, then for ``k = r, ..., 1``
+  ``acc += (x[l - k] + x[l + k]) * w[r - k]`` in float64, stored in the output dtype.
+  Whole lines accumulate at once, one tap after the other (the same operations per
+  value), so every tap is one contiguous, vectorisable pass.
 
 Every step is one IEEE float64 operation in the reference's order: numba compiles
 without ``fastmath``, so LLVM neither reassociates the sums nor fuses a product into
@@ -47,7 +54,10 @@ import numpy as np
 #: importing the corruptions costs nothing extra.
 AVAILABLE = importlib.util.find_spec("numba") is not None
 
-__all__ = ["AVAILABLE", "accumulate_zoom", "glass_shuffle", "map_coordinates_reflect"]
+__all__ = [
+    "AVAILABLE", "accumulate_zoom", "gaussian_columns", "gaussian_rows", "glass_shuffle",
+    "map_coordinates_reflect",
+]
 
 
 def _accumulate(src, out, cast, y0, y1, wy0, wy1, c0, c1, wx0, wx1):  # noqa: ANN001
@@ -139,6 +149,69 @@ def _shuffle(index, pos, src, swap):  # noqa: ANN001
             index[p] = index[s]
 
 
+def _extend(idx, size, reflect):  # noqa: ANN001
+    """Index of a line position past an edge: scipy's ``nearest`` or ``reflect`` extension."""
+    if idx < 0:
+        return -idx - 1 if reflect else 0
+    if idx >= size:
+        return 2 * size - 1 - idx if reflect else size - 1
+    return idx
+
+
+def _gauss_rows(src, out, w, reflect, acc):  # noqa: ANN001
+    """Correlate the 2-D ``src`` along axis 0 with the symmetric taps ``w`` into ``out``."""
+    length = src.shape[0]
+    r = w.shape[0] // 2
+    for ll in range(length):
+        c0 = w[r]
+        row = src[ll]
+        for i in range(acc.shape[0]):
+            acc[i] = np.float64(row[i]) * c0
+        for k in range(r, 0, -1):
+            a = src[_extend(ll - k, length, reflect)]
+            b = src[_extend(ll + k, length, reflect)]
+            wk = w[r - k]
+            for i in range(acc.shape[0]):
+                acc[i] += (np.float64(a[i]) + np.float64(b[i])) * wk
+        dst = out[ll]
+        for i in range(acc.shape[0]):
+            dst[i] = acc[i]
+
+
+def _gauss_columns(src, out, w, channels, reflect, acc, buf):  # noqa: ANN001
+    """Correlate each (W * C) line of the 2-D ``src`` along W (stride C) into ``out``.
+
+    Each line is first copied to a float64 buffer extended by ``r`` columns on both
+    sides, as scipy's line buffer.
+    """
+    rows, wc = src.shape
+    width = wc // channels
+    r = w.shape[0] // 2
+    pad = r * channels
+    for h in range(rows):
+        row = src[h]
+        for j in range(wc):
+            buf[pad + j] = row[j]
+        for q in range(1, r + 1):
+            left = _extend(-q, width, reflect) * channels + pad
+            right = _extend(width - 1 + q, width, reflect) * channels + pad
+            for c in range(channels):
+                buf[pad - q * channels + c] = buf[left + c]
+                buf[pad + wc + (q - 1) * channels + c] = buf[right + c]
+        c0 = w[r]
+        for j in range(wc):
+            acc[j] = buf[pad + j] * c0
+        for k in range(r, 0, -1):
+            wk = w[r - k]
+            a = buf[pad - k * channels : pad - k * channels + wc]
+            b = buf[pad + k * channels : pad + k * channels + wc]
+            for j in range(wc):
+                acc[j] += (a[j] + b[j]) * wk
+        dst = out[h]
+        for j in range(wc):
+            dst[j] = acc[j]
+
+
 @cache
 def _compiled(name: str) -> Any:
     """Return the numba-compiled kernel ``name`` (loaded or compiled once per process)."""
@@ -147,10 +220,12 @@ def _compiled(name: str) -> Any:
     jit = numba.njit(cache=True, nogil=True)
     # The kernels call the helpers by their global names, which must be compiled too:
     # swap in their dispatchers (same results; still callable from Python).
-    for helper in ("_reflect",):
+    for helper in ("_reflect", "_extend"):
         if not hasattr(globals()[helper], "py_func"):
             globals()[helper] = jit(globals()[helper])
-    return jit({"zoom": _accumulate, "map_reflect": _map_reflect, "shuffle": _shuffle}[name])
+    kernels = {"zoom": _accumulate, "map_reflect": _map_reflect, "shuffle": _shuffle,
+               "gauss_rows": _gauss_rows, "gauss_columns": _gauss_columns}
+    return jit(kernels[name])
 
 
 def accumulate_zoom(
@@ -223,3 +298,57 @@ def glass_shuffle(n_pix: int, pos: np.ndarray, src: np.ndarray, *, swap: bool) -
     _compiled("shuffle")(index, np.ascontiguousarray(pos, np.intp),
                          np.ascontiguousarray(src, np.intp), swap)
     return index
+
+
+def _check_taps(weights: np.ndarray, length: int, reflect: bool) -> int:
+    r = weights.shape[0] // 2
+    if not AVAILABLE:
+        raise RuntimeError("numba is not installed; use scipy.ndimage.correlate1d")
+    if weights.shape[0] % 2 == 0 or not np.array_equal(weights, weights[::-1]):
+        raise ValueError("the compiled correlation needs odd, exactly symmetric taps")
+    if reflect and r >= length:
+        raise ValueError(f"reflect needs a radius ({r}) below the line length ({length})")
+    return r
+
+
+def gaussian_rows(src: np.ndarray, out: np.ndarray, weights: np.ndarray, *,
+                  reflect: bool) -> None:
+    """``correlate1d(src, weights, axis=0, output=out, mode=...)`` on an (H, W * C) image.
+
+    Args:
+        src: C-contiguous float32 or float64 (H, W * C) array.
+        out: C-contiguous array of ``src``'s shape (values rounded to its dtype).
+        weights: float64 taps, odd length ``2 r + 1``, exactly symmetric.
+        reflect: ``reflect`` mode (half-sample symmetric) if True, else ``nearest``;
+            with ``reflect`` the radius must be below H (one reflection).
+
+    Raises:
+        RuntimeError: numba is not installed (check :data:`AVAILABLE` first).
+        ValueError: the taps are not odd and symmetric, or ``reflect`` with r >= H.
+
+    """
+    _check_taps(weights, src.shape[0], reflect)
+    _compiled("gauss_rows")(src, out, weights, reflect, np.empty(src.shape[1], np.float64))
+
+
+def gaussian_columns(src: np.ndarray, out: np.ndarray, weights: np.ndarray, channels: int, *,
+                     reflect: bool) -> None:
+    """``correlate1d`` along axis 1 of an (H, W, C) image, given as its (H, W * C) view.
+
+    Args:
+        src: C-contiguous float32 or float64 (H, W * C) array.
+        out: C-contiguous array of ``src``'s shape (values rounded to its dtype).
+        weights: float64 taps, odd and exactly symmetric.
+        channels: C, the interleaved channels (each filtered on its own).
+        reflect: ``reflect`` mode if True, else ``nearest``; with ``reflect`` the radius
+            must be below W.
+
+    Raises:
+        RuntimeError: numba is not installed.
+        ValueError: the taps are not odd and symmetric, or ``reflect`` with r >= W.
+
+    """
+    r = _check_taps(weights, src.shape[1] // channels, reflect)
+    acc = np.empty(src.shape[1], np.float64)
+    buf = np.empty(src.shape[1] + 2 * r * channels, np.float64)
+    _compiled("gauss_columns")(src, out, weights, channels, reflect, acc, buf)

@@ -58,3 +58,38 @@ def test_elastic_transform_same_bytes_on_both_paths(preset, n, monkeypatch):
                        rng=derive_rng(0, "e", "elastic_transform", s)) for s in (1, 3, 5)]
     for a, b in zip(compiled, reference, strict=True):
         assert a.tobytes() == b.tobytes()
+
+
+def test_gaussian_filter_is_scipys_bytes():
+    """``_filters.gaussian_filter`` (compiled) and ``reflect_gaussian``'s direct route
+    against scipy's ``gaussian_filter`` on random images: 2-D and 3-D, float32 and
+    float64, one-pixel lines, radii beyond the image (nearest), sigma 0 on either axis."""
+    from scipy import ndimage
+
+    from corruptions._filters import gaussian_filter, reflect_gaussian
+
+    rng = np.random.default_rng(5)
+    for _ in range(150):
+        nd = int(rng.choice([2, 3]))
+        shape = tuple(int(v) for v in rng.integers(1, 50, 2))
+        shape += (int(rng.choice([1, 3])),) if nd == 3 else ()
+        dtype = rng.choice([np.float32, np.float64])
+        x = (rng.random(shape) * rng.choice([1.0, 255.0])).astype(dtype)
+        sy, sx = (float(v) for v in rng.choice([0.0, 0.4, 1.0, 1.5, 3.0, 12.0], 2))
+        want = ndimage.gaussian_filter(x, (sy, sx) + (0.0,) * (nd - 2), mode="nearest",
+                                       truncate=4.0, output=x.dtype)
+        got = gaussian_filter(x, sy, sx)
+        assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), (shape, sy, sx)
+        if nd == 2:
+            field = x.astype(np.float64)
+            s = float(rng.choice([0.5, 2.0, 8.0]))
+            want = ndimage.gaussian_filter(field, s, mode="reflect", truncate=3.0)
+            assert reflect_gaussian(field, s, 3.0).tobytes() == want.tobytes(), (shape, s)
+
+
+def test_compiled_correlation_refuses_what_it_does_not_reproduce():
+    x = np.zeros((4, 6))
+    with pytest.raises(ValueError, match="symmetric"):
+        _jit.gaussian_rows(x, np.empty_like(x), np.array([0.2, 0.5, 0.3]), reflect=False)
+    with pytest.raises(ValueError, match="radius"):
+        _jit.gaussian_columns(x, np.empty_like(x), np.full(15, 1 / 15), 1, reflect=True)
