@@ -556,7 +556,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
     CorruptionSpec(
         "glass_blur", "blur", glass_blur, _GLASS_TABLES, stochastic=True, layout="any",
         suites=frozenset({"imagenet_c", "mnist_c"}),
-        reference=_PAPER + _HC + "make_imagenet_c.py glass_blur", cost=6,
+        reference=_PAPER + _HC + "make_imagenet_c.py glass_blur", cost=3,
     ),
     CorruptionSpec(
         "motion_blur", "blur", motion_blur, _MOTION_TABLES, stochastic=True, layout="any",
@@ -566,7 +566,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
     CorruptionSpec(
         "zoom_blur", "blur", zoom_blur, _ZOOM_TABLES, stochastic=False, layout="any",
         suites=frozenset({"imagenet_c", "mnist_c_extra"}),
-        reference=_PAPER + _HC + "make_imagenet_c.py zoom_blur", cost=11,
+        reference=_PAPER + _HC + "make_imagenet_c.py zoom_blur", cost=4,
     ),
     CorruptionSpec(
         "gaussian_blur", "blur", gaussian_blur, _GAUSSIAN_TABLES, stochastic=False, layout="any",

@@ -516,7 +516,7 @@ SPECS: tuple[CorruptionSpec, ...] = (
         stochastic=True,
         layout="any",
         suites=frozenset({"imagenet_c", "mnist_c_extra"}),
-        reference="Hendrycks & Dietterich 2019, make_imagenet_c.py elastic_transform", cost=8,
+        reference="Hendrycks & Dietterich 2019, make_imagenet_c.py elastic_transform", cost=4,
     ),
     CorruptionSpec(
         name="pixelate",

@@ -24,6 +24,7 @@ from typing import Any
 import datasets
 import numpy as np
 
+from pipeline.audit.cnn import CNN_DEFAULTS
 from pipeline.audit.config import AuditSpec
 from pipeline.audit.data import load_clean
 from pipeline.errors import ManifestError, SourceError
@@ -318,7 +319,7 @@ def run_audit(
         f"({len(ids)} rows): out-of-sample predicted probabilities ({ps.route} route"
         + (f", {ps.featurizer} features + {ps.folds}-fold logistic regression"
            if ps.route in ("builtin", "embeddings") else
-           f", a small {ps.cnn.get('arch', 'airbench')}-style CNN, {ps.folds}-fold, "
+           f", a small {ps.cnn.get('arch', CNN_DEFAULTS['arch'])}-style CNN, {ps.folds}-fold, "
            "temperature-scaled"
            if ps.route == "cnn" else "")
         + f"; held-out accuracy {trust['heldout_accuracy']:.1%}, ECE {trust['ece']:.3f}), "
