@@ -1,6 +1,6 @@
 """Compiled kernels with scipy's own arithmetic, value by value (private; numba).
 
-Two loops that numpy can only express as many whole-array passes, compiled into one:
+Loops that numpy can only express as many whole-array passes, each compiled into one:
 
 * :func:`accumulate_zoom`, ``zoom_blur``'s ``out += clipped_zoom(x, z)``: for each
   kept output value ``t = (v00 * wy0) * wx0``, then ``t += (v01 * wy0) * wx1``,
@@ -10,7 +10,8 @@ Two loops that numpy can only express as many whole-array passes, compiled into 
 * :func:`map_coordinates_reflect`, ``scipy.ndimage.map_coordinates(order=1,
   mode='reflect')`` of a 2-D float32 plane at float64 coordinates, as
   ``NI_GeometricTransform`` computes it: each coordinate mapped by its ``reflect``
-  rule (half-sample symmetric, period 2 n), ``start = floor(cc)``, neighbours past
+  rule (half-sample symmetric, period 2 n, with scipy's guard that keeps a mapped
+  coordinate off -1 exactly), ``start = floor(cc)``, neighbours past
   an edge mapped by the same rule, weights
   ``w0 = 1 - (cc - floor(cc))``, ``w1 = 1 - w0``, and
   ``t = 0.0 + (v00 * wy0) * wx0 + (v01 * wy0) * wx1 + (v10 * wy1) * wx0 + (v11 * wy1) * wx1``

@@ -307,6 +307,8 @@ def _warp(plane: np.ndarray, coords: np.ndarray, border: str) -> np.ndarray:
     from scipy.ndimage import map_coordinates
 
     return map_coordinates(plane, coords, output=np.float32, order=1, mode=border)
+
+
 _grid = lru_cache(maxsize=16)(lambda h, w: np.indices((h, w)))  # read-only row/column grid
 
 
