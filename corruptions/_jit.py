@@ -104,12 +104,12 @@ def _map_reflect(plane, rows, cols, out):  # noqa: ANN001
             b1 = 1.0 - b0
             y1 = y0 + 1
             x1 = x0 + 1
-            if y0 < 0 or y1 >= n:  # neighbours past an edge: the same reflect rule
-                y0 = np.intp(_reflect(np.float64(y0), n))
-                y1 = np.intp(_reflect(np.float64(y1), n))
-            if x0 < 0 or x1 >= m:
-                x0 = np.intp(_reflect(np.float64(x0), m))
-                x1 = np.intp(_reflect(np.float64(x1), m))
+            # the mapped coordinate lies in (-1, size - 1], so a neighbour is at most one
+            # past an edge: the reflect rule on an integer is the single reflection
+            y0 = _extend(y0, n, True)
+            y1 = _extend(y1, n, True)
+            x0 = _extend(x0, m, True)
+            x1 = _extend(x1, m, True)
             t = 0.0
             t += (np.float64(plane[y0, x0]) * a0) * b0
             t += (np.float64(plane[y0, x1]) * a0) * b1
@@ -215,7 +215,13 @@ def _gauss_columns(src, out, w, channels, reflect, acc, buf):  # noqa: ANN001
 
 @cache
 def _compiled(name: str) -> Any:
-    """Return the numba-compiled kernel ``name`` (loaded or compiled once per process)."""
+    """Return the numba-compiled kernel ``name`` (loaded or compiled once per process).
+
+    Raises:
+        RuntimeError: numba is not installed (callers check :data:`AVAILABLE` first).
+    """
+    if not AVAILABLE:
+        raise RuntimeError("numba is not installed; use the numpy/scipy path")
     import numba
 
     jit = numba.njit(cache=True, nogil=True)
@@ -251,8 +257,6 @@ def accumulate_zoom(
         RuntimeError: numba is not installed (check :data:`AVAILABLE` first).
 
     """
-    if not AVAILABLE:
-        raise RuntimeError("numba is not installed; use the numpy path")
     _compiled("zoom")(src, out, cast, *rows, *cols)
 
 
@@ -270,8 +274,6 @@ def map_coordinates_reflect(plane: np.ndarray, coords: np.ndarray) -> np.ndarray
         RuntimeError: numba is not installed (check :data:`AVAILABLE` first).
 
     """
-    if not AVAILABLE:
-        raise RuntimeError("numba is not installed; use scipy.ndimage.map_coordinates")
     out = np.empty(coords.shape[1:], np.float32)
     _compiled("map_reflect")(plane, coords[0], coords[1], out)
     return out
@@ -293,8 +295,6 @@ def glass_shuffle(n_pix: int, pos: np.ndarray, src: np.ndarray, *, swap: bool) -
         RuntimeError: numba is not installed.
 
     """
-    if not AVAILABLE:
-        raise RuntimeError("numba is not installed; use the numpy path")
     index = np.arange(n_pix, dtype=np.intp)
     _compiled("shuffle")(index, np.ascontiguousarray(pos, np.intp),
                          np.ascontiguousarray(src, np.intp), swap)
@@ -303,8 +303,6 @@ def glass_shuffle(n_pix: int, pos: np.ndarray, src: np.ndarray, *, swap: bool) -
 
 def _check_taps(weights: np.ndarray, length: int, reflect: bool) -> int:
     r = weights.shape[0] // 2
-    if not AVAILABLE:
-        raise RuntimeError("numba is not installed; use scipy.ndimage.correlate1d")
     if weights.shape[0] % 2 == 0 or not np.array_equal(weights, weights[::-1]):
         raise ValueError("the compiled correlation needs odd, exactly symmetric taps")
     if reflect and r >= length:
