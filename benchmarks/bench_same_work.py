@@ -39,7 +39,12 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks"), str(REPO / "tests/corruptions")]
 
-from bench_corruptions import load_cifar, load_photos224, paired_best_seconds  # noqa: E402
+from bench_corruptions import (  # noqa: E402
+    _loadavg,
+    load_cifar,
+    load_photos224,
+    paired_best_seconds,
+)
 
 from corruptions.image import from_layout, quantize, to_layout  # noqa: E402
 from corruptions.registry import get_registry, resolve_params  # noqa: E402
@@ -92,10 +97,6 @@ def stage_call(name: str, images: list[np.ndarray], severity: int, preset: str) 
     return run
 
 
-def _load() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
 def main(argv: list[str] | None = None) -> int:
     """Time every (corruption, preset, severity) and write the results table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     cv2.setNumThreads(1)
     np.random.seed(0)  # noqa: NPY002 - the scripts draw from the legacy global state
     sets = ((load_photos224()[:3], "imagenet224"), (load_cifar(args.shared, 16), "cifar32"))
-    start = _load()
+    start = _loadavg()
     lines = ["# Speed at the same constants: benchsmith vs the scripts' own bodies", "",
              f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, niceness {os.nice(0)}, "
              f"one core, CPU time, best of {args.rounds} alternating calls per image "
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
                          f"{' / '.join(f'{x:.2f}' for x in ratios)} | "
                          f"{ratios[k]:.2f}x (s{k + 1}) |")
             print(lines[-1], flush=True)
-    lines += ["", f"Load average at start: {start}; at end: {_load()}."]
+    lines += ["", f"Load average at start: {start}; at end: {_loadavg()}."]
     args.out.write_text("\n".join(lines) + "\n")
     return 0
 
