@@ -23,6 +23,12 @@ This bench is that proxy. Its protocol was committed before its first run:
   :data:`MARGIN` more planted rows; a lead of ``a`` by as much confirms ``a``; anything in
   between is no evidence, and ``a`` (the incumbent) stays.
 
+**Round 2** (committed after round 1's a 87 / c 77, before any of its runs): two settings that
+train the incumbent longer or crop less, ``e`` = a + ``"epochs": 16`` and ``f`` = a + ``"pad": 2``
+(a 28 px digit has a 4 px border, so ``pad: 4`` crops can cut strokes). Same score and margin
+against ``a``; only a winner by the margin is then run once on MNIST test's real labels
+(``bench_audit_planted.py --no-planted --real``), and that result is reported whatever it is.
+
 Each run appends a JSON line (the planted row ids included) to ``--log``; ``--render`` prints
 the table pasted into ``benchmarks/results/audit_routes.md``.
 
