@@ -38,7 +38,6 @@ Run: ``python benchmarks/bench_audit_confusable.py --name a --params '{"flip": f
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import importlib.resources
 import json
@@ -50,7 +49,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_audit_planted import _run, _tail  # noqa: E402
+from bench_audit_planted import _run, _tail, selection_parser  # noqa: E402
 
 from pipeline.audit.issues import label_issues  # noqa: E402
 from pipeline.audit.stage import model_adequacy  # noqa: E402
@@ -94,13 +93,7 @@ def confusable_flips(images: np.ndarray, labels: np.ndarray,
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--name", default="")
-    ap.add_argument("--params", default="{}", help="audit.probs.cnn overrides (JSON)")
-    ap.add_argument("--log", type=Path,
-                    default=Path(__file__).parent / "results/audit_confusable.jsonl")
-    ap.add_argument("--render", action="store_true")
-    args = ap.parse_args()
+    args = selection_parser("audit_confusable.jsonl").parse_args()
     if args.render:
         render(args.log)
         return

@@ -75,17 +75,26 @@ def _run(images: np.ndarray, labels: np.ndarray, ids: list[str],
     return probs, cost
 
 
-def main() -> None:
+def selection_parser(log: str) -> argparse.ArgumentParser:
+    """The options every selection bench takes: ``--name``, ``--params``, ``--log``, ``--render``.
+
+    Args:
+        log: Default log file name under ``benchmarks/results/``.
+    """
     ap = argparse.ArgumentParser()
-    ap.add_argument("--shared", type=Path, default=SHARED)
     ap.add_argument("--name", default="")
-    ap.add_argument("--reason", default="")
     ap.add_argument("--params", default="{}", help="audit.probs.cnn overrides (JSON)")
+    ap.add_argument("--log", type=Path, default=Path(__file__).parent / "results" / log)
+    ap.add_argument("--render", action="store_true")
+    return ap
+
+
+def main() -> None:
+    ap = selection_parser("audit_planted.jsonl")
+    ap.add_argument("--shared", type=Path, default=SHARED)
+    ap.add_argument("--reason", default="")
     ap.add_argument("--real", action="store_true", help="also run on the original labels")
     ap.add_argument("--no-planted", action="store_true")
-    ap.add_argument("--log", type=Path,
-                    default=Path(__file__).parent / "results/audit_planted.jsonl")
-    ap.add_argument("--render", action="store_true")
     args = ap.parse_args()
     if args.render:
         render(args.log)
