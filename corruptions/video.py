@@ -52,6 +52,13 @@ presets' 32, 64 and 224 px squares are unchanged by this.
 per step (one input and one independent encoder/decoder per image, files in a
 private temporary folder), with the same bytes as :func:`corruptions.apply` on
 each image alone: no image's output depends on the others in its batch.
+The x265 steps of an image's ten H.265 outputs read its H.264 source decoded
+once: the first step that decodes it also writes the raw yuv420p frames, which
+later steps feed to x265 as rawvideo (same 120 frames at 25 fps; the decoded
+outputs are byte-identical to decoding the mp4 each time, tested). They are
+kept in memory while a whole batch's fit in ``_YUV_MAX_BYTES`` (a batch with
+H.265 jobs drops the frames of images outside it); otherwise every step
+decodes the mp4, as before.
 
 Reference:
     O. F. Kar, T. Yeo, A. Atanov, A. Zamir, "3D Common Corruptions and Data
@@ -64,9 +71,9 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import struct
 import subprocess
 import tempfile
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -74,10 +81,9 @@ from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
-from numpy.typing import NDArray
 
+from corruptions._video_clip import WIDTH_MULTIPLE, camera_clip, mdat_span
 from corruptions.image import U8Image, check_image, from_layout, to_layout
 from corruptions.registry import PRESETS, CorruptionSpec, SeverityTable, get_registry
 
@@ -90,6 +96,7 @@ __all__ = [
     "h265_abr",
     "bit_error",
     "apply_many",
+    "clear_memos",
     "SOURCE_OP",
     "SPECS",
 ]
@@ -98,12 +105,17 @@ _FPS = 25
 _CLIP_FRAMES = 120  # moviepy's frame count for 119 views at 25 fps
 _KEPT = 120  # input00120.png
 _X265 = "log-level=none:pools=1:frame-threads=1"
-_WIDTH_MULTIPLE = 32  # x265 3.5 (Debian 12) corrupts its heap on other widths at small sizes
 _CHUNK = 48  # images per ffmpeg process (bounds open files and memory)
 #: Operation key of the shared clip's generator: ``derive_rng(seed, sample_id, "video", 0)``.
 SOURCE_OP = "video"
 _MEMO_MAX = 4096  # encoded sources kept (a 32 px source mp4 is ~5 KB, 224 px ~100 KB)
 _SOURCES: OrderedDict[str, tuple[tuple[int, int, int], bytes]] = OrderedDict()
+_YUV_MAX_BYTES = 1 << 30  # decoded sources kept for the x265 steps (32 px: 184 KB each)
+_YUV: OrderedDict[str, bytes] = OrderedDict()  # source key -> 120 yuv420p frames
+_YUV_LOCK = threading.Lock()
+#: Decoder options of an x265 step's mp4 input: one thread (frame threads of 48 small
+#: decoders only add overhead; H.264 decoding gives the same frames with any thread count).
+_MP4_INPUT = ("-threads", "1")
 _SOURCE = "Kar et al. CVPR 2022, EPFL-VILAB/3DCommonCorruptions motion_video/video_distortions.py"
 
 
@@ -140,85 +152,6 @@ def _run(args: list[str]) -> None:
     if proc.returncode != 0:
         tail = proc.stderr.decode(errors="replace")[-500:]
         raise RuntimeError(f"ffmpeg failed ({' '.join(args[:12])} ...): {tail}")
-
-
-def camera_clip(
-    image: U8Image,
-    *,
-    path_frames: int,
-    u_min: float,
-    u_max: float,
-    v_max: float,
-    zoom_min: float,
-    zoom_max: float,
-    jitter: float,
-    rng: np.random.Generator,
-) -> NDArray[np.uint8]:
-    """Build the script's forward-backward camera clip as moviepy writes it (120 frames).
-
-    Args:
-        image: uint8 RGB (H, W, 3), even-padded here.
-        path_frames: Views on the path (60), the first being the image.
-        u_min: Smallest horizontal travel of the sideways path, px.
-        u_max: Largest horizontal travel, px.
-        v_max: Largest vertical travel magnitude, px.
-        zoom_min: Smallest end crop scale of the zoom path.
-        zoom_max: Largest end crop scale.
-        jitter: Largest end crop-centre shift of the zoom path, px.
-        rng: Draws the path kind (one integer), then its parameters.
-
-    Returns:
-        uint8 (2 * path_frames, H', W', 3): views 0..n-1, n-2..0, and view 0 again;
-        H' = H rounded up to even, W' = W rounded up to a multiple of 32 (edge replicated).
-    """
-    h, w = image.shape[:2]
-    img = cv2.copyMakeBorder(image, 0, h % 2, 0, -w % _WIDTH_MULTIPLE, cv2.BORDER_REPLICATE)
-    ph, pw = img.shape[:2]
-    cx, cy = (pw - 1) / 2.0, (ph - 1) / 2.0
-    if rng.integers(2):  # sideways (motion_blur_vid)
-        sign = -1.0 if rng.integers(2) else 1.0
-        du, dv = sign * rng.uniform(u_min, u_max), rng.uniform(-v_max, v_max)
-        su = sv = 1.0
-    else:  # zoom (zoom_blur_vid)
-        du, dv = rng.uniform(-jitter, jitter, size=2)
-        su, sv = rng.uniform(zoom_min, zoom_max, size=2)
-    views = []
-    for t in np.linspace(0.0, 1.0, int(path_frames)):
-        # crop of scale (sx, sy) centred at c + t (du, dv), shown full frame
-        sx, sy = 1.0 + t * (su - 1.0), 1.0 + t * (sv - 1.0)
-        mat = np.array([[sx, 0.0, cx + t * du - sx * cx], [0.0, sy, cy + t * dv - sy * cy]])
-        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-        views.append(
-            cv2.warpAffine(img, mat, (pw, ph), flags=flags, borderMode=cv2.BORDER_REFLECT_101)
-        )
-    seq = views + views[-2::-1]
-    seq.append(seq[-1])  # moviepy's extra frame
-    return np.stack(seq)
-
-
-def mdat_span(mp4: bytes) -> tuple[int, int]:
-    """Byte range ``[start, end)`` of the top-level ``mdat`` payload of an mp4.
-
-    For the single-track files of this chain the payload is the concatenation
-    of every packet (what ``-bsf noise`` walks over).
-
-    Raises:
-        ValueError: No ``mdat`` box.
-    """
-    pos = 0
-    while pos + 8 <= len(mp4):
-        size, kind = struct.unpack(">I4s", mp4[pos : pos + 8])
-        header = 8
-        if size == 1:
-            size, header = struct.unpack(">Q", mp4[pos + 8 : pos + 16])[0], 16
-        elif size == 0:
-            size = len(mp4) - pos
-        if kind == b"mdat":
-            return pos + header, pos + size
-        if size < header:
-            break
-        pos += size
-    raise ValueError("no mdat box in the mp4 (not an ffmpeg mp4?)")
 
 
 @dataclass
@@ -260,16 +193,44 @@ def _kept_frame(raw: bytes, shape: tuple[int, int, int], like: U8Image) -> U8Ima
     return np.ascontiguousarray(frame.reshape(shape[0], shape[1], 3)[:h, :w])
 
 
+def _yuv_bytes(image: U8Image) -> int:
+    """Bytes of an image's 120 decoded yuv420p clip frames (padded as :func:`camera_clip`)."""
+    h, w = image.shape[:2]
+    return _CLIP_FRAMES * (h + h % 2) * (w - w % -WIDTH_MULTIPLE) * 3 // 2
+
+
 def _run_jobs(jobs: Sequence[_Job]) -> list[U8Image]:
     """Run the chain for many images, one ffmpeg process per step per chunk."""
+    x265 = [job for job in jobs if job.name != "bit_error"]
+    keep = sum(_yuv_bytes(job.work) for job in x265) <= _YUV_MAX_BYTES  # else evicted anyway
+    if x265:  # frames of images outside this batch (an earlier shard's) are not needed again
+        wanted = {_source_key(job) for job in x265}
+        with _YUV_LOCK:
+            for key in [k for k in _YUV if k not in wanted]:
+                del _YUV[key]
     out: list[U8Image] = []
     for i in range(0, len(jobs), _CHUNK):
-        out.extend(_run_chunk(jobs[i : i + _CHUNK]))
+        out.extend(_run_chunk(jobs[i : i + _CHUNK], keep))
     return out
 
 
-def _sources(jobs: Sequence[_Job], d: Path) -> list[tuple[int, int, int]]:
-    """Write each job's H.264 source to ``d/<i>.src.mp4``; return each clip's frame shape.
+def clear_memos() -> None:
+    """Forget every memoised H.264 source and decoded source clip (frees their memory)."""
+    with _YUV_LOCK:
+        _YUV.clear()
+    _SOURCES.clear()
+
+
+def _keep_yuv(key: str, data: bytes) -> None:
+    with _YUV_LOCK:
+        _YUV[key] = data
+        total = sum(map(len, _YUV.values()))
+        while total > _YUV_MAX_BYTES:
+            total -= len(_YUV.popitem(last=False)[1])
+
+
+def _sources(jobs: Sequence[_Job], d: Path) -> tuple[list[tuple[int, int, int]], list[str]]:
+    """Write each job's H.264 source to ``d/<i>.src.mp4``; return its frame shape and memo key.
 
     Sources already encoded (same image, clip parameters and generator state) are taken
     from the memo; the others are drawn and encoded in one ffmpeg process.
@@ -277,8 +238,10 @@ def _sources(jobs: Sequence[_Job], d: Path) -> list[tuple[int, int, int]]:
     shapes: list[tuple[int, int, int]] = []
     todo: list[tuple[int, str, tuple[int, int, int]]] = []
     enc: list[str] = []
+    keys: list[str] = []
     for i, job in enumerate(jobs):
-        key = _source_key(job)
+        key = _source_key(job)  # before the clip's draws advance the generator
+        keys.append(key)
         hit = _SOURCES.get(key)
         if hit is not None:
             _SOURCES.move_to_end(key)
@@ -302,15 +265,16 @@ def _sources(jobs: Sequence[_Job], d: Path) -> list[tuple[int, int, int]]:
             _SOURCES[key] = (shape, (d / f"{i}.src.mp4").read_bytes())
             while len(_SOURCES) > _MEMO_MAX:
                 _SOURCES.popitem(last=False)
-    return shapes
+    return shapes, keys
 
 
-def _run_chunk(jobs: Sequence[_Job]) -> list[U8Image]:
+def _run_chunk(jobs: Sequence[_Job], keep: bool) -> list[U8Image]:
     with tempfile.TemporaryDirectory(prefix="benchsmith-video-") as tmp:
         d = Path(tmp)
-        shapes = _sources(jobs, d)
+        shapes, keys = _sources(jobs, d)
         step: list[str] = []
         outs: list[str] = []
+        captured: dict[int, str] = {}  # job -> source key whose yuv this step writes
         for i, job in enumerate(jobs):
             src = d / f"{i}.src.mp4"
             dst = d / f"{i}.dst.mp4"
@@ -329,11 +293,30 @@ def _run_chunk(jobs: Sequence[_Job]) -> list[U8Image]:
             else:
                 bps = str(int(_source_bitrate(src.stat().st_size) / float(value)))
                 rate = ["-b:v", bps, "-maxrate", bps, "-bufsize", bps]
-            outs += ["-map", f"{len(step) // 2}:v",
+            ph, pw, _ = shapes[i]
+            with _YUV_LOCK:
+                yuv = _YUV.get(keys[i])
+                if yuv is not None:
+                    _YUV.move_to_end(keys[i])
+            n_in = step.count("-i")  # this job's input index
+            if yuv is not None:  # the source's frames, decoded by an earlier step
+                (d / f"{i}.yuv").write_bytes(yuv)
+                step += ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{pw}x{ph}",
+                         "-r", str(_FPS), "-i", str(d / f"{i}.yuv")]
+            else:
+                step += [*_MP4_INPUT, "-i", str(src)]
+                if keep and keys[i] not in captured.values():
+                    outs += ["-map", f"{n_in}:v", "-f", "rawvideo", "-pix_fmt", "yuv420p",
+                             str(d / f"{i}.yuv")]
+                    captured[i] = keys[i]
+            outs += ["-map", f"{n_in}:v",
                      "-c:v", "libx265", *rate, "-x265-params", _X265, str(dst)]
-            step += ["-i", str(src)]
         if step:
             _run(step + outs)
+        for i, key in captured.items():
+            data = (d / f"{i}.yuv").read_bytes()
+            if len(data) == _yuv_bytes(jobs[i].work):  # all 120 frames, else never reused
+                _keep_yuv(key, data)
         dec: list[str] = []
         for i in range(len(jobs)):
             dec += ["-threads", "1", "-i", str(d / f"{i}.dst.mp4")]  # default concealment

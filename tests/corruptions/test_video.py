@@ -106,15 +106,15 @@ def test_apply_many_matches_apply_whatever_the_batch(name, cifar10_test):
     # (nor on their order), and equal apply() on the image alone.
     images = [np.ascontiguousarray(im) for im in cifar10_test[0][:3]]
     seeds = {0: 10, 1: 11, 2: 12}
-    video._SOURCES.clear()  # computed here, not taken from an earlier test's memo
+    video.clear_memos()  # computed here, not taken from an earlier test's memo
     full = video.apply_many(name, images, severity=5, preset="cifar32",
                             rngs=[np.random.default_rng(seeds[i]) for i in range(3)],
                             source_rngs=[np.random.default_rng(seeds[i] + 5) for i in range(3)])
-    video._SOURCES.clear()
+    video.clear_memos()
     swapped = video.apply_many(name, [images[2], images[0]], severity=5, preset="cifar32",
                                rngs=[np.random.default_rng(seeds[i]) for i in (2, 0)],
                                source_rngs=[np.random.default_rng(seeds[i] + 5) for i in (2, 0)])
-    video._SOURCES.clear()
+    video.clear_memos()
     alone = apply(name, images[1], severity=5, preset="cifar32",
                   rng=np.random.default_rng(seeds[1]), source_rng=np.random.default_rng(16))
     np.testing.assert_array_equal(full[2], swapped[0])
@@ -178,7 +178,7 @@ def test_one_source_video_per_image_for_all_15_outputs(cifar10_test, monkeypatch
     calls = []
     real = video._run
     monkeypatch.setattr(video, "_run", lambda args: (calls.append(args), real(args))[1])
-    video._SOURCES.clear()
+    video.clear_memos()
     outs = {}
     for name in VIDEO_OPS:
         for s in (1, 5):
@@ -190,7 +190,7 @@ def test_one_source_video_per_image_for_all_15_outputs(cifar10_test, monkeypatch
     assert len(x264) == 1 and x264[0].count("libx264") == len(images)
     assert len(calls) == 1 + 2 * len(VIDEO_OPS) * 2 - 2  # bit_error has no x265 step
     # The memo changes nothing: the same output computed from scratch.
-    video._SOURCES.clear()
+    video.clear_memos()
     again = video.apply_many("h265_crf", images, severity=5, preset="cifar32",
                              rngs=[np.random.default_rng(7) for _ in images],
                              source_rngs=[np.random.default_rng(i) for i in range(len(images))])
@@ -201,3 +201,49 @@ def test_one_source_video_per_image_for_all_15_outputs(cifar10_test, monkeypatch
                              rngs=[np.random.default_rng(7) for _ in images],
                              source_rngs=[np.random.default_rng(50 + i) for i in range(2)])
     assert any(not np.array_equal(a, b) for a, b in zip(other, again, strict=True))
+
+
+@needs_ffmpeg
+def test_h265_steps_read_the_source_decoded_once(cifar10_test, photos224, monkeypatch):
+    """After the first x265 step of an image, later ones feed x265 the H.264 source's frames
+    decoded once (rawvideo yuv420p) instead of decoding the mp4 again, with byte-identical
+    outputs at every severity of both H.265 corruptions, at 32 px, at sizes the clip pads
+    (odd height, width not a multiple of 32) and at 224 px; without room for a batch's
+    frames every step decodes the mp4 as before."""
+    small = [np.ascontiguousarray(im) for im in cifar10_test[0][:2]]
+    small.append(np.ascontiguousarray(cifar10_test[0][2][:27, :30]))
+    cases = [(small, "cifar32", (1, 3, 5)), (photos224[:1], "imagenet224", (1, 5))]
+    calls = []
+    real = video._run
+    monkeypatch.setattr(video, "_run", lambda args: (calls.append(args), real(args))[1])
+
+    def run(images, preset, name, s):
+        return video.apply_many(name, images, severity=s, preset=preset,
+                                rngs=[np.random.default_rng(s) for _ in images],
+                                source_rngs=[np.random.default_rng(i) for i in range(len(images))])
+
+    for images, preset, severities in cases:
+        video.clear_memos()
+        calls.clear()
+        memo = {(n, s): run(images, preset, n, s)
+                for n in ("h265_crf", "h265_abr") for s in severities}
+        x265 = [a for a in calls if "libx265" in a]
+        assert x265[0].count("yuv420p") == len(images)  # first step: mp4 in, frames kept
+        assert all(a.count("rawvideo") == len(images) for a in x265[1:])  # later: frames in
+        assert len(video._YUV) == len(images)
+        with monkeypatch.context() as m:
+            m.setattr(video, "_YUV_MAX_BYTES", 0)
+            video.clear_memos()
+            calls.clear()
+            for (n, s), outs in memo.items():
+                for a, b in zip(run(images, preset, n, s), outs, strict=True):
+                    np.testing.assert_array_equal(a, b, err_msg=f"{n} s{s} {preset}")
+            assert not any("rawvideo" in a and "libx265" in a for a in calls)
+            assert not video._YUV
+    # A batch of other images drops the earlier batch's frames (an earlier shard's images
+    # never come back), so the memo holds at most one batch.
+    video.clear_memos()
+    run(small, "cifar32", "h265_crf", 1)
+    assert len(video._YUV) == len(small)
+    run(photos224[:1], "imagenet224", "h265_crf", 1)
+    assert len(video._YUV) == 1

@@ -227,13 +227,13 @@ def test_video_configs_share_one_source_and_equal_apply(shared_dir, pulled, tmp_
     0)``, and the clean shard's images are encoded to H.264 once for all its configs."""
     import corruptions.video as video
 
-    video._SOURCES.clear()
+    video.clear_memos()
     configs = {"h265_crf": [2], "h265_abr": [4], "bit_error": [5]}
     m = parse_manifest(_manifest(shared_dir, 60, configs, None), path="t.yaml")
     res = corrupt(m, pulled, tmp_path, scheduler="sync", progress=False)
     assert len(res) == 3 and len(video._SOURCES) == 60  # one source per image, not per config
     clean = _clean_images(pulled)
-    video._SOURCES.clear()
+    video.clear_memos()
     for config, meta in res.items():
         name, sev = meta["corruption"], meta["severity"]
         rows = [r for shard in sorted((tmp_path / config).glob("*.parquet"))
