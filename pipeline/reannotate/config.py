@@ -55,6 +55,7 @@ DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
     "real_raters": {"prefix": "imagenet/validation"},
     "mistakes": {"prefix": "imagenet/validation"},
     "mturk": {"key_format": "{id}"},
+    "counts": {"key_format": "{index}", "annotator": "crowd"},  # import_counts' own defaults
 }
 
 

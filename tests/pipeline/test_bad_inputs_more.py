@@ -1,0 +1,248 @@
+"""Bad inputs of reannotate, score, evaluate, difficulty, review, publish and push.
+
+The sweep of ``benchmarks/results/bad_inputs_more.md``: every case feeds one malformed
+file or argument to the real CLI entry point (:func:`pipeline.cli.main`, in-process) on
+a small real build (the sklearn digits, pulled, corrupted, re-annotated with review
+votes, sliced and published here) and asserts exit status 2 with a message that names
+the file, record or key at fault (``match``), never a traceback and never a silent
+success. Each case was a traceback or a silent coercion before its fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from pipeline.cli import main as cli
+
+ROWS = 60
+
+
+@dataclass(frozen=True)
+class Build:
+    """The fixture build: stage folders, the published benchmark, ids and given labels."""
+
+    root: Path
+    manifest: dict
+    ids: list[str]
+    given: list[int]
+
+    @property
+    def pulled(self) -> Path:
+        return self.root / "pulled"
+
+    @property
+    def bench(self) -> Path:
+        return self.root / "bench"
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory) -> Build:
+    from pipeline.reannotate.tables import read_config
+
+    root = tmp_path_factory.mktemp("more")
+    votes = root / "votes.jsonl"
+    votes.write_text(json.dumps({"sample_id": "digits/train/0", "annotator": "r1",
+                                 "labels": [0, 6], "verdict": "valid", "given": 0}) + "\n")
+    m = {"name": "digits-more", "description": "digits", "seed": 0,
+         "sources": [{"source": "digits", "splits": ["train"], "limit": ROWS}],
+         "corrupt": {"preset": "mnist28", "suites": [{"corruptions": {"gaussian_noise": [1]}}]},
+         "reannotate": {"sources": [{"importer": "review", "path": str(votes)}]},
+         "slices": [{"name": "multi_label", "rule": "multi_label"}]}
+    (root / "m.yaml").write_text(yaml.safe_dump(m))
+    args = ["--manifest", str(root / "m.yaml"), "--no-progress", "--scheduler", "sync"]
+    assert cli(["pull", *args, "--out", str(root / "pulled")]) == 0
+    assert cli(["corrupt", *args, "--clean", str(root / "pulled"),
+                "--out", str(root / "corrupted")]) == 0
+    assert cli(["reannotate", *args, "--clean", str(root / "pulled"),
+                "--out", str(root / "re")]) == 0
+    assert cli(["slices", *args, "--inputs", str(root / "pulled"), "--inputs", str(root / "re"),
+                "--out", str(root / "slices")]) == 0
+    assert cli(["publish", "--manifest", str(root / "m.yaml"), "--inputs",
+                *(str(root / d) for d in ("pulled", "corrupted", "re", "slices")),
+                "--out", str(root / "bench")]) == 0
+    t = read_config(root / "pulled" / "clean", ["sample_id", "label"])
+    return Build(root, m, t["sample_id"].to_pylist(), t["label"].to_pylist())
+
+
+def run(argv: list[object]) -> tuple[int, str]:
+    """Run the CLI in-process; return (exit status, stderr + stdout)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = cli([str(a) for a in argv])
+        except SystemExit as exc:  # argparse
+            rc = exc.code
+    return int(rc or 0), err.getvalue() + out.getvalue()
+
+
+def refused(argv: list[object], match: str) -> str:
+    """Assert the command exits 2 with a message matching ``match``; return the message."""
+    rc, text = run(argv)
+    assert rc == 2, f"exit {rc}, expected 2:\n{text[-2000:]}"
+    assert "Traceback" not in text, text
+    assert re.search(match, text), f"{match!r} not in:\n{text[-2000:]}"
+    return text
+
+
+# ---------------------------------------------------------------- reannotate: vote files
+
+J = json.dumps
+
+
+def _vote(**kw: object) -> dict:
+    return {"sample_id": "digits/train/0", "annotator": "a", "labels": [0], "verdict": "valid",
+            **kw}
+
+
+def _lines(*recs: object) -> bytes:
+    return "".join(J(r) + "\n" for r in recs).encode()
+
+
+def _mturk(**kw: object) -> dict:
+    return {"id": 0, "given_original_label": 0, "our_guessed_label": 6,
+            "mturk": {"given": 3, "guessed": 2, "both": 0, "neither": 0}, **kw}
+
+
+def _mistake(**kw: object) -> dict:
+    return {"top_prediction": 3, "failure category": "non-prototypical",
+            "failure severity": "major", **kw}
+
+
+def _npz(**arrays: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _npy(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
+P = {"prefix": "digits/train"}
+MP = {"prefix": "digits/train", "key_format": "{id}"}
+KP = {"prefix": "digits/train", "model": "m"}
+ONE_HOT = np.eye(10, dtype=np.int64)
+#: (id, importer, file bytes (None: a folder), options, regex the message must match)
+REANNOTATE = [
+    ("review-labels-float", "review", _lines(_vote(labels=[0.7])), {}, r"line 1 labels.*0\.7"),
+    ("review-labels-string", "review", _lines(_vote(labels="abc")), {}, r"line 1 labels"),
+    ("review-labels-int", "review", _lines(_vote(labels=3)), {}, r"line 1 labels"),
+    ("review-labels-bool", "review", _lines(_vote(labels=[True])), {}, r"line 1 labels.*True"),
+    ("review-labels-nan", "review", b'{"sample_id": "digits/train/0", "annotator": "a", '
+     b'"labels": [NaN]}\n', {}, r"line 1 labels.*nan"),
+    ("review-labels-huge", "review", _lines(_vote(labels=[2**40])), {}, r"out of range"),
+    ("review-sample-id-int", "review", _lines(_vote(sample_id=5)), {}, r"line 1: sample_id"),
+    ("review-annotator-int", "review", _lines(_vote(annotator=3)), {}, r"line 1: annotator"),
+    ("review-verdict-unknown", "review", _lines(_vote(verdict="banana")), {},
+     r"line 1: verdict 'banana' is not one of"),
+    ("review-verdict-int", "review", _lines(_vote(verdict=3)), {}, r"line 1: verdict"),
+    ("review-given-float", "review", _lines(_vote(given=0.5)), {}, r"line 1 given"),
+    ("review-given-string", "review", _lines(_vote(given="0")), {}, r"line 1 given"),
+    ("review-offered-string", "review", _lines(_vote(offered="x")), {}, r"line 1 offered"),
+    ("review-severity-unknown", "review", _lines(_vote(severity="huge")), {},
+     r"severity 'huge' is not one of"),
+    ("review-category-unknown", "review", _lines(_vote(category="weird")), {},
+     r"category 'weird' is not one of"),
+    ("review-latin1", "review", b'{"sample_id": "digits/train/0", "annotator": "\xe9", '
+     b'"labels": [0]}\n', {}, r"line 1 is not UTF-8"),
+    ("review-every-line-torn", "review", b'{"sample_id\n{bad\n', {}, r"none of its 2 lines"),
+    ("review-folder", "review", None, {}, r"not a regular file"),
+    ("real-float", "real", J([[0.9]] * ROWS).encode(), P, r"entry 0: class index 0\.9"),
+    ("real-string", "real", J([["x"]]).encode(), P, r"entry 0: class index 'x'"),
+    ("real-nested", "real", J([[[0]]]).encode(), P, r"entry 0: class index \[0\]"),
+    ("real-not-utf8", "real", b"\xff\xfe[[0]]", P, r"not UTF-8"),
+    ("imagenetv2-float", "imagenetv2", J({"0.jpeg": [0.9]}).encode(), P, r"'0\.jpeg'.*0\.9"),
+    ("imagenetv2-duplicate-stem", "imagenetv2", J({"0.jpeg": ["0"], "0.png": ["3"]}).encode(),
+     P, r"two file names map to sample_id 'digits/train/0'"),
+    ("mturk-float-id", "mturk", J([_mturk(id=0.7)]).encode(), MP, r"record 0: id 0\.7"),
+    ("mturk-float-count", "mturk", J([_mturk(mturk={"given": 2.6})]).encode(), MP,
+     r"record 0: mturk must map"),
+    ("mturk-negative-count", "mturk", J([_mturk(mturk={"given": -3})]).encode(), MP,
+     r"record 0: mturk must map"),
+    ("mturk-counts-list", "mturk", J([_mturk(mturk=[1, 2])]).encode(), MP,
+     r"record 0: mturk must map"),
+    ("mturk-unknown-answer", "mturk", J([_mturk(mturk={"given": 3, "maybe": 9})]).encode(), MP,
+     r"record 0: mturk must map"),
+    ("mturk-float-given", "mturk", J([_mturk(given_original_label=0.2)]).encode(), MP,
+     r"record 0 given_original_label"),
+    ("mturk-duplicate-record", "mturk", J([_mturk(), _mturk()]).encode(), MP,
+     r"two records have id 0"),
+    ("mistakes-float-prediction", "mistakes", J({"0.jpg": _mistake(top_prediction=3.7)}).encode(),
+     KP, r"record '0\.jpg' top_prediction"),
+    ("mistakes-bool-prediction", "mistakes", J({"0.jpg": _mistake(top_prediction=True)}).encode(),
+     KP, r"record '0\.jpg' top_prediction"),
+    ("mistakes-duplicate-stem", "mistakes", J({"0.jpg": _mistake(), "0.png": _mistake()}).encode(),
+     KP, r"two file names map"),
+    ("counts-empty", "counts", _npy(np.zeros((0, 10), np.int64)), P, r"holds no votes"),
+    ("counts-huge", "counts", _npy(np.full((ROWS, 10), 10**12, np.int64)), P,
+     r"add up to 600000000000000 votes"),
+    ("counts-complex", "counts", _npy(np.ones((ROWS, 10), complex)), P, r"count matrix"),
+    ("counts-npz-duplicate-ids", "counts", _npz(counts=ONE_HOT[[0, 0]],
+                                                sample_id=np.array(["digits/train/0"] * 2)),
+     P, r"two rows map to sample_id 'digits/train/0'"),
+    ("counts-npz-int-ids", "counts", _npz(counts=ONE_HOT[:1], sample_id=np.array([0])), P,
+     r"'sample_id' must be a 1-D array of strings"),
+    ("counts-key-format", "counts", _npy(ONE_HOT[:ROWS % 10 + 1]),
+     {**P, "key_format": "{index:q}"}, r"key_format '\{index:q\}'"),
+    ("raters-info-1d", "real_raters", _npz(tensor=np.zeros((1, 2, 3)), info=np.array(["a", "b"]),
+                                           ids=np.array([1])), P, r"info \(questions, 2\)"),
+    ("raters-ids-short", "real_raters", _npz(tensor=np.zeros((2, 1, 3)),
+                                             info=np.array([["0.png", "0"]]), ids=np.array([1])),
+     P, r"ids \(raters,\)"),
+    ("raters-label-string", "real_raters", _npz(tensor=np.eye(3)[None, :1],
+                                                info=np.array([["0.png", "x"]]),
+                                                ids=np.array([1])), P, r"info\[0, 1\]"),
+    ("raters-not-one-hot", "real_raters", _npz(tensor=np.ones((1, 1, 3)),
+                                               info=np.array([["0.png", "0"]]),
+                                               ids=np.array([1])), P, r"one-hot"),
+    ("raters-not-npz", "real_raters", b"garbage", P, r"not a numpy \.npz"),
+]
+
+
+@pytest.mark.parametrize("case", REANNOTATE, ids=[c[0] for c in REANNOTATE])
+def test_reannotate_refuses_bad_vote_files(case: tuple, build: Build, tmp_path: Path) -> None:
+    name, importer, data, options, match = case
+    f = tmp_path / f"votes-{name}"
+    if data is None:
+        f.mkdir()
+    else:
+        f.write_bytes(data)
+    m = dict(build.manifest, reannotate={"sources": [
+        {"importer": importer, "path": str(f), **({"options": options} if options else {})}]})
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(m))
+    text = refused(["reannotate", "--manifest", tmp_path / "m.yaml", "--no-progress",
+                    "--scheduler", "sync", "--clean", build.pulled, "--out", tmp_path / "out"],
+                   match)
+    assert str(f) in text, f"the message does not name the file {f}:\n{text}"
+    assert not (tmp_path / "out" / "labels").exists()
+
+
+def test_reannotate_reports_dropped_votes_and_takes_count_defaults(build: Build,
+                                                                    tmp_path: Path) -> None:
+    """Votes for unknown sample_ids are dropped *and said*; counts needs only a prefix."""
+    f = tmp_path / "v.jsonl"
+    f.write_bytes(_lines(_vote(), _vote(sample_id="digits/train/99999")))
+    c = tmp_path / "c.npy"
+    np.save(c, ONE_HOT[np.array(build.given)])
+    m = dict(build.manifest, reannotate={"sources": [
+        {"importer": "review", "path": str(f)},
+        {"importer": "counts", "path": str(c), "options": P}]})
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(m))
+    rc, text = run(["reannotate", "--manifest", tmp_path / "m.yaml", "--no-progress",
+                    "--scheduler", "sync", "--clean", build.pulled, "--out", tmp_path / "out"])
+    assert rc == 0, text
+    assert re.search(r"1 of 2 votes name sample_ids not in the clean config.*99999", text), text
+    meta = json.loads((tmp_path / "out/labels/manifest.json").read_text())
+    assert [j["matched_votes"] for j in meta["joins"]] == [1, ROWS]
+    assert meta["sources"][1]["options"] == {**P, "key_format": "{index}", "annotator": "crowd"}
