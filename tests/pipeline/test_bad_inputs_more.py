@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -246,3 +248,78 @@ def test_reannotate_reports_dropped_votes_and_takes_count_defaults(build: Build,
     meta = json.loads((tmp_path / "out/labels/manifest.json").read_text())
     assert [j["matched_votes"] for j in meta["joins"]] == [1, ROWS]
     assert meta["sources"][1]["options"] == {**P, "key_format": "{index}", "annotator": "crowd"}
+
+
+# ---------------------------------------------------------------- score: predictions files
+
+
+def _onehot(labels: list[int]) -> list[list[float]]:
+    return np.eye(10, dtype=np.float32)[np.array(labels)].tolist()
+
+
+def _shifted(labels: list[int]) -> list[int]:
+    return [(y + 1) % 10 for y in labels]
+
+
+#: (id, columns builder (ids, given) -> table | bytes, regex)
+PREDICTIONS: list[tuple[str, object, str]] = [
+    ("not-parquet", b"sample_id,prediction\n", r"not a Parquet predictions file"),
+    ("empty-file", b"", r"not a Parquet predictions file"),
+    ("zero-rows", lambda i, g: {"sample_id": pa.array([], pa.string()),
+                                "prediction": pa.array([], pa.int64())}, r"0 rows"),
+    ("prediction-float", lambda i, g: {"sample_id": i, "prediction": [y + 0.7 for y in g]},
+     r"column prediction is double, not an integer"),
+    ("prediction-string", lambda i, g: {"sample_id": i, "prediction": [str(y) for y in g]},
+     r"column prediction is string"),
+    ("prediction-bool", lambda i, g: {"sample_id": i, "prediction": [True] * len(i)},
+     r"column prediction is bool"),
+    ("prediction-list", lambda i, g: {"sample_id": i, "prediction": [[y] for y in g]},
+     r"column prediction is list"),
+    ("prediction-null", lambda i, g: {"sample_id": i, "prediction": [None, *g[1:]]},
+     r"column prediction has 1 null rows"),
+    ("sample-id-int", lambda i, g: {"sample_id": list(range(len(i))), "prediction": g},
+     r"column sample_id is int64"),
+    ("sample-id-null", lambda i, g: {"sample_id": [None, *i[1:]], "prediction": g},
+     r"column sample_id has 1 null rows"),
+    ("model-int", lambda i, g: {"sample_id": i, "prediction": g, "model": [1] * len(i)},
+     r"column model is int64"),
+    ("probs-negative", lambda i, g: {"sample_id": i, "probs": [
+        [2.0 if c == y else (-1.0 if c == (y + 1) % 10 else 0.0) for c in range(10)] for y in g]},
+     r"probs of row 0 hold 2\.0 at class \d, outside \[0, 1\]"),
+    ("probs-nan", lambda i, g: {"sample_id": i, "probs": [[float("nan")] * 10] + _onehot(g[1:])},
+     r"probs of row 0 hold nan"),
+    ("probs-ragged", lambda i, g: {"sample_id": i, "probs": [[1.0]] + _onehot(g[1:])},
+     r"rows have lengths \[1, 10\]"),
+    ("probs-null-row", lambda i, g: {"sample_id": i, "probs": [None] + _onehot(g[1:])},
+     r"probs is null on 1 rows"),
+    ("probs-scalar", lambda i, g: {"sample_id": i, "probs": [1.0] * len(i)},
+     r"probs is double; expected a list of floats"),
+    ("probs-disagree", lambda i, g: {"sample_id": i, "prediction": _shifted(g),
+                                     "probs": _onehot(g)},
+     r"prediction is not the argmax of probs on \d+ rows"),
+    ("config-labels", lambda i, g: {"sample_id": i, "prediction": g, "config": ["labels"] * len(i)},
+     r"config 'labels', a labels config without images"),
+    ("config-slice", lambda i, g: {"sample_id": i[:1], "prediction": g[:1],
+                                   "config": ["multi_label"]}, r"a slice config without images"),
+]
+
+
+@pytest.mark.parametrize("case", PREDICTIONS, ids=[c[0] for c in PREDICTIONS])
+def test_score_refuses_bad_predictions(case: tuple, build: Build, tmp_path: Path) -> None:
+    name, make, match = case
+    f = tmp_path / f"{name}.parquet"
+    if isinstance(make, bytes):
+        f.write_bytes(make)
+    else:
+        pq.write_table(pa.table(make(build.ids, build.given)), f)
+    refused(["score", build.bench, "--predictions", f, "--quiet"], re.escape(str(f)) + r".*"
+            + match if name not in ("config-labels", "config-slice") else match)
+    # the same file as a cleanlab pred_probs input of reannotate is refused the same way
+    if name in ("not-parquet", "probs-nan"):
+        m = dict(build.manifest, reannotate={
+            "sources": build.manifest["reannotate"]["sources"],
+            "aggregate": {"rule": "cleanlab", "pred_probs": str(f)}})
+        (tmp_path / "m.yaml").write_text(yaml.safe_dump(m))
+        refused(["reannotate", "--manifest", tmp_path / "m.yaml", "--no-progress",
+                 "--scheduler", "sync", "--clean", build.pulled, "--out", tmp_path / "o"],
+                re.escape(str(f)) + r".*" + match)
