@@ -323,3 +323,48 @@ def test_score_refuses_bad_predictions(case: tuple, build: Build, tmp_path: Path
         refused(["reannotate", "--manifest", tmp_path / "m.yaml", "--no-progress",
                  "--scheduler", "sync", "--clean", build.pulled, "--out", tmp_path / "o"],
                 re.escape(str(f)) + r".*" + match)
+
+
+def _baseline(tmp: Path, text: str | bytes) -> Path:
+    f = tmp / "baseline.json"
+    f.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return f
+
+
+BASELINES = [
+    ("not-json", "{oops", r"baseline is not UTF-8 JSON"),
+    ("not-utf8", b'\xff{"clean": 0.1}', r"baseline is not UTF-8 JSON"),
+    ("clean-string", J({"clean": "x", "errors": {}}), r"clean: expected an error rate.*'x'"),
+    ("clean-null", J({"clean": None, "errors": {}}), r"clean: expected an error rate.*None"),
+    ("error-nan", '{"clean": 0.1, "errors": {"gaussian_noise": {"1": NaN}}}',
+     r"errors\.gaussian_noise\.1: expected an error rate.*nan"),
+    ("error-above-1", J({"clean": 0.1, "errors": {"gaussian_noise": {"1": 2.5}}}),
+     r"errors\.gaussian_noise\.1: expected an error rate.*2\.5"),
+    ("clean-negative", J({"clean": -0.5, "errors": {}}), r"clean: expected an error rate"),
+]
+
+
+@pytest.mark.parametrize("case", BASELINES, ids=[c[0] for c in BASELINES])
+def test_score_refuses_bad_baselines(case: tuple, build: Build, tmp_path: Path) -> None:
+    name, text, match = case
+    p = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"sample_id": build.ids, "prediction": build.given}), p)
+    f = _baseline(tmp_path, text)
+    refused(["score", build.bench, "--predictions", p, "--baseline", f, "--quiet"],
+            re.escape(str(f)) + r".*" + match)
+
+
+def test_score_ece_bins_and_zero_baseline(build: Build, tmp_path: Path) -> None:
+    p = tmp_path / "p.parquet"
+    n = len(build.ids)
+    pq.write_table(pa.table({"sample_id": build.ids * 2, "prediction": build.given * 2,
+                             "config": [None] * n + ["gaussian_noise_1"] * n}), p)
+    for bins in ("0", "-3"):
+        refused(["score", build.bench, "--predictions", p, "--ece-bins", bins], r"--ece-bins")
+    # A baseline without errors on a corruption: CE is undefined there (was a ZeroDivisionError)
+    f = _baseline(tmp_path, J({"clean": 0.0, "errors": {"gaussian_noise": {"1": 0.0}}}))
+    rc, text = run(["score", build.bench, "--predictions", p, "--baseline", f, "--quiet"])
+    assert rc == 0, text
+    corr = json.loads(text)["models"]["model"]["corruption"]
+    assert corr["CE"] == {"gaussian_noise": None} and corr["mCE"] is None
+    assert any("CE of gaussian_noise undefined" in n for n in corr["notes"])
