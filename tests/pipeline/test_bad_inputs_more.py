@@ -14,6 +14,8 @@ import contextlib
 import io
 import json
 import re
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -368,3 +370,88 @@ def test_score_ece_bins_and_zero_baseline(build: Build, tmp_path: Path) -> None:
     corr = json.loads(text)["models"]["model"]["corruption"]
     assert corr["CE"] == {"gaussian_noise": None} and corr["mCE"] is None
     assert any("CE of gaussian_noise undefined" in n for n in corr["notes"])
+
+
+# ---------------------------------------------------------------- files a command writes, publish
+
+
+def test_outputs_naming_a_folder_are_refused(build: Build, tmp_path: Path) -> None:
+    p = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"sample_id": build.ids, "prediction": build.given}), p)
+    (tmp_path / "dir").mkdir()
+    d = tmp_path / "dir"
+    for argv in (["score", build.bench, "--predictions", p, "--quiet", "--out", d],
+                 ["difficulty", build.bench, "--out", d, "--rows", "5"],
+                 ["validate", build.bench, "--no-progress", "--json", d],
+                 ["validate", build.bench, "--no-progress", "--report", d]):
+        refused(argv, re.escape(str(d)) + r" is a folder; give a file path")
+    assert not any(d.iterdir())
+
+
+def test_publish_refuses_its_own_input_and_bad_config_manifests(build: Build,
+                                                                 tmp_path: Path) -> None:
+    m = build.root / "m.yaml"
+    before = sorted(p.name for p in build.pulled.iterdir())
+    refused(["publish", "--manifest", m, "--inputs", build.pulled, "--out", build.pulled],
+            r"overlaps the input")
+    refused(["publish", "--manifest", m, "--inputs", build.pulled, "--out", build.root],
+            r"overlaps the input")
+    assert sorted(p.name for p in build.pulled.iterdir()) == before  # nothing replaced
+    for name, text in (("not-json", "{x"), ("list", "[1]")):
+        inp = tmp_path / name
+        shutil.copytree(build.pulled, inp)
+        (inp / "clean/manifest.json").write_text(text)
+        refused(["publish", "--manifest", m, "--inputs", inp, "--out", tmp_path / f"o-{name}"],
+                re.escape(str(inp / "clean/manifest.json")) + r": (not JSON|expected a JSON obj)")
+
+
+# ---------------------------------------------------------------- difficulty: tampered benchmark
+
+
+def _bench_json(root: Path, fn: Callable[[dict], object]) -> None:
+    info = json.loads((root / "benchmark.json").read_text())
+    fn(info)
+    (root / "benchmark.json").write_text(J(info))
+
+
+def _rewrite_image(root: Path) -> None:
+    for p in (root / "gaussian_noise_1").glob("*.parquet"):
+        t = pq.read_table(p)
+        imgs = t["image"].to_pylist()
+        imgs[0] = {"bytes": b"notanimage", "path": None}
+        i = t.schema.get_field_index("image")
+        pq.write_table(t.set_column(i, "image", pa.array(imgs, t.schema.field("image").type)), p)
+
+
+DIFFICULTY: list[tuple[str, Callable[[Path], object], str]] = [
+    ("no-configs-key", lambda r: _bench_json(r, lambda i: i.pop("configs")),
+     r"benchmark\.json: 'configs' must list config folder names"),
+    ("configs-string", lambda r: _bench_json(r, lambda i: i.update(configs="clean")),
+     r"benchmark\.json: 'configs' must list"),
+    ("benchmark-json-list", lambda r: (r / "benchmark.json").write_text("[1]"),
+     r"benchmark\.json: 'configs' must list"),
+    ("config-traversal", lambda r: _bench_json(r, lambda i: i["configs"].append("../x/clean")),
+     r"benchmark\.json: 'configs' must list.*\.\./x/clean"),
+    ("config-folder-deleted", lambda r: shutil.rmtree(r / "gaussian_noise_1"),
+     r"gaussian_noise_1/manifest\.json is missing"),
+    ("config-manifest-not-json", lambda r: (r / "gaussian_noise_1/manifest.json").write_text("{x"),
+     r"gaussian_noise_1/manifest\.json: not JSON"),
+    ("shards-deleted", lambda r: [p.unlink() for p in (r / "gaussian_noise_1").glob("*.parquet")],
+     r"gaussian_noise_1 holds no shards"),
+    ("shard-garbage", lambda r: [p.write_bytes(b"garbage")
+                                 for p in (r / "gaussian_noise_1").glob("*.parquet")],
+     r"gaussian_noise_1/train-00000-of-00001\.parquet: unreadable shard"),
+    ("image-undecodable", _rewrite_image,
+     r"gaussian_noise_1/train-00000-of-00001\.parquet: digits/train/0: .*cannot decode"),
+]
+
+
+@pytest.mark.parametrize("case", DIFFICULTY, ids=[c[0] for c in DIFFICULTY])
+def test_difficulty_refuses_a_tampered_benchmark(case: tuple, build: Build,
+                                                 tmp_path: Path) -> None:
+    name, tamper, match = case
+    root = tmp_path / "bench"
+    shutil.copytree(build.bench, root)
+    tamper(root)
+    refused(["difficulty", root, "--out", tmp_path / "d.json", "--rows", "5"], match)
+    assert not (tmp_path / "d.json").exists()
