@@ -455,3 +455,57 @@ def test_difficulty_refuses_a_tampered_benchmark(case: tuple, build: Build,
     tamper(root)
     refused(["difficulty", root, "--out", tmp_path / "d.json", "--rows", "5"], match)
     assert not (tmp_path / "d.json").exists()
+
+
+# ---------------------------------------------------------------- evaluate: models and options
+
+
+def _onnx(path: Path, *, nan: bool = False) -> Path:
+    """Global average pool -> linear over 3 channels -> 10 scores (NaN weights if ``nan``)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.random.default_rng(0).normal(size=(3, 10)).astype(np.float32)
+    if nan:
+        w[:] = np.nan
+    graph = helper.make_graph(
+        [helper.make_node("GlobalAveragePool", ["x"], ["p"]),
+         helper.make_node("Flatten", ["p"], ["f"], axis=1),
+         helper.make_node("MatMul", ["f", "w"], ["y"])], "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])],
+        [numpy_helper.from_array(w, "w")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+EVALUATE = [
+    ("nan-scores", {"nan": True}, [], r"non-finite scores \(NaN/inf\) for \d+ images of clean, "
+     r"e\.g\. digits/train/0"),
+    ("scale-0", {}, ["--scale", "0"], r"--scale 0\.0: expected a finite number > 0"),
+    ("scale-nan", {}, ["--scale", "nan"], r"--scale nan"),
+    ("std-0", {}, ["--std", "0"], r"--std 0\.0: expected finite numbers > 0"),
+    ("mean-inf", {}, ["--mean", "inf"], r"--mean inf: expected finite numbers"),
+    ("mean-two-values", {}, ["--mean", "0.1,0.2"], r"--mean has 2 values; give 1 or --channels"),
+    ("resize-0", {}, ["--resize", "0"], r"--resize 0: expected a side >= 1"),
+    ("crop-negative", {}, ["--crop", "-3"], r"--crop -3: expected a side >= 1"),
+    ("threads-negative", {}, ["--threads", "-1"], r"--threads must be >= 0"),
+    ("name-empty", {}, ["--name", ""], r"--name must not be empty"),
+    ("out-folder", {}, ["--out", "@"], r"--out .* is a folder"),
+]
+
+
+@pytest.mark.parametrize("case", EVALUATE, ids=[c[0] for c in EVALUATE])
+def test_evaluate_refuses_bad_models_and_options(case: tuple, build: Build,
+                                                 tmp_path: Path) -> None:
+    name, model_kw, extra, match = case
+    model = _onnx(tmp_path / "m.onnx", **model_kw)
+    out = tmp_path / "p.parquet"
+    argv = ["evaluate", build.bench, "--model", model, "--no-progress", "--config", "clean",
+            *[str(tmp_path) if a == "@" else a for a in extra]]
+    if "--out" not in extra:
+        argv += ["--out", out]
+    refused(argv, match)
+    assert not out.exists()
