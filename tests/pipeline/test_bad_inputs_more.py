@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -509,3 +510,37 @@ def test_evaluate_refuses_bad_models_and_options(case: tuple, build: Build,
         argv += ["--out", out]
     refused(argv, match)
     assert not out.exists()
+
+
+# ---------------------------------------------------------------- push: arguments and a dead Hub
+
+
+@pytest.mark.parametrize(("repo_id", "revision", "match"), [
+    ("a b/c d", None, r"--repo-id 'a b/c d': not a Hub repository id"),
+    ("../..", None, r"--repo-id '\.\./\.\.': not a Hub repository id"),
+    ("owner/name-", None, r"not a Hub repository id"),
+    ("owner/name", "../../x", r"--revision '\.\./\.\./x': not a branch name"),
+    ("owner/name", "-x", r"--revision '-x': not a branch name"),
+])
+def test_push_refuses_bad_repo_ids_and_revisions(repo_id: str, revision: str | None,
+                                                 match: str, build: Build) -> None:
+    argv = ["push", build.bench, "--repo-id", repo_id, "--dry-run"]
+    refused(argv + ([f"--revision={revision}"] if revision else []), match)
+
+
+def test_push_to_an_unreachable_hub_is_a_clear_error(build: Build, tmp_path: Path) -> None:
+    """The Hub and the proxy are dead local ports: the push fails with exit 2, no traceback."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
+           "HTTP_PROXY": "http://127.0.0.1:9", "HF_TOKEN": "hf_not_a_token",
+           "HF_HOME": str(tmp_path / "hf")}
+    env.pop("HF_HUB_OFFLINE", None)
+    r = subprocess.run([sys.executable, "-m", "pipeline.cli", "push", str(build.bench),
+                        "--repo-id", "owner/name"], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    assert re.search(r"push to datasets/owner/name at http://127\.0\.0\.1:9 failed: .*check the "
+                     r"network or proxy", r.stderr), r.stderr
