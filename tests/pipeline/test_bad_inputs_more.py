@@ -16,6 +16,8 @@ import json
 import os
 import re
 import shutil
+import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -544,3 +546,93 @@ def test_push_to_an_unreachable_hub_is_a_clear_error(build: Build, tmp_path: Pat
     assert "Traceback" not in r.stderr
     assert re.search(r"push to datasets/owner/name at http://127\.0\.0\.1:9 failed: .*check the "
                      r"network or proxy", r.stderr), r.stderr
+
+
+# ---------------------------------------------------------------- review: arguments and requests
+
+
+@pytest.fixture()
+def busy_port():
+    """A port something else listens on: a review that got past its checks fails to bind."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield s.getsockname()[1]
+
+
+def test_review_refuses_bad_arguments_before_serving(build: Build, tmp_path: Path,
+                                                     busy_port: int) -> None:
+    preds = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"sample_id": build.ids, "prediction": _shifted(build.given)}), preds)
+    unknown = tmp_path / "u.parquet"
+    pq.write_table(pa.table({"sample_id": ["digits/train/99999"], "prediction": [1]}), unknown)
+    (tmp_path / "votes-dir").mkdir()
+    latin1 = tmp_path / "latin1.jsonl"
+    latin1.write_bytes(b'{"sample_id": "digits/train/0", "annotator": "\xe9", "labels": [0]}\n')
+
+    def review(*extra: object, votes: Path = tmp_path / "v.jsonl", port: int = busy_port,
+               annotator: str = "a") -> list[object]:
+        return ["review", build.bench, "--votes", votes, "--annotator", annotator,
+                "--port", str(port), *extra]
+
+    refused(review(annotator=""), r"--annotator must name you")
+    refused(review(annotator="  "), r"--annotator must name you")
+    refused(review("--limit", "-1"), r"--limit -1: expected >= 1")
+    refused(review("--limit", "0"), r"--limit 0: expected >= 1")
+    refused(review(port=99999), r"--port 99999: expected 0\.\.65535")
+    refused(review(port=-1), r"--port -1: expected 0\.\.65535")
+    refused(review(votes=tmp_path / "votes-dir"), r"votes-dir is not a regular file")
+    refused(review(votes=latin1), re.escape(str(latin1)) + r": line 1 is not UTF-8")
+    refused(review("--predictions", unknown), re.escape(str(unknown))
+            + r": 1 predictions on clean name sample_ids not in it")
+    refused(review("--predictions", preds), rf"cannot listen on 127\.0\.0\.1:{busy_port}")
+
+
+def _http(port: int, request: bytes) -> tuple[int, bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_review_server_item_ids_fields_and_unwritable_votes(build: Build, tmp_path: Path) -> None:
+    from pipeline.review.app import VotesFile, build_queue, make_server
+
+    preds = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"sample_id": build.ids, "prediction": _shifted(build.given)}), preds)
+    q = build_queue([build.bench], predictions=preds, audit_column=None, limit=3)
+    votes = tmp_path / "votes.jsonl"
+    server = make_server(q, VotesFile(votes), annotator="a", port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    host = f"127.0.0.1:{port}"
+
+    def get(path: str) -> int:
+        return _http(port, f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())[0]
+
+    def post(body: bytes) -> tuple[int, bytes]:
+        return _http(port, (f"POST /api/vote HTTP/1.1\r\nHost: {host}\r\nContent-Type: "
+                            f"application/json\r\nX-Benchsmith-Token: {server.token}\r\n"
+                            f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+
+    try:
+        assert get("/image/0") == 200
+        for path in ("/image/-1", "/image/-0", "/image/3", "/image/\u0661", "/image/0?x=1",
+                     "/image/../../etc/passwd", "/../etc/passwd"):
+            assert get(path) == 404, path  # "-1" used to serve the last item
+        status, body = post(b'{"index": 0, "valid": [0], "vaild": [1]}')
+        assert status == 400 and b"unknown field(s) ['vaild']" in body
+        assert not votes.exists() or not votes.read_bytes()
+        assert post(b'{"index": 0, "valid": [0], "note": "blurry"}')[0] == 200
+        assert json.loads(votes.read_text().splitlines()[0])["note"] == "blurry"
+        votes.unlink()
+        votes.mkdir()  # the file replaced by a folder while serving: a 500, the server stays up
+        status, body = post(b'{"index": 1, "valid": [0]}')
+        assert status == 500 and b"not written" in body
+        assert get("/image/1") == 200
+    finally:
+        server.shutdown()
+        server.server_close()
