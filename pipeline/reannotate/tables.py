@@ -82,12 +82,13 @@ def read_config(config_dir: Path, columns: Sequence[str] | None = None) -> pa.Ta
         for p in paths:
             try:
                 t, _ = read_shard(p, [c for c in columns if c != "split"] if columns else None)
-            except (pa.ArrowException, OSError) as exc:  # also a missing column (ArrowInvalid)
-                raise BenchsmithError(f"{p}: unreadable shard ({exc}); rerun the stage that "
-                                      "writes it, or `benchsmith validate` the build") from exc
-            if "split" not in t.column_names:
-                t = t.append_column("split", pa.array([split] * t.num_rows, pa.string()))
-            tables.append(t.select(list(columns)) if columns else t)
+                if "split" not in t.column_names:
+                    t = t.append_column("split", pa.array([split] * t.num_rows, pa.string()))
+                tables.append(t.select(list(columns)) if columns else t)
+            except (pa.ArrowException, OSError, KeyError) as exc:  # KeyError: a missing column
+                raise BenchsmithError(f"{p}: unreadable shard or missing column ({exc}); rerun "
+                                      "the stage that writes it, or `benchsmith validate` the "
+                                      "build") from exc
     if not tables:
         raise BenchsmithError(f"{config_dir} holds no shards; rerun the stage that writes it")
     return pa.concat_tables(tables, promote_options="default")

@@ -636,3 +636,51 @@ def test_review_server_item_ids_fields_and_unwritable_votes(build: Build, tmp_pa
     finally:
         server.shutdown()
         server.server_close()
+
+
+# ---------------------------------------------------------------- slices: rules and inputs
+
+
+def _labels_copy(build: Build, tmp: Path, fn: Callable[[pa.Table], pa.Table] | None) -> Path:
+    d = tmp / "re"
+    shutil.copytree(build.root / "re", d)
+    for p in (d / "labels").glob("*.parquet"):
+        if fn is not None:
+            pq.write_table(fn(pq.read_table(p)), p)
+    return d
+
+
+def _foreign(t: pa.Table) -> pa.Table:
+    ids = [s.replace("digits/", "other/") for s in t["sample_id"].to_pylist()]
+    return t.set_column(t.schema.get_field_index("sample_id"), "sample_id", pa.array(ids))
+
+
+SLICES = [
+    ("major-model-without-votes", [{"name": "major", "rule": "major", "models": ["vit3b"]}],
+     True, None, r"slice major: models \['vit3b'\] have no votes in labels"),
+    ("multi-label-without-labels", [{"name": "ml", "rule": "multi_label"}], False, None,
+     r"slice ml: rule multi_label needs the labels config"),
+    ("label-error-without-labels", [{"name": "le", "rule": "label_error"}], False, None,
+     r"slice le: rule label_error needs the labels config"),
+    ("audit-column-without-audit", [{"name": "le", "rule": "label_error", "audit_column": "x"}],
+     True, None, r"audit_column 'x' needs the audit config"),
+    ("labels-of-another-build", [{"name": "ml", "rule": "multi_label"}], True, _foreign,
+     r"labels: \d+ sample_ids not in clean \(e\.g\. 'other/train/0'\)"),
+    ("labels-duplicate-ids", [{"name": "ml", "rule": "multi_label"}], True,
+     lambda t: pa.concat_tables([t, t.slice(0, 1)]), r"labels: 1 duplicate sample_ids"),
+    ("labels-votes-column-dropped", [{"name": "ml", "rule": "multi_label"}], True,
+     lambda t: t.drop(["votes"]), r"labels/train-00000-of-00001\.parquet: unreadable shard or "
+     r"missing column"),
+]
+
+
+@pytest.mark.parametrize("case", SLICES, ids=[c[0] for c in SLICES])
+def test_slices_refuse_rules_their_inputs_cannot_answer(case: tuple, build: Build,
+                                                         tmp_path: Path) -> None:
+    name, slices, with_labels, tamper, match = case
+    m = dict(build.manifest, slices=slices)
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(m))
+    inputs = [build.pulled] + ([_labels_copy(build, tmp_path, tamper)] if with_labels else [])
+    refused(["slices", "--manifest", tmp_path / "m.yaml", "--no-progress", "--scheduler", "sync",
+             *[a for i in inputs for a in ("--inputs", i)], "--out", tmp_path / "out"], match)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
