@@ -113,6 +113,8 @@ def parse_section(data: Any, where: str) -> tuple[SliceSpec, ...]:
             if not isinstance(models, list) or not models or not all(isinstance(m, str)
                                                                       for m in models):
                 raise ManifestError(f"{w}.models: rule major needs a non-empty list of models")
+            if len(set(models)) != len(models):
+                raise ManifestError(f"{w}.models: {models} names a model twice; list each once")
             k = d.get("min_models", 1)
             if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(models):
                 raise ManifestError(f"{w}.min_models: expected an integer in 1..{len(models)}")

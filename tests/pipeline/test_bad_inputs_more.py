@@ -684,3 +684,22 @@ def test_slices_refuse_rules_their_inputs_cannot_answer(case: tuple, build: Buil
     refused(["slices", "--manifest", tmp_path / "m.yaml", "--no-progress", "--scheduler", "sync",
              *[a for i in inputs for a in ("--inputs", i)], "--out", tmp_path / "out"], match)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+# ---------------------------------------------------------------- --set overrides
+
+
+@pytest.mark.parametrize(("command", "sets", "match"), [
+    ("reannotate", ["reannotate.sources.0.options=[1]"],
+     r"reannotate\.sources\[0\]\.options: expected a mapping of importer options"),
+    ("slices", ["slices.0.rule=major", "slices.0.models=[m,m]", "slices.0.min_models=2"],
+     r"slices\[0\]\.models: \['m', 'm'\] names a model twice"),
+])
+def test_set_overrides_that_were_a_traceback_or_an_empty_slice(command: str, sets: list[str],
+                                                                match: str, build: Build,
+                                                                tmp_path: Path) -> None:
+    io_args = (["--clean", build.pulled] if command == "reannotate" else
+               ["--inputs", build.pulled, "--inputs", build.root / "re"])
+    refused([command, "--manifest", build.root / "m.yaml", "--no-progress", "--scheduler", "sync",
+             *[a for s in sets for a in ("--set", s)], *io_args, "--out", tmp_path / "out"],
+            match)
