@@ -703,3 +703,57 @@ def test_set_overrides_that_were_a_traceback_or_an_empty_slice(command: str, set
     refused([command, "--manifest", build.root / "m.yaml", "--no-progress", "--scheduler", "sync",
              *[a for s in sets for a in ("--set", s)], *io_args, "--out", tmp_path / "out"],
             match)
+
+
+# ---------------------------------------------------------------- validate: resealed labels/slices
+
+
+def _resealed(build: Build, tmp: Path, fn: Callable[[Path], object]) -> Path:
+    from tamper_helpers import reseal
+
+    root = tmp / "bench"
+    shutil.copytree(build.bench, root)
+    fn(root)
+    reseal(root)  # every sha256 matches the forged bytes, as a forger would leave it
+    return root
+
+
+def _cells(config: str, col: str, fn: Callable[[pa.Table], dict[int, object]]):
+    from tamper_helpers import rewrite, set_cells
+
+    def tamper(root: Path) -> None:
+        shard = sorted((root / config).glob("*.parquet"))[0]
+        rewrite(shard, lambda t: set_cells(t, col, fn(t)))
+    return tamper
+
+
+def _kind(config: str, kind: str):
+    from tamper_helpers import edit_json
+
+    return lambda root: edit_json(root / config / "manifest.json", lambda m: m.update(kind=kind))
+
+
+TAMPERED = [
+    ("votes-class-out-of-range", _cells("labels", "votes", lambda t: {
+        0: [dict(t["votes"][0].as_py()[0], labels=[99])]}),
+     r"\[label-range\] labels/train-00000-of-00001\.parquet row 0: votes: a vote by 'r1' names "
+     r"class\(es\) \[99\]"),
+    ("num-votes-negative", _cells("labels", "num_votes", lambda t: {0: -5}),
+     r"\[label-range\] labels/.* row 0: num_votes=-5"),
+    ("agreement-above-1", _cells("labels", "agreement", lambda t: {0: 2.0}),
+     r"\[label-range\] labels/.* row 0: agreement=2\.0 outside \[0, 1\]"),
+    ("labels-served-as-slice", _kind("labels", "slice"),
+     r"\[schema\] labels/manifest\.json: a slice config needs columns \['reason'\]"),
+    ("slice-served-as-labels", _kind("multi_label", "labels"),
+     r"\[schema\] multi_label/manifest\.json: a labels config needs columns"),
+]
+
+
+@pytest.mark.parametrize("case", TAMPERED, ids=[c[0] for c in TAMPERED])
+def test_validate_catches_resealed_labels_and_slice_tampering(case: tuple, build: Build,
+                                                              tmp_path: Path) -> None:
+    name, tamper, match = case
+    root = _resealed(build, tmp_path, tamper)
+    rc, text = run(["validate", root, "--no-progress"])
+    assert rc == 1 and "Traceback" not in text, text
+    assert re.search(match, text), f"{match!r} not in:\n{text}"
