@@ -128,9 +128,17 @@ def preprocess_batch(images: Sequence[np.ndarray], pre: Preprocess) -> np.ndarra
 def _batches(config_dir: Path, batch_size: int) -> Iterator[tuple[list[str], list[bytes]]]:
     for paths in list_shards(config_dir).values():
         for p in paths:
-            t, _ = read_shard(p, ["sample_id", "image"])
-            sids = t["sample_id"].to_pylist()
-            imgs = [d["bytes"] for d in t["image"].to_pylist()]
+            try:
+                t, _ = read_shard(p, ["sample_id", "image"])
+                sids, cells = t["sample_id"].to_pylist(), t["image"].to_pylist()
+            except (pa.ArrowException, OSError, KeyError) as exc:
+                raise BenchsmithError(f"{p}: unreadable shard or no image column ({exc}); "
+                                      "`benchsmith validate` the benchmark") from exc
+            imgs = [d.get("bytes") if isinstance(d, dict) else None for d in cells]
+            missing = [s for s, b in zip(sids, imgs, strict=True) if not b]
+            if missing:
+                raise BenchsmithError(f"{p}: {len(missing)} rows have no image bytes (e.g. "
+                                      f"{missing[0]}); `benchsmith validate` the benchmark")
             for i in range(0, len(sids), batch_size):
                 yield sids[i:i + batch_size], imgs[i:i + batch_size]
 

@@ -757,3 +757,33 @@ def test_validate_catches_resealed_labels_and_slice_tampering(case: tuple, build
     rc, text = run(["validate", root, "--no-progress"])
     assert rc == 1 and "Traceback" not in text, text
     assert re.search(match, text), f"{match!r} not in:\n{text}"
+
+
+def _set_image(config: str, value: object) -> Callable[[Path], None]:
+    def tamper(root: Path) -> None:
+        for p in (root / config).glob("*.parquet"):
+            t = pq.read_table(p)
+            imgs = t["image"].to_pylist()
+            imgs[0] = value
+            i = t.schema.get_field_index("image")
+            pq.write_table(t.set_column(i, "image", pa.array(imgs, t.schema.field("image").type)),
+                           p)
+    return tamper
+
+
+@pytest.mark.parametrize(("name", "tamper", "match"), [
+    ("shard-garbage", lambda r: [p.write_bytes(b"garbage") for p in (r / "clean").glob("*.pa*")],
+     r"clean/train-00000-of-00001\.parquet: unreadable shard"),
+    ("image-column-dropped", lambda r: [pq.write_table(pq.read_table(p).drop(["image"]), p)
+                                        for p in (r / "clean").glob("*.parquet")],
+     r"clean/train-00000-of-00001\.parquet: unreadable shard or no image column"),
+    ("image-null", _set_image("clean", None),
+     r"clean/train-00000-of-00001\.parquet: 1 rows have no image bytes \(e\.g\. digits/train/0\)"),
+])
+def test_evaluate_refuses_a_tampered_benchmark(name: str, tamper, match: str, build: Build,
+                                               tmp_path: Path) -> None:
+    root = tmp_path / "bench"
+    shutil.copytree(build.bench, root)
+    tamper(root)
+    refused(["evaluate", root, "--model", _onnx(tmp_path / "m.onnx"), "--no-progress",
+             "--out", tmp_path / "p.parquet"], match)
