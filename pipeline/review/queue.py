@@ -169,9 +169,13 @@ def build_queue(
         uniq: dict[int, str] = {}
         for y, why in cands:
             uniq[y] = f"{uniq[y]}, {why}" if y in uniq else why
+        image = (images[i].as_py() or {}).get("bytes")
+        if not image:
+            raise BenchsmithError(f"{cdir}: row {s} has no image bytes; `benchsmith validate` "
+                                  "the build")
         items.append(Item(index=len(items), sample_id=s, kind=kind, given=labels[i],
                           predictions=preds.get(s, []), candidates=list(uniq.items()),
-                          rank=rank, image=images[i].as_py()["bytes"]))
+                          rank=rank, image=image))
     return ReviewQueue(items=items, names=names, notes=notes)
 
 

@@ -787,3 +787,15 @@ def test_evaluate_refuses_a_tampered_benchmark(name: str, tamper, match: str, bu
     tamper(root)
     refused(["evaluate", root, "--model", _onnx(tmp_path / "m.onnx"), "--no-progress",
              "--out", tmp_path / "p.parquet"], match)
+
+
+def test_review_refuses_a_clean_row_without_image(build: Build, tmp_path: Path,
+                                                  busy_port: int) -> None:
+    root = tmp_path / "bench"
+    shutil.copytree(build.bench, root)
+    _set_image("clean", None)(root)
+    preds = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"sample_id": build.ids, "prediction": _shifted(build.given)}), preds)
+    refused(["review", root, "--votes", tmp_path / "v.jsonl", "--annotator", "a",
+             "--predictions", preds, "--port", str(busy_port)],
+            r"clean: row digits/train/0 has no image bytes")
