@@ -799,3 +799,12 @@ def test_review_refuses_a_clean_row_without_image(build: Build, tmp_path: Path,
     refused(["review", root, "--votes", tmp_path / "v.jsonl", "--annotator", "a",
              "--predictions", preds, "--port", str(busy_port)],
             r"clean: row digits/train/0 has no image bytes")
+
+
+@pytest.mark.parametrize(("args", "match"), [
+    (["--workers", "-3", "--scheduler", "processes"], r"--workers: expected an integer >= 1"),
+    (["--workers", "0"], r"--workers: expected an integer >= 1"),
+    (["--scheduler", "warp"], r"--scheduler: 'warp' is not a scheduler"),
+])
+def test_validate_checks_its_run_arguments(args: list[str], match: str, build: Build) -> None:
+    refused(["validate", build.bench, "--no-progress", *args], match)
