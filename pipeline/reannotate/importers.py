@@ -374,7 +374,7 @@ def import_review(path: str | Path) -> tuple[pa.Table, int]:
     latest: dict[tuple[str, str], dict[str | None, dict[str, Any]]] = {}
     last_save: dict[tuple[str, str], Any] = {}
     skipped = parsed = 0
-    lines = p.read_bytes().split(b"\n")
+    lines = p.read_bytes().removeprefix(b"\xef\xbb\xbf").split(b"\n")  # a UTF-8 BOM is ok
     for i, line in enumerate(lines):
         if not line.strip():
             continue

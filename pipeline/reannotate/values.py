@@ -32,7 +32,7 @@ def read_json(path: str | Path) -> Any:
     p = Path(path)
     need_file(p, "annotation file")
     try:
-        return json.loads(p.read_bytes().decode("utf-8"))
+        return json.loads(p.read_bytes().decode("utf-8-sig"))  # a BOM (Windows editors) is ok
     except UnicodeDecodeError as exc:
         raise SourceError(f"{p}: not UTF-8 text ({exc}); re-save the file as UTF-8") from exc
     except json.JSONDecodeError as exc:

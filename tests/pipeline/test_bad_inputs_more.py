@@ -808,3 +808,16 @@ def test_review_refuses_a_clean_row_without_image(build: Build, tmp_path: Path,
 ])
 def test_validate_checks_its_run_arguments(args: list[str], match: str, build: Build) -> None:
     refused(["validate", build.bench, "--no-progress", *args], match)
+
+
+def test_a_utf8_bom_is_read_not_dropped(build: Build, tmp_path: Path) -> None:
+    """A BOM made the first review line 'torn' (skipped); a JSON file with one was an error."""
+    f = tmp_path / "v.jsonl"
+    f.write_bytes(b"\xef\xbb\xbf" + _lines(_vote(labels=[0, 6])))
+    m = dict(build.manifest, reannotate={"sources": [{"importer": "review", "path": str(f)}]})
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(m))
+    rc, text = run(["reannotate", "--manifest", tmp_path / "m.yaml", "--no-progress",
+                    "--scheduler", "sync", "--clean", build.pulled, "--out", tmp_path / "out"])
+    assert rc == 0, text
+    counts = json.loads((tmp_path / "out/labels/manifest.json").read_text())["counts"]
+    assert counts["votes"] == 1 and counts["review_lines_skipped"] == 0 and counts["multi_label"]
