@@ -217,6 +217,9 @@ def write_slices(
         Slice name -> written ``manifest.json``.
 
     """
+    if any(Path(out).resolve() == Path(r).resolve() for r in roots):
+        raise BenchsmithError(f"--out {out} is also an --inputs folder; write the slices to their "
+                              "own folder (e.g. data/slices)")
     configs = find_configs(roots)
     cname, cdir, cmeta = pick_config(configs, "clean")
     names = class_names(cmeta)

@@ -98,6 +98,9 @@ def reannotate(
         The labels config's ``manifest.json`` content.
 
     """
+    if any(Path(out).resolve() == Path(c).resolve() for c in clean_roots):
+        raise BenchsmithError(f"--out {out} is also a --clean input; write the labels config to "
+                              "its own folder (e.g. data/reannotate)")
     configs = find_configs(clean_roots)
     cname, cdir, cmeta = pick_config(configs, "clean", spec.clean_config)
     names = class_names(cmeta)

@@ -821,3 +821,25 @@ def test_a_utf8_bom_is_read_not_dropped(build: Build, tmp_path: Path) -> None:
     assert rc == 0, text
     counts = json.loads((tmp_path / "out/labels/manifest.json").read_text())["counts"]
     assert counts["votes"] == 1 and counts["review_lines_skipped"] == 0 and counts["multi_label"]
+
+
+def test_stage_outputs_that_are_their_own_inputs_are_refused(build: Build,
+                                                             tmp_path: Path) -> None:
+    """--out == --clean made reannotate delete the clean config (its stale-output sweep), and
+    slices --out == an --inputs folder deleted the labels config; a file as a parent of an
+    output traced back."""
+    pulled, re_ = tmp_path / "pulled", tmp_path / "re"
+    shutil.copytree(build.pulled, pulled)
+    shutil.copytree(build.root / "re", re_)
+    args = ["--manifest", build.root / "m.yaml", "--no-progress", "--scheduler", "sync"]
+    refused(["reannotate", *args, "--clean", pulled, "--out", pulled],
+            r"--out .*pulled is also a --clean input")
+    refused(["slices", *args, "--inputs", pulled, "--inputs", re_, "--out", re_],
+            r"--out .*re is also an --inputs folder")
+    assert (pulled / "clean/manifest.json").is_file() and (re_ / "labels/manifest.json").is_file()
+    f = tmp_path / "afile"
+    f.write_text("x")
+    p = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"sample_id": build.ids, "prediction": build.given}), p)
+    refused(["score", build.bench, "--predictions", p, "--quiet", "--out", f / "m.json"],
+            r"cannot write .*afile/m\.json: .*a parent folder is a file")
