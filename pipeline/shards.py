@@ -87,13 +87,16 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     if path.is_dir():
         raise BenchsmithError(f"{path} is a folder; give a file path to write")
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except (FileExistsError, NotADirectoryError) as exc:  # a parent of path is a file
+        raise BenchsmithError(f"cannot write {path}: {exc}; a parent folder is a file") from exc
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
