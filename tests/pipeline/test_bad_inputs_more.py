@@ -811,16 +811,22 @@ def test_validate_checks_its_run_arguments(args: list[str], match: str, build: B
 
 
 def test_a_utf8_bom_is_read_not_dropped(build: Build, tmp_path: Path) -> None:
-    """A BOM made the first review line 'torn' (skipped); a JSON file with one was an error."""
+    """A UTF-8 BOM (Windows editors): the review lines keep being read (json.loads of bytes
+    did it, the strict UTF-8 decoding must too) and a JSON annotation file with one, an error
+    before, is read."""
     f = tmp_path / "v.jsonl"
     f.write_bytes(b"\xef\xbb\xbf" + _lines(_vote(labels=[0, 6])))
-    m = dict(build.manifest, reannotate={"sources": [{"importer": "review", "path": str(f)}]})
+    v2 = tmp_path / "v2.json"
+    v2.write_bytes(b"\xef\xbb\xbf" + J({"0.jpeg": ["0", "6"]}).encode())
+    m = dict(build.manifest, reannotate={"sources": [
+        {"importer": "review", "path": str(f)},
+        {"importer": "imagenetv2", "path": str(v2), "options": P}]})
     (tmp_path / "m.yaml").write_text(yaml.safe_dump(m))
     rc, text = run(["reannotate", "--manifest", tmp_path / "m.yaml", "--no-progress",
                     "--scheduler", "sync", "--clean", build.pulled, "--out", tmp_path / "out"])
     assert rc == 0, text
     counts = json.loads((tmp_path / "out/labels/manifest.json").read_text())["counts"]
-    assert counts["votes"] == 1 and counts["review_lines_skipped"] == 0 and counts["multi_label"]
+    assert counts["votes"] == 2 and counts["review_lines_skipped"] == 0 and counts["multi_label"]
 
 
 def test_stage_outputs_that_are_their_own_inputs_are_refused(build: Build,
