@@ -288,6 +288,9 @@ PREDICTIONS: list[tuple[str, object, str]] = [
      r"column sample_id has 1 null rows"),
     ("model-int", lambda i, g: {"sample_id": i, "prediction": g, "model": [1] * len(i)},
      r"column model is int64"),
+    ("model-null", lambda i, g: {"sample_id": i, "prediction": g,
+                                 "model": pa.array([None] * len(i), pa.string())},
+     r"column model has \d+ null rows"),
     ("probs-negative", lambda i, g: {"sample_id": i, "probs": [
         [2.0 if c == y else (-1.0 if c == (y + 1) % 10 else 0.0) for c in range(10)] for y in g]},
      r"probs of row 0 hold 2\.0 at class \d, outside \[0, 1\]"),
@@ -373,6 +376,10 @@ def test_score_ece_bins_and_zero_baseline(build: Build, tmp_path: Path) -> None:
     corr = json.loads(text)["models"]["model"]["corruption"]
     assert corr["CE"] == {"gaussian_noise": None} and corr["mCE"] is None
     assert any("CE of gaussian_noise undefined" in n for n in corr["notes"])
+    txt = tmp_path / "baseline.txt"  # not .json: read as a baseline predictions Parquet
+    txt.write_text("clean 0.1")
+    refused(["score", build.bench, "--predictions", p, "--baseline", txt, "--quiet"],
+            re.escape(str(txt)) + r": not a Parquet predictions file")
 
 
 # ---------------------------------------------------------------- files a command writes, publish
@@ -585,6 +592,8 @@ def test_review_refuses_bad_arguments_before_serving(build: Build, tmp_path: Pat
     refused(review(votes=latin1), re.escape(str(latin1)) + r": line 1 is not UTF-8")
     refused(review("--predictions", unknown), re.escape(str(unknown))
             + r": 1 predictions on clean name sample_ids not in it")
+    refused(review("--predictions", latin1), re.escape(str(latin1))
+            + r": not a Parquet predictions file")
     refused(review("--predictions", preds), rf"cannot listen on 127\.0\.0\.1:{busy_port}")
 
 
@@ -779,6 +788,8 @@ def _set_image(config: str, value: object) -> Callable[[Path], None]:
      r"clean/train-00000-of-00001\.parquet: unreadable shard or no image column"),
     ("image-null", _set_image("clean", None),
      r"clean/train-00000-of-00001\.parquet: 1 rows have no image bytes \(e\.g\. digits/train/0\)"),
+    ("clean-manifest-not-json", lambda r: (r / "clean/manifest.json").write_text("{x"),
+     r"clean/manifest\.json: not JSON"),
 ])
 def test_evaluate_refuses_a_tampered_benchmark(name: str, tamper, match: str, build: Build,
                                                tmp_path: Path) -> None:
