@@ -115,7 +115,12 @@ def corruption_errors(
         if missing:
             raise ValueError(f"baseline has no error for {c} at severities {missing}")
         sev = sorted(by_sev)
-        ce[c] = sum(by_sev[s] for s in sev) / sum(base[s] for s in sev)
+        base_sum = sum(base[s] for s in sev)
+        if base_sum <= 0:
+            ce[c] = rel[c] = float("nan")
+            notes.append(f"CE of {c} undefined: the baseline makes no error there")
+            continue
+        ce[c] = sum(by_sev[s] for s in sev) / base_sum
         denom = sum(base[s] - baseline_clean_error for s in sev)
         num = sum(by_sev[s] - clean_error for s in sev)
         if denom <= 0:

@@ -15,23 +15,35 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from pipeline.errors import BenchsmithError
-from pipeline.shards import atomic_write_json, list_shards, read_shard
+from pipeline.shards import atomic_write_json, list_shards, read_config_manifest, read_shard
 from pipeline.sources.hf import decode_image
+from pipeline.stage import is_plain_relative
 
 __all__ = ["difficulty", "main"]
 
 
 def _images(folder: Path, ids: set[str] | None, limit: int | None) -> dict[str, np.ndarray]:
     found: dict[str, np.ndarray] = {}
-    for shards in list_shards(folder).values():
+    shard_lists = list_shards(folder)
+    if not shard_lists:
+        raise BenchsmithError(f"{folder} holds no shards; republish, or `benchsmith validate` it")
+    for shards in shard_lists.values():
         for shard in shards:
-            table, _ = read_shard(shard, ["sample_id", "image"])
+            try:
+                table, _ = read_shard(shard, ["sample_id", "image"])
+            except (pa.ArrowException, OSError) as exc:
+                raise BenchsmithError(f"{shard}: unreadable shard ({exc}); `benchsmith validate` "
+                                      "the benchmark") from exc
             for sid, img in zip(table["sample_id"].to_pylist(), table["image"].to_pylist(),
                                 strict=True):
                 if (ids is None or sid in ids) and img is not None:
-                    found[sid] = decode_image(img["bytes"])
+                    try:
+                        found[sid] = decode_image(img["bytes"])
+                    except BenchsmithError as exc:
+                        raise BenchsmithError(f"{shard}: {sid}: {exc}") from exc
                 if limit is not None and len(found) >= limit:
                     return found
     return found
@@ -57,7 +69,12 @@ def difficulty(root: Path, *, rows: int = 200) -> list[dict[str, Any]]:
         info = json.loads((root / "benchmark.json").read_text())
     except (OSError, ValueError) as exc:
         raise BenchsmithError(f"{root}: no readable benchmark.json ({exc}); publish first") from exc
-    metas = {c: json.loads((root / c / "manifest.json").read_text()) for c in info["configs"]}
+    configs = info.get("configs") if isinstance(info, dict) else None
+    if not isinstance(configs, list) or not all(
+            isinstance(c, str) and is_plain_relative(c) and "/" not in c for c in configs):
+        raise BenchsmithError(f"{root / 'benchmark.json'}: 'configs' must list config folder "
+                              f"names, got {configs!r}; republish")
+    metas = {c: read_config_manifest(root / c) for c in configs}
     records: list[dict[str, Any]] = []
     clean_cache: dict[str, dict[str, np.ndarray]] = {}
     for config, m in metas.items():

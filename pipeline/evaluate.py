@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from pipeline.errors import BenchsmithError
 from pipeline.reannotate.tables import class_names, find_configs, pick_config
 from pipeline.shards import list_shards, read_shard
 
-__all__ = ["Preprocess", "preprocess_batch", "evaluate", "main"]
+__all__ = ["Preprocess", "check_preprocess", "preprocess_batch", "evaluate", "main"]
 
 IMAGE_KINDS = ("clean", "corruption")
 
@@ -83,6 +84,29 @@ def _decode(data: bytes, pre: Preprocess, what: str) -> np.ndarray:
     return arr if arr.ndim == 3 else arr[:, :, None]
 
 
+def check_preprocess(pre: Preprocess) -> None:
+    """Refuse preprocessing that would feed the model NaN/inf or silently do nothing.
+
+    Raises:
+        BenchsmithError: ``--resize``/``--crop`` < 1, ``--scale``/``--std`` not finite and
+            > 0, ``--mean`` not finite, or a mean/std with neither 1 nor ``--channels`` values.
+    """
+    for flag, v in (("--resize", pre.resize), ("--crop", pre.crop)):
+        if v is not None and v < 1:
+            raise BenchsmithError(f"{flag} {v}: expected a side >= 1 pixel (omit it to keep "
+                                  "the image size)")
+    if not (math.isfinite(pre.scale) and pre.scale > 0):
+        raise BenchsmithError(f"--scale {pre.scale}: expected a finite number > 0 (255 gives "
+                              "[0, 1])")
+    for flag, vals in (("--mean", pre.mean), ("--std", pre.std)):
+        if len(vals) not in (1, pre.channels):
+            raise BenchsmithError(f"{flag} has {len(vals)} values; give 1 or --channels "
+                                  f"({pre.channels})")
+        if not all(math.isfinite(v) for v in vals) or flag == "--std" and min(vals) <= 0:
+            raise BenchsmithError(f"{flag} {','.join(map(str, vals))}: expected finite numbers"
+                                  + (" > 0" if flag == "--std" else ""))
+
+
 def preprocess_batch(images: Sequence[np.ndarray], pre: Preprocess) -> np.ndarray:
     """Stack uint8 (H, W, C) images into the model's float32 input.
 
@@ -104,9 +128,17 @@ def preprocess_batch(images: Sequence[np.ndarray], pre: Preprocess) -> np.ndarra
 def _batches(config_dir: Path, batch_size: int) -> Iterator[tuple[list[str], list[bytes]]]:
     for paths in list_shards(config_dir).values():
         for p in paths:
-            t, _ = read_shard(p, ["sample_id", "image"])
-            sids = t["sample_id"].to_pylist()
-            imgs = [d["bytes"] for d in t["image"].to_pylist()]
+            try:
+                t, _ = read_shard(p, ["sample_id", "image"])
+                sids, cells = t["sample_id"].to_pylist(), t["image"].to_pylist()
+            except (pa.ArrowException, OSError, KeyError) as exc:
+                raise BenchsmithError(f"{p}: unreadable shard or no image column ({exc}); "
+                                      "`benchsmith validate` the benchmark") from exc
+            imgs = [d.get("bytes") if isinstance(d, dict) else None for d in cells]
+            missing = [s for s, b in zip(sids, imgs, strict=True) if not b]
+            if missing:
+                raise BenchsmithError(f"{p}: {len(missing)} rows have no image bytes (e.g. "
+                                      f"{missing[0]}); `benchsmith validate` the benchmark")
             for i in range(0, len(sids), batch_size):
                 yield sids[i:i + batch_size], imgs[i:i + batch_size]
 
@@ -156,6 +188,13 @@ def evaluate(
 
     if batch_size < 1:
         raise BenchsmithError(f"--batch-size must be >= 1, got {batch_size}")
+    check_preprocess(pre)
+    if threads < 0:
+        raise BenchsmithError(f"--threads must be >= 0 (0 = onnxruntime's default), got {threads}")
+    if model_name is not None and not model_name.strip():
+        raise BenchsmithError("--name must not be empty")
+    if Path(out).is_dir():
+        raise BenchsmithError(f"--out {out} is a folder; give the predictions Parquet file path")
     mpath = Path(model)
     if not mpath.is_file():
         raise BenchsmithError(f"model {mpath} not found")
@@ -193,6 +232,12 @@ def evaluate(
             if y.ndim != 2 or y.shape != (len(sids), n_classes):
                 raise BenchsmithError(f"{mpath}: output {y.shape}, expected ({len(sids)}, "
                                       f"{n_classes}) scores in the benchmark's class order")
+            bad = np.flatnonzero(~np.isfinite(y).all(axis=1))
+            if bad.size:
+                raise BenchsmithError(
+                    f"{mpath}: non-finite scores (NaN/inf) for {bad.size} images of {cname}, "
+                    f"e.g. {sids[int(bad[0])]}: {y[int(bad[0])][:5].tolist()}; no prediction "
+                    "is taken from them (check the model and --scale/--mean/--std)")
             cols["sample_id"] += sids
             cols["config"] += [cname] * len(sids)
             cols["prediction"] += np.argmax(y, axis=1).tolist()

@@ -30,7 +30,13 @@ from pipeline.card import render_card
 from pipeline.download import file_digest
 from pipeline.errors import BenchsmithError
 from pipeline.manifest import Manifest
-from pipeline.shards import atomic_write_bytes, atomic_write_json, list_shards, read_shard
+from pipeline.shards import (
+    atomic_write_bytes,
+    atomic_write_json,
+    list_shards,
+    read_config_manifest,
+    read_shard,
+)
 from pipeline.sources.hf import decode_image
 from pipeline.stage import (
     MARKER,
@@ -271,9 +277,14 @@ def publish(
     folders = find_configs(inputs)
     if not folders:
         raise BenchsmithError(f"no config folders (with manifest.json) under {inputs}")
-    metas = {c: json.loads((p / "manifest.json").read_text()) for c, p in folders.items()}
+    metas = {c: read_config_manifest(p) for c, p in folders.items()}
     order = sorted(metas, key=lambda c: (KIND_ORDER.get(metas[c].get("kind", ""), 9), c))
     out = Path(os.path.abspath(out))
+    for inp in map(Path, map(os.path.abspath, inputs)):
+        if out == inp or out in inp.parents or inp in out.parents:
+            raise BenchsmithError(f"publish --out {out} overlaps the input {inp}; publishing "
+                                  "there would replace the stage output it reads: pass a new "
+                                  "folder")
     mode, owned = check_target(out, force=force)
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(out)

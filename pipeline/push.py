@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,10 @@ __all__ = ["TOP_FILES", "main", "files_to_commit", "push"]
 
 #: Top-level files of a benchmark folder that are uploaded.
 TOP_FILES = ("README.md", "benchmark.json", "contact_sheet.png")
+
+
+#: A branch name the Hub takes (a conservative subset of git's ref-name rules).
+REVISION_RE = re.compile(r"(?!.*\.\.)(?!.*//)(?![-/])[A-Za-z0-9._/-]{1,200}(?<![/.])")
 
 
 def files_to_commit(root: Path) -> list[str]:
@@ -84,10 +89,19 @@ def push(
     Raises:
         BenchsmithError: The folder is not a valid benchmark, or ``repo_id`` is malformed.
     """
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
     from pipeline.validation import validate
 
     if repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise BenchsmithError(f"--repo-id {repo_id!r}: expected owner/name")
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise BenchsmithError(f"--repo-id {repo_id!r}: not a Hub repository id ({exc})") from exc
+    if revision is not None and not REVISION_RE.fullmatch(revision):
+        raise BenchsmithError(f"--revision {revision!r}: not a branch name (letters, digits, "
+                              "'.', '_', '-', '/'; no '..', no leading '/' or '-')")
     root = Path(root)
     files = files_to_commit(root)
     report = validate(root)
@@ -104,15 +118,22 @@ def push(
 
     info = json.loads((root / "benchmark.json").read_text())
     api = HfApi(endpoint=endpoint)
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    commit = api.create_commit(
-        repo_id,
-        [CommitOperationAdd(path_in_repo=f, path_or_fileobj=str(root / f)) for f in files],
-        commit_message=message or f"benchsmith: {info.get('name', root.name)} "
-        f"(code {info.get('code_version', '?')})",
-        repo_type="dataset",
-        revision=revision,
-    )
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        commit = api.create_commit(
+            repo_id,
+            [CommitOperationAdd(path_in_repo=f, path_or_fileobj=str(root / f)) for f in files],
+            commit_message=message or f"benchsmith: {info.get('name', root.name)} "
+            f"(code {info.get('code_version', '?')})",
+            repo_type="dataset",
+            revision=revision,
+        )
+    except Exception as exc:  # noqa: BLE001 - the Hub client raises HTTP, network and auth types
+        raise BenchsmithError(
+            f"push to datasets/{repo_id} at {api.endpoint} failed: {type(exc).__name__}: {exc}; "
+            "check the network or proxy, your token (`hf auth login` or HF_TOKEN) and the "
+            "repository's permissions, then push again (a Hub commit is all or nothing)"
+        ) from exc
     result["commit_url"] = str(getattr(commit, "commit_url", commit))
     return result
 

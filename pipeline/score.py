@@ -53,6 +53,9 @@ from pipeline.reannotate.tables import (
 )
 from pipeline.shards import atomic_write_json
 
+#: Config kinds whose rows are images a model can be scored on.
+IMAGE_KINDS = ("clean", "corruption", "shift")
+
 __all__ = [
     "top1_accuracy",
     "multilabel_accuracy",
@@ -155,6 +158,11 @@ def _errors_by_corruption(
             raise BenchsmithError(
                 f"predictions name config {c!r}, not in the build: {sorted(configs)}")
         meta = configs[c][1]
+        if meta.get("kind") not in IMAGE_KINDS:
+            raise BenchsmithError(
+                f"predictions name config {c!r}, a {meta.get('kind')} config without images; "
+                f"predict on the image configs: "
+                f"{sorted(n for n, (_, m) in configs.items() if m.get('kind') in IMAGE_KINDS)}")
         if meta.get("kind") != "corruption":
             continue
         missing = [sids[i] for i in idx if sids[i] not in given]
@@ -164,6 +172,14 @@ def _errors_by_corruption(
         acc = top1_accuracy(pred[idx], np.array([given[sids[i]] for i in idx]))
         errs.setdefault(str(meta["corruption"]), {})[int(meta["severity"])] = 1.0 - acc
     return errs
+
+
+def _error_rate(value: Any, where: str) -> float:
+    """Return a baseline error as the JSON states it: a number in [0, 1] (1.0 = 100%)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise BenchsmithError(f"{where}: expected an error rate in [0, 1] (1.0 = 100%), got "
+                              f"{value!r}")
+    return float(value)
 
 
 def load_baseline(path: str | Path, **kwargs: Any) -> dict[str, Any]:
@@ -183,16 +199,20 @@ def load_baseline(path: str | Path, **kwargs: Any) -> dict[str, Any]:
     if p.suffix == ".json":
         if not p.is_file():
             raise BenchsmithError(f"baseline file {p} not found")
-        data = json.loads(p.read_text())
+        try:
+            data = json.loads(p.read_bytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BenchsmithError(f"{p}: baseline is not UTF-8 JSON ({exc})") from exc
         if not isinstance(data, dict) or "clean" not in data or "errors" not in data:
             raise BenchsmithError(f"{p}: baseline JSON needs 'clean' and 'errors' keys")
         try:
-            errs = {c: {int(s): float(e) for s, e in v.items()} for c, v in data["errors"].items()}
+            errs = {c: {int(s): _error_rate(e, f"{p}: errors.{c}.{s}") for s, e in v.items()}
+                    for c, v in data["errors"].items()}
         except (AttributeError, TypeError, ValueError) as exc:
             raise BenchsmithError(
                 f"{p}: 'errors' must map corruption -> severity -> error") from exc
-        return {"name": str(data.get("name", p.name)), "clean_error": float(data["clean"]),
-                "errors": errs}
+        return {"name": str(data.get("name", p.name)),
+                "clean_error": _error_rate(data["clean"], f"{p}: clean"), "errors": errs}
     res = score(predictions=p, **kwargs)
     if len(res["models"]) != 1:
         raise BenchsmithError(f"{p}: a baseline predictions file must hold one model")
@@ -461,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true",
                         help="print only the JSON (stdout), not the summary table (stderr)")
     args = parser.parse_args(argv)
+    if args.ece_bins < 1:
+        raise BenchsmithError(f"--ece-bins {args.ece_bins}: expected >= 1 (Guo et al.: 15)")
     kw = {"roots": args.build, "n_bins": args.ece_bins, "clean_config": args.clean_config}
     base = load_baseline(args.baseline, default_baseline=False, **kw) if args.baseline else None
     res = score(predictions=args.predictions, baseline=base,

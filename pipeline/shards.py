@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.download import file_digest
+from pipeline.errors import BenchsmithError, SourceError
 from pipeline.schema import arrow_schema, features_from_arrow
 
 __all__ = [
@@ -78,15 +79,24 @@ def encode_png(image: np.ndarray) -> bytes:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and :func:`os.replace`."""
+    """Write ``data`` to ``path`` via a temporary file and :func:`os.replace`.
+
+    Raises:
+        BenchsmithError: ``path`` is a folder (an ``--out``/``--json`` that names a folder).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise BenchsmithError(f"{path} is a folder; give a file path to write")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except (FileExistsError, NotADirectoryError) as exc:  # a parent of path is a file
+        raise BenchsmithError(f"cannot write {path}: {exc}; a parent folder is a file") from exc
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -271,7 +281,12 @@ def read_config_manifest(config_dir: Path) -> dict[str, Any]:
     """Read a config folder's ``manifest.json`` (clear error when missing)."""
     path = Path(config_dir) / MANIFEST
     if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} is missing; the stage that writes it did not finish: rerun it"
-        )
-    return json.loads(path.read_text())
+        raise SourceError(f"{path} is missing; the stage that writes it did not finish: rerun it")
+    try:
+        meta = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SourceError(f"{path}: not JSON ({exc}); rerun the stage that writes it") from exc
+    if not isinstance(meta, dict):
+        raise SourceError(f"{path}: expected a JSON object, got {type(meta).__name__}; rerun the "
+                          "stage that writes it")
+    return meta

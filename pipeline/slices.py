@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import pyarrow as pa
 
 from pipeline.errors import BenchsmithError, ManifestError
 from pipeline.manifest import NAME_RE, check_keys
@@ -112,6 +113,8 @@ def parse_section(data: Any, where: str) -> tuple[SliceSpec, ...]:
             if not isinstance(models, list) or not models or not all(isinstance(m, str)
                                                                       for m in models):
                 raise ManifestError(f"{w}.models: rule major needs a non-empty list of models")
+            if len(set(models)) != len(models):
+                raise ManifestError(f"{w}.models: {models} names a model twice; list each once")
             k = d.get("min_models", 1)
             if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(models):
                 raise ManifestError(f"{w}.min_models: expected an integer in 1..{len(models)}")
@@ -214,6 +217,9 @@ def write_slices(
         Slice name -> written ``manifest.json``.
 
     """
+    if any(Path(out).resolve() == Path(r).resolve() for r in roots):
+        raise BenchsmithError(f"--out {out} is also an --inputs folder; write the slices to their "
+                              "own folder (e.g. data/slices)")
     configs = find_configs(roots)
     cname, cdir, cmeta = pick_config(configs, "clean")
     names = class_names(cmeta)
@@ -234,6 +240,15 @@ def write_slices(
         sets = {s: (lab, n) for s, lab, n in zip(t["sample_id"].to_pylist(),
                                                  t["labels"].to_pylist(),
                                                  t["num_votes"].to_pylist(), strict=True)}
+        clean_ids = set(rows["sample_id"])
+        foreign = [s for s in sets if s not in clean_ids]
+        if len(sets) != t.num_rows or foreign:
+            raise BenchsmithError(
+                f"{ldir}: " + (f"{t.num_rows - len(sets)} duplicate sample_ids" if
+                               len(sets) != t.num_rows else
+                               f"{len(foreign)} sample_ids not in {cname} (e.g. {foreign[0]!r})")
+                + "; the labels config does not belong to this clean config: rerun "
+                "`benchsmith reannotate` on it")
         if has_err:
             errs = dict(zip(t["sample_id"].to_pylist(), t["label_error"].to_pylist(),
                             strict=True))
@@ -250,10 +265,25 @@ def write_slices(
     audit = None
     col = next((s.audit_column for s in specs if s.audit_column), None)
     if col:
+        if not any(m.get("kind") == "audit" for _, m in configs.values()):
+            raise BenchsmithError(f"audit_column {col!r} needs the audit config (run `benchsmith "
+                                  "audit`, pass its folder to --inputs)")
         _, adir, _ = pick_config(configs, "audit")
         at = read_config(adir, ["sample_id", col])
-        audit = dict(zip(at["sample_id"].to_pylist(), map(bool, at[col].to_pylist()),
-                         strict=True))
+        if not pa.types.is_boolean(at[col].type) or at[col].null_count:
+            raise BenchsmithError(f"{adir}: audit_column {col!r} is {at[col].type} with "
+                                  f"{at[col].null_count} nulls; name a boolean flag column")
+        audit = dict(zip(at["sample_id"].to_pylist(), at[col].to_pylist(), strict=True))
+    for spec in specs:
+        if spec.rule in ("multi_label", "label_error") and not labels_cfg:
+            raise BenchsmithError(f"slice {spec.name}: rule {spec.rule} needs the labels config "
+                                  "(run `benchsmith reannotate`, pass its folder to --inputs)")
+        if spec.rule == "major" and votes is not None:
+            missing = sorted(set(spec.models) - set(votes["model"]))
+            if missing:
+                raise BenchsmithError(
+                    f"slice {spec.name}: models {missing} have no votes in {labels_cfg[0]}; the "
+                    f"votes name models {sorted({m for m in votes['model'] if m is not None})}")
     chosen = select(specs, rows, votes, audit)
     index = {s: i for i, s in enumerate(rows["sample_id"])}
     out = Path(out)

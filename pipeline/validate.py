@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from pipeline.shards import atomic_write_bytes, atomic_write_json
+from pipeline.stage import positive_int, scheduler_arg
 from pipeline.validation import validate
 
 __all__ = ["main", "validate"]
@@ -34,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
                              "and compare bytes")
     parser.add_argument("--recompute-seed", type=int, default=0,
                         help="seed choosing the recomputed rows")
-    parser.add_argument("--scheduler", default="threads")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--scheduler", default="threads", type=scheduler_arg)
+    parser.add_argument("--workers", type=positive_int, default=2)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if not 0.0 <= args.recompute <= 1.0:

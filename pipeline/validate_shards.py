@@ -174,11 +174,41 @@ def _check(sink: Findings, out: dict[str, Any], path: str, expected_sha: str, ex
         elif isinstance(feat, datasets.Image) and col == "image":
             out["checks"] += 2
             _check_images(sink, table[col].to_pylist(), meta, images)
+    if meta.get("kind") == "labels" and isinstance(declared.get("label"), datasets.ClassLabel):
+        out["checks"] += 1
+        _check_votes(sink, table, declared["label"].num_classes)
     if parent is not None:
         out["checks"] += 1
         _check_parent(sink, ids, labels, table, meta, parent)
     if parent is None or parent["relation"] != "same-rows":
         out["ids"] = ids
+
+
+def _check_votes(sink: Findings, table: Any, n: int) -> None:
+    """Check a labels config's raw votes name classes in range, counts and agreement sane.
+
+    ``score`` reads the ReaL sets from the raw votes, so a vote for class 99 would be
+    scored; ``num_votes`` is a count (>= 0) and ``agreement`` a share in [0, 1] (NaN for
+    rows without votes).
+    """
+    cols = set(table.column_names)
+    if "votes" in cols:
+        for i, vs in enumerate(table["votes"].to_pylist()):
+            for v in vs or []:
+                bad = [y for k in ("labels", "offered") for y in (v.get(k) or [])
+                       if y is None or not 0 <= y < n]
+                if bad or (v.get("given") is not None and not 0 <= v["given"] < n):
+                    sink.add("label-range", f"votes: a vote by {v.get('annotator')!r} names "
+                             f"class(es) {bad or [v.get('given')]} outside 0..{n - 1}", i)
+                    break
+    if "num_votes" in cols:
+        for i, k in enumerate(table["num_votes"].to_pylist()):
+            if k is None or k < 0:
+                sink.add("label-range", f"num_votes={k!r}: a vote count must be >= 0", i)
+    if "agreement" in cols:
+        for i, a in enumerate(table["agreement"].to_pylist()):
+            if a is not None and not (a != a or 0.0 <= a <= 1.0):  # NaN: no votes
+                sink.add("label-range", f"agreement={a!r} outside [0, 1]", i)
 
 
 def _check_images(sink: Findings, values: list[Any], meta: dict[str, Any],

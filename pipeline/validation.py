@@ -62,6 +62,12 @@ KIND_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "audit": {"input": dict},
     "shift": {"input": str},
 }
+#: kind -> columns its features must have (a labels config relabelled ``slice``, or the
+#: reverse, would otherwise be scored as the other kind).
+KIND_COLUMNS: dict[str, frozenset[str]] = {
+    "labels": frozenset({"sample_id", "label", "labels", "num_votes", "agreement", "votes"}),
+    "slice": frozenset({"sample_id", "label", "reason"}),
+}
 BATCH_TASKS = 8  # shard tasks per dask call, per worker (keeps the config bar moving)
 
 
@@ -201,6 +207,10 @@ def _plan_config(config: str, meta: dict[str, Any], metas: dict[str, dict[str, A
     if expected is not None and expected != datasets.Features.from_dict(meta["features"]):
         report.add("schema", config, "features differ from the benchsmith schema",
                    "manifest.json")
+    need = KIND_COLUMNS.get(str(meta.get("kind")), frozenset()) - set(meta["features"])
+    if need:
+        report.add("schema", config, f"a {meta.get('kind')} config needs columns "
+                   f"{sorted(need)}; its features lack them", "manifest.json")
     parent = _parent(config, meta, metas, root, report)
     clean_meta = metas.get(parent["config"], {}) if parent else {}
     images = meta.get("images") or []

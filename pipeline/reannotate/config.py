@@ -55,6 +55,7 @@ DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
     "real_raters": {"prefix": "imagenet/validation"},
     "mistakes": {"prefix": "imagenet/validation"},
     "mturk": {"key_format": "{id}"},
+    "counts": {"key_format": "{index}", "annotator": "crowd"},  # import_counts' own defaults
 }
 
 
@@ -117,6 +118,9 @@ def parse_section(data: Any, where: str) -> ReannotateSpec:
             raise ManifestError(f"{w}.importer: {imp!r} is not one of {sorted(IMPORTERS)}")
         if not isinstance(s["path"], str) or not s["path"]:
             raise ManifestError(f"{w}.path: expected a file path")
+        if not isinstance(s.get("options") or {}, dict):
+            raise ManifestError(f"{w}.options: expected a mapping of importer options, got "
+                                f"{s['options']!r}")
         opts = {**DEFAULT_OPTIONS.get(imp, {}), **(s.get("options") or {})}
         allowed = IMPORTERS[imp][1]
         unknown = sorted(set(opts) - set(allowed))

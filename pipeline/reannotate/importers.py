@@ -49,6 +49,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.errors import SourceError
+from pipeline.reannotate.values import (
+    check_review_row,
+    class_index,
+    class_list,
+    need_file,
+    read_json,
+    unique,
+)
 
 __all__ = [
     "VOTE_SCHEMA",
@@ -95,17 +103,11 @@ CATEGORIES: dict[str, str] = {
 }
 #: Severities; the paper folds ``borderline`` into ``minor`` in its analysis (kept raw here).
 SEVERITIES: tuple[str, ...] = ("major", "minor", "borderline")
-
-
-def _read_json(path: str | Path) -> Any:
-    p = Path(path)
-    if not p.is_file():
-        raise SourceError(f"annotation file {p} not found")
-    try:
-        return json.loads(p.read_text())
-    except json.JSONDecodeError as exc:
-        raise SourceError(f"{p}: not valid JSON ({exc})") from exc
-
+#: The raw answers a vote may carry (the ``verdict`` column).
+VERDICTS: tuple[str, ...] = ("set", "yes", "no", "maybe", "given", "guessed", "both", "neither",
+                             "mistake", "valid", "invalid", "unsure", "skip")
+#: Most votes one count file may expand to (CIFAR-10H: ~0.5 M; ImageNet scale: a few M).
+MAX_COUNT_VOTES = 20_000_000
 
 def _stem(name: str) -> str:
     return os.path.splitext(os.path.basename(str(name)))[0]
@@ -172,12 +174,13 @@ def import_real(path: str | Path, *, prefix: str) -> pa.Table:
         ``real``; an empty list is kept (no valid label).
 
     """
-    data = _read_json(path)
+    data = read_json(path)
     if not isinstance(data, list) or not all(isinstance(x, list) for x in data):
         raise SourceError(f"{path}: expected a JSON list of label lists (ReaL real.json)")
     n = len(data)
     ids = [_sid(prefix, f"ILSVRC2012_val_{i + 1:08d}") for i in range(n)]
-    labels = pa.array([[int(v) for v in x] for x in data], pa.list_(pa.int32()))
+    labels = pa.array([class_list(x, f"{path}: entry {i}") for i, x in enumerate(data)],
+                      pa.list_(pa.int32()))
     return _columnar(n, sample_id=ids, annotator="real", labels=labels, verdict="set",
                      source="real")
 
@@ -194,19 +197,27 @@ def import_real_raters(path: str | Path, *, prefix: str) -> pa.Table:
 
     """
     p = Path(path)
-    if not p.is_file():
-        raise SourceError(f"annotation file {p} not found")
-    with np.load(p, allow_pickle=False) as z:
-        missing = {"tensor", "info", "ids"} - set(z.files)
-        if missing:
-            raise SourceError(f"{p}: missing arrays {sorted(missing)} (have {z.files})")
-        tensor, info, rater_ids = z["tensor"], z["info"], z["ids"]
-    if tensor.ndim != 3 or tensor.shape[2] != 3 or tensor.shape[1] != len(info):
-        raise SourceError(f"{p}: tensor {tensor.shape} does not match info {info.shape}")
+    need_file(p, "annotation file")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            missing = {"tensor", "info", "ids"} - set(z.files)
+            if missing:
+                raise SourceError(f"{p}: missing arrays {sorted(missing)} (have {z.files})")
+            tensor, info, rater_ids = z["tensor"], z["info"], z["ids"]
+    except (ValueError, OSError, AttributeError) as exc:  # AttributeError: an .npy, not .npz
+        raise SourceError(f"{p}: not a numpy .npz with tensor/info/ids ({exc})") from exc
+    if (tensor.ndim != 3 or tensor.shape[2] != 3 or info.ndim != 2 or info.shape[1] < 2
+            or tensor.shape[1] != len(info) or rater_ids.shape != (tensor.shape[0],)):
+        raise SourceError(f"{p}: expected tensor (raters, questions, 3), info (questions, 2) and "
+                          f"ids (raters,); got {tensor.shape}, {info.shape}, {rater_ids.shape}")
+    if not np.isin(tensor, (0, 1)).all() or (tensor.sum(axis=2) > 1).any():
+        raise SourceError(f"{p}: tensor must be one-hot over (no, maybe, yes): at most one 1 per "
+                          "(rater, question)")
     r_idx, q_idx, a_idx = np.nonzero(tensor > 0)
     order = np.lexsort((r_idx, q_idx))
     r_idx, q_idx, a_idx = r_idx[order], q_idx[order], a_idx[order]
-    q_label = info[:, 1].astype(np.int32)
+    q_label = np.array([class_index(str(v), f"{p}: info[{i}, 1]", digits=True)
+                        for i, v in enumerate(info[:, 1])], np.int32)
     stems = np.array([_stem(f) for f in info[:, 0]], dtype=object)
     lab = q_label[q_idx]
     n = len(q_idx)
@@ -229,15 +240,14 @@ def import_imagenetv2(path: str | Path, *, prefix: str) -> pa.Table:
         prefix: ``sample_id`` prefix of the ImageNetV2 split; the key is the file stem.
 
     """
-    data = _read_json(path)
+    data = read_json(path)
     if not isinstance(data, dict):
         raise SourceError(f"{path}: expected a JSON object file name -> [labels]")
     keys = sorted(data)
     ids = [_sid(prefix, _stem(k)) for k in keys]
-    try:
-        labels = pa.array([[int(v) for v in data[k]] for k in keys], pa.list_(pa.int32()))
-    except (TypeError, ValueError) as exc:
-        raise SourceError(f"{path}: label lists must hold class indices ({exc})") from exc
+    unique(ids, path, "file names")
+    labels = pa.array([class_list(data[k], f"{path}: {k!r}", digits=True) for k in keys],
+                      pa.list_(pa.int32()))
     return _columnar(len(keys), sample_id=ids, annotator="reassessing-imagenet-2024", labels=labels,
                      verdict="set", source="imagenetv2")
 
@@ -262,22 +272,37 @@ def import_mturk(path: str | Path, *, prefix: str, key_format: str) -> pa.Table:
         ``given`` holds the file's given label (checked at the join).
 
     """
-    data = _read_json(path)
+    data = read_json(path)
     if not isinstance(data, list):
         raise SourceError(f"{path}: expected a JSON list of candidate records")
     rows = []
+    seen: set[str] = set()
     for i, rec in enumerate(data):
+        where = f"{path}: record {i}"
         try:
-            key = key_format.format(id=int(rec["id"]))
-            g, s = int(rec["given_original_label"]), int(rec["our_guessed_label"])
+            rid, g, s = rec["id"], rec["given_original_label"], rec["our_guessed_label"]
             counts = rec["mturk"]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SourceError(f"{path}: record {i} lacks id/given/guessed/mturk ({exc})") from exc
+        except (KeyError, TypeError) as exc:
+            raise SourceError(f"{where} lacks id/given/guessed/mturk ({exc})") from exc
+        g = class_index(g, f"{where} given_original_label")
+        s = class_index(s, f"{where} our_guessed_label")
+        try:
+            key = key_format.format(id=class_index(rid, where, what="id"))
+        except (KeyError, IndexError, ValueError) as exc:
+            raise SourceError(f"{where}: key_format {key_format!r} does not format the id "
+                              f"({exc}); use {{id}}") from exc
+        if key in seen:
+            raise SourceError(f"{path}: two records have id {rid!r}; keep one per image")
+        seen.add(key)
+        if not isinstance(counts, dict) or not set(counts) <= set(MTURK_SETS) or any(
+                isinstance(c, bool) or not isinstance(c, int) or c < 0 for c in counts.values()):
+            raise SourceError(f"{where}: mturk must map {list(MTURK_SETS)} to vote counts "
+                              f"(integers >= 0), got {counts!r}")
         raw = json.dumps({k: rec[k] for k in ("id", "url") if k in rec})
         for verdict, picks in MTURK_SETS.items():
             if verdict == "guessed" and s == g:
                 continue  # the file repeats the "given" answers under "guessed": count once
-            for _ in range(int(counts.get(verdict, 0))):
+            for _ in range(counts.get(verdict, 0)):
                 chosen = [g] * ("g" in picks) + [s] * ("s" in picks)
                 rows.append({"sample_id": _sid(prefix, key), "annotator": "mturk", "labels": chosen,
                              "offered": [g, s], "verdict": verdict, "given": g, "source": "mturk",
@@ -299,17 +324,19 @@ def import_mistakes(path: str | Path, *, prefix: str, model: str) -> pa.Table:
         ``vasudevan2022``.
 
     """
-    data = _read_json(path)
+    data = read_json(path)
     if not isinstance(data, dict):
         raise SourceError(f"{path}: expected a JSON object file name -> mistake record")
     rows = []
+    unique([_stem(k) for k in data], path, "file names")
     for name in sorted(data):
         rec = data[name]
         try:
-            pred = int(rec["top_prediction"])
+            pred = rec["top_prediction"]
             cat_raw, sev_raw = str(rec["failure category"]), str(rec["failure severity"])
         except (KeyError, TypeError, ValueError) as exc:
             raise SourceError(f"{path}: record {name!r} lacks a field ({exc})") from exc
+        pred = class_index(pred, f"{path}: record {name!r} top_prediction")
         category = CATEGORIES.get(cat_raw.strip().lower())
         severity = sev_raw.strip().lower()
         if category is None or severity not in SEVERITIES:
@@ -343,23 +370,33 @@ def import_review(path: str | Path) -> tuple[pa.Table, int]:
 
     """
     p = Path(path)
-    if not p.is_file():
-        raise SourceError(f"review votes file {p} not found")
+    need_file(p, "review votes file")
     latest: dict[tuple[str, str], dict[str | None, dict[str, Any]]] = {}
     last_save: dict[tuple[str, str], Any] = {}
-    skipped = 0
-    lines = p.read_bytes().split(b"\n")
+    skipped = parsed = 0
+    lines = p.read_bytes().removeprefix(b"\xef\xbb\xbf").split(b"\n")  # a UTF-8 BOM is ok
     for i, line in enumerate(lines):
         if not line.strip():
             continue
         try:
-            rec = json.loads(line)
+            rec = json.loads(line.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            try:  # a whole line in another encoding, not a torn one: refuse it
+                json.loads(line.decode("utf-8", errors="replace"))
+            except json.JSONDecodeError:
+                skipped += 1  # a torn write that cut a multi-byte character
+                continue
+            raise SourceError(f"{p}: line {i + 1} is not UTF-8 ({exc}); the review page writes "
+                              "UTF-8: re-save the file as UTF-8") from exc
         except json.JSONDecodeError:
             skipped += 1  # a torn write
             continue
+        parsed += 1
         if not isinstance(rec, dict) or "sample_id" not in rec or "annotator" not in rec:
             raise SourceError(f"{p}: line {i + 1} lacks sample_id/annotator")
         row = {k: rec.get(k) for k in REVIEW_FIELDS}
+        check_review_row(row, f"{p}: line {i + 1}", verdicts=VERDICTS,
+                         categories=sorted(set(CATEGORIES.values())), severities=SEVERITIES)
         row["source"] = "review"
         row["verdict"] = row["verdict"] or "valid"
         row["raw"] = json.dumps({k: rec[k] for k in ("time", "save", "note") if k in rec})
@@ -369,6 +406,9 @@ def import_review(path: str | Path) -> tuple[pa.Table, int]:
             last_save[key] = save
             latest[key] = {}
         latest.setdefault(key, {})[row["model"]] = row
+    if skipped and not parsed:
+        raise SourceError(f"{p}: none of its {skipped} lines is a JSON vote; it is not a votes "
+                          "file written by `benchsmith review`")
     return votes_from_rows(r for rows in latest.values() for r in rows.values()), skipped
 
 
@@ -402,26 +442,40 @@ def import_counts(path: str | Path, *, prefix: str, key_format: str = "{index}",
         6
     """
     p = Path(path)
-    if not p.is_file():
-        raise SourceError(f"vote-count file {p} not found")
+    need_file(p, "vote-count file")
     try:
         data = np.load(p, allow_pickle=False)
-    except (ValueError, OSError) as exc:
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                if "counts" not in data or "sample_id" not in data:
+                    raise SourceError(f"{p}: an .npz needs arrays 'counts' and 'sample_id' "
+                                      f"(has {sorted(data.files)})")
+                counts, keys = data["counts"], data["sample_id"]
+            if keys.ndim != 1 or keys.dtype.kind != "U":
+                raise SourceError(f"{p}: 'sample_id' must be a 1-D array of strings, got "
+                                  f"{keys.dtype} {keys.shape}")
+            ids = [str(k) for k in keys]
+            unique(ids, p, "rows")
+        else:
+            counts, ids = data, None
+    except (ValueError, OSError, EOFError) as exc:
         raise SourceError(f"{p}: not a numpy .npy/.npz file ({exc})") from exc
-    if isinstance(data, np.lib.npyio.NpzFile):
-        if "counts" not in data or "sample_id" not in data:
-            raise SourceError(f"{p}: an .npz needs arrays 'counts' and 'sample_id' "
-                              f"(has {sorted(data.files)})")
-        counts, keys = data["counts"], [str(k) for k in data["sample_id"]]
-        ids = keys
-    else:
-        counts = data
-        ids = [_sid(prefix, key_format.format(index=i)) for i in range(len(counts))]
-    if counts.ndim != 2 or not np.issubdtype(counts.dtype, np.number) or len(ids) != len(counts):
+    if ids is None:
+        try:
+            ids = ([_sid(prefix, key_format.format(index=i)) for i in range(len(counts))]
+                   if counts.ndim == 2 else [])
+        except (KeyError, IndexError, ValueError) as exc:
+            raise SourceError(f"{p}: key_format {key_format!r} does not format a row index "
+                              f"({exc}); use e.g. {{index}}") from exc
+    if counts.ndim != 2 or counts.dtype.kind not in "iuf" or len(ids) != len(counts):
         raise SourceError(f"{p}: expected an (N, C) count matrix, got {counts.dtype} "
                           f"{counts.shape}")
     if not np.all(np.isfinite(counts)) or np.any(counts < 0) or np.any(counts != np.round(counts)):
         raise SourceError(f"{p}: counts must be non-negative integers")
+    total = float(counts.sum(dtype=np.float64))
+    if total > MAX_COUNT_VOTES:
+        raise SourceError(f"{p}: the counts add up to {total:.0f} votes (> {MAX_COUNT_VOTES:,}); "
+                          "a count matrix holds how many people chose each class")
     c = counts.astype(np.int64)
     row, cls = np.nonzero(c)
     reps = c[row, cls]

@@ -14,6 +14,7 @@ reports and counts.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,9 @@ def reannotate(
         The labels config's ``manifest.json`` content.
 
     """
+    if any(Path(out).resolve() == Path(c).resolve() for c in clean_roots):
+        raise BenchsmithError(f"--out {out} is also a --clean input; write the labels config to "
+                              "its own folder (e.g. data/reannotate)")
     configs = find_configs(clean_roots)
     cname, cdir, cmeta = pick_config(configs, "clean", spec.clean_config)
     names = class_names(cmeta)
@@ -115,6 +119,9 @@ def reannotate(
             skipped_lines += skipped
         else:
             votes = IMPORTERS[importer][0](path, **options)
+            if not votes.num_rows:
+                raise BenchsmithError(f"{importer}:{path} holds no votes; check the file (an "
+                                      "empty list or matrix) and the importer")
         matched, rep = check_join(votes, given, source=f"{importer}:{path}",
                                   num_classes=len(names), min_agreement=spec.min_agreement)
         tables.append(matched)
@@ -246,6 +253,12 @@ def main(argv: list[str] | None = None) -> int:
         raise BenchsmithError(f"{manifest.path} has no reannotate section")
     m = reannotate(spec, args.clean, args.out, extra_votes=args.votes, benchmark=manifest.name)
     print(f"reannotate {m['config']}: {m['counts']}")
+    for j in m["joins"]:  # dropped votes are counted in manifest.json; say so here too
+        if j["votes"] != j["matched_votes"]:
+            print(f"reannotate: {j['source']}: {j['votes'] - j['matched_votes']} of {j['votes']} "
+                  f"votes name sample_ids not in the clean config (e.g. "
+                  f"{j['unmatched_examples'][:2]}); dropped and counted in manifest.json joins",
+                  file=sys.stderr)
     return 0
 
 

@@ -80,10 +80,15 @@ def read_config(config_dir: Path, columns: Sequence[str] | None = None) -> pa.Ta
     tables = []
     for split, paths in sorted(list_shards(config_dir).items()):
         for p in paths:
-            t, _ = read_shard(p, [c for c in columns if c != "split"] if columns else None)
-            if "split" not in t.column_names:
-                t = t.append_column("split", pa.array([split] * t.num_rows, pa.string()))
-            tables.append(t.select(list(columns)) if columns else t)
+            try:
+                t, _ = read_shard(p, [c for c in columns if c != "split"] if columns else None)
+                if "split" not in t.column_names:
+                    t = t.append_column("split", pa.array([split] * t.num_rows, pa.string()))
+                tables.append(t.select(list(columns)) if columns else t)
+            except (pa.ArrowException, OSError, KeyError) as exc:  # KeyError: a missing column
+                raise BenchsmithError(f"{p}: unreadable shard or missing column ({exc}); rerun "
+                                      "the stage that writes it, or `benchsmith validate` the "
+                                      "build") from exc
     if not tables:
         raise BenchsmithError(f"{config_dir} holds no shards; rerun the stage that writes it")
     return pa.concat_tables(tables, promote_options="default")
@@ -105,31 +110,43 @@ def read_predictions(path: str | Path, num_classes: int | None = None) -> pa.Tab
         ``probs`` (list<float32>, null when absent).
 
     Raises:
-        BenchsmithError: Missing file or column, bad class index, probabilities that do not
-            sum to 1, duplicate (model, config, sample_id).
+        BenchsmithError: Missing or non-Parquet file, missing column, a column of the wrong
+            type or with nulls (no float or string prediction is rounded or parsed), no rows,
+            bad class index, probabilities outside [0, 1], ragged or not summing to 1, a
+            prediction that is not the argmax of its probs, duplicate (model, config,
+            sample_id).
 
     """
     p = Path(path)
     if not p.is_file():
         raise BenchsmithError(f"predictions file {p} not found")
-    t = pq.read_table(p)
+    try:
+        t = pq.read_table(p)
+    except (pa.ArrowException, OSError) as exc:
+        raise BenchsmithError(f"{p}: not a Parquet predictions file ({exc}); write it with "
+                              "`benchsmith evaluate` or pyarrow") from exc
     cols = set(t.column_names)
     if "sample_id" not in cols or not cols & {"prediction", "probs"}:
         raise BenchsmithError(
             f"{p}: needs columns sample_id and prediction and/or probs; has {sorted(cols)}")
     n = t.num_rows
+    if not n:
+        raise BenchsmithError(f"{p}: holds no predictions (0 rows)")
+    _check_column_types(p, t)
     probs = None
     if "probs" in cols:
-        probs = np.asarray(t["probs"].to_pylist(), dtype=np.float32)
-        if probs.ndim != 2 or (num_classes is not None and probs.shape[1] != num_classes):
-            raise BenchsmithError(f"{p}: probs must be (rows, {num_classes}); got {probs.shape}")
-        sums = probs.sum(axis=1)
-        if not np.allclose(sums, 1.0, atol=1e-3):
-            i = int(np.argmax(np.abs(sums - 1)))
-            raise BenchsmithError(
-                f"{p}: probs of row {i} sum to {sums[i]:.4f}, not 1; pass softmax")
+        probs = _probs_matrix(p, t["probs"], num_classes)
     if "prediction" in cols:
         pred = t["prediction"].to_numpy().astype(np.int64)
+        if probs is not None:
+            wrong = np.flatnonzero(probs[np.arange(n), np.clip(pred, 0, probs.shape[1] - 1)]
+                                   < probs.max(axis=1))
+            if wrong.size:
+                i = int(wrong[0])
+                raise BenchsmithError(
+                    f"{p}: prediction is not the argmax of probs on {wrong.size} rows (e.g. row "
+                    f"{i}: prediction {pred[i]}, argmax {int(probs[i].argmax())}); write both "
+                    "from the same model output")
     else:
         pred = probs.argmax(axis=1)  # type: ignore[union-attr]
     if num_classes is not None and n and (pred.min() < 0 or pred.max() >= num_classes):
@@ -151,3 +168,45 @@ def read_predictions(path: str | Path, num_classes: int | None = None) -> pa.Tab
     if pc.count_distinct(keys).as_py() != n:
         raise BenchsmithError(f"{p}: duplicate (model, config, sample_id) rows")
     return out
+
+
+def _check_column_types(p: Path, t: pa.Table) -> None:
+    """Refuse column types that would be coerced (float or string predictions, int ids, nulls)."""
+    want = {"sample_id": pa.types.is_string, "prediction": pa.types.is_integer,
+            "model": pa.types.is_string, "config": pa.types.is_string}
+    for name, ok in want.items():
+        if name not in t.column_names:
+            continue
+        typ = t.schema.field(name).type
+        if not (ok(typ) or pa.types.is_large_string(typ) and ok is pa.types.is_string):
+            kind = "an integer" if name == "prediction" else "a string"
+            raise BenchsmithError(f"{p}: column {name} is {typ}, not {kind} column; write "
+                                  f"{name} as {kind} (no rounding or casting is done here)")
+        if name != "config" and t[name].null_count:
+            raise BenchsmithError(f"{p}: column {name} has {t[name].null_count} null rows")
+
+
+def _probs_matrix(p: Path, col: pa.ChunkedArray, num_classes: int | None) -> np.ndarray:
+    """Return ``probs`` as a (rows, classes) float32 matrix; every row must be a distribution."""
+    typ = col.type
+    if not (pa.types.is_list(typ) or pa.types.is_large_list(typ)) or not pa.types.is_floating(
+            typ.value_type):
+        raise BenchsmithError(f"{p}: probs is {typ}; expected a list of floats per row")
+    if col.null_count:
+        raise BenchsmithError(f"{p}: probs is null on {col.null_count} rows")
+    lengths = set(pc.unique(pc.list_value_length(col)).to_pylist())
+    if len(lengths) != 1 or (num_classes is not None and lengths != {num_classes}):
+        raise BenchsmithError(f"{p}: probs must be (rows, {num_classes}); rows have lengths "
+                              f"{sorted(lengths)}")
+    flat = pc.list_flatten(col).to_numpy(zero_copy_only=False)
+    probs = np.asarray(flat, np.float32).reshape(len(col), lengths.pop())
+    bad = ~np.isfinite(probs) | (probs < 0) | (probs > 1 + 1e-6)
+    if bad.any():
+        i, j = (int(v[0]) for v in np.nonzero(bad))
+        raise BenchsmithError(f"{p}: probs of row {i} hold {probs[i, j]} at class {j}, outside "
+                              "[0, 1]; pass softmax probabilities")
+    sums = probs.sum(axis=1)
+    if not np.allclose(sums, 1.0, atol=1e-3):
+        i = int(np.argmax(np.abs(sums - 1)))
+        raise BenchsmithError(f"{p}: probs of row {i} sum to {sums[i]:.4f}, not 1; pass softmax")
+    return probs

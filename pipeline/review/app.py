@@ -33,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import BenchsmithError
 from pipeline.reannotate.importers import import_review
 from pipeline.review.page import PAGE
 from pipeline.review.queue import ReviewQueue, build_queue, vote_records
@@ -41,6 +42,8 @@ __all__ = ["VotesFile", "build_queue", "make_server", "parse_vote_body", "main"]
 
 #: Largest accepted request body (bytes); a vote is a few hundred.
 MAX_BODY = 64 * 1024
+#: The fields a vote request may carry.
+BODY_FIELDS = ("index", "valid", "verdict", "category", "severity", "note")
 #: Deepest accepted JSON nesting of a request body.
 MAX_DEPTH = 8
 #: Pending connections the listening socket queues (the stdlib default of 5 resets clients
@@ -97,6 +100,9 @@ def parse_vote_body(data: bytes, n_items: int) -> dict[str, Any]:
         raise RequestError(400, f"body is not JSON ({exc})") from exc
     if not isinstance(body, dict):
         raise RequestError(400, "body must be a JSON object")
+    unknown = sorted(set(body) - set(BODY_FIELDS))
+    if unknown:  # a misspelt field would otherwise be dropped without a word
+        raise RequestError(400, f"unknown field(s) {unknown}; a vote takes {list(BODY_FIELDS)}")
     index = body.get("index")
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n_items:
         raise RequestError(400, f"index must be an integer in 0..{n_items - 1}, got {index!r}")
@@ -115,6 +121,9 @@ class VotesFile:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        if self.path.exists() and not self.path.is_file():
+            raise BenchsmithError(f"--votes {self.path} is not a regular file (a folder?); give "
+                                  "the JSON-lines votes file to append to")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self.count = 0
@@ -219,8 +228,11 @@ def make_server(
                                     for y, w in it.candidates]}
                     for it in queue.items]})
             elif self.path.startswith("/image/"):
-                try:
-                    it = queue.items[int(self.path.rsplit("/", 1)[1])]
+                key = self.path[len("/image/"):]
+                try:  # plain decimal item numbers only: "-1" must not serve the last item
+                    if not (key.isascii() and key.isdigit()):
+                        raise ValueError(key)
+                    it = queue.items[int(key)]
                 except (ValueError, IndexError):
                     self._json(404, {"error": "no such item"})
                     return
@@ -264,7 +276,11 @@ def make_server(
             except (ValueError, KeyError, IndexError, TypeError) as exc:
                 self._json(400, {"error": str(exc)})
                 return
-            votes.append(records)
+            try:
+                votes.append(records)
+            except OSError as exc:  # disk full, the file replaced by a folder: say so, stay up
+                self._json(500, {"error": f"votes file {votes.path} not written ({exc})"})
+                return
             with count_lock:
                 old = last.get(item.sample_id)
                 if old is not None:
@@ -300,9 +316,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="at most this many items")
     parser.add_argument("--port", type=int, default=0, help="port (0 = a free one)")
     args = parser.parse_args(argv)
+    if not args.annotator.strip():
+        raise BenchsmithError("--annotator must name you (it is recorded on every vote)")
+    if args.limit is not None and args.limit < 1:
+        raise BenchsmithError(f"--limit {args.limit}: expected >= 1 (omit it for every item)")
+    if not 0 <= args.port <= 65535:
+        raise BenchsmithError(f"--port {args.port}: expected 0..65535 (0 = a free port)")
     queue = build_queue(args.build, predictions=args.predictions,
                         audit_column=args.audit_column, limit=args.limit)
-    server = make_server(queue, VotesFile(args.votes), annotator=args.annotator, port=args.port)
+    votes = VotesFile(args.votes)
+    try:
+        server = make_server(queue, votes, annotator=args.annotator, port=args.port)
+    except OSError as exc:
+        raise BenchsmithError(f"cannot listen on 127.0.0.1:{args.port} ({exc}); pick another "
+                              "--port or 0 for a free one") from exc
     for note in queue.notes:
         print(f"review: {note}")
     print(f"reviewing {len(queue.items)} items at http://127.0.0.1:{server.server_address[1]}/ "

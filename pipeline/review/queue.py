@@ -137,10 +137,18 @@ def build_queue(
     preds: dict[str, list[tuple[str, int]]] = {}
     if predictions is not None:
         p = read_predictions(predictions, len(names))
+        unknown = []
         for s, m, y, c in zip(p["sample_id"].to_pylist(), p["model"].to_pylist(),
                               p["prediction"].to_pylist(), p["config"].to_pylist(), strict=True):
-            if c in (None, cname) and s in row:
+            if c in (None, cname):
+                if s not in row:
+                    unknown.append(s)
+                    continue
                 preds.setdefault(s, []).append((m, int(y)))
+        if unknown:
+            raise BenchsmithError(f"{predictions}: {len(unknown)} predictions on {cname} name "
+                                  f"sample_ids not in it (e.g. {unknown[0]!r}); predictions of "
+                                  "another build?")
     notes: list[str] = []
     order = _audit_rows(configs, audit_column, row, notes)
     in_audit = {s for s, _, _, _ in order}
@@ -161,9 +169,13 @@ def build_queue(
         uniq: dict[int, str] = {}
         for y, why in cands:
             uniq[y] = f"{uniq[y]}, {why}" if y in uniq else why
+        image = (images[i].as_py() or {}).get("bytes")
+        if not image:
+            raise BenchsmithError(f"{cdir}: row {s} has no image bytes; `benchsmith validate` "
+                                  "the build")
         items.append(Item(index=len(items), sample_id=s, kind=kind, given=labels[i],
                           predictions=preds.get(s, []), candidates=list(uniq.items()),
-                          rank=rank, image=images[i].as_py()["bytes"]))
+                          rank=rank, image=image))
     return ReviewQueue(items=items, names=names, notes=notes)
 
 
@@ -201,6 +213,8 @@ def vote_records(item: Item, body: dict[str, Any], annotator: str,
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     base = {"sample_id": item.sample_id, "annotator": annotator, "given": item.given,
             "time": now, "save": f"{time.time_ns():x}-{item.index}"}
+    if body.get("note"):  # the importer keeps it in the vote's raw provenance
+        base["note"] = body["note"]
     out = [{**base, "labels": valid, "offered": offered, "verdict": RECORDED[verdict],
             "model": None, "category": category, "severity": severity}]
     if RECORDED[verdict] == "valid":

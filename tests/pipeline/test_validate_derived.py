@@ -145,7 +145,7 @@ def relabelled(tmp_path_factory) -> Path:
         {"sample_id": "digits/train/0", "annotator": "r1", "labels": [0, 6], "offered": None,
          "verdict": "valid", "given": 0},
         {"sample_id": "digits/train/2", "annotator": "r1", "labels": [], "offered": [7],
-         "verdict": "mistake", "model": "m", "severity": "major", "category": "other"},
+         "verdict": "mistake", "model": "m", "severity": "major", "category": "non_prototypical"},
     ]
     votes.write_text("".join(json.dumps(r) + "\n" for r in recs))
     manifest = d / "m.yaml"
