@@ -62,7 +62,7 @@ from pipeline.shards import (
     write_shard,
 )
 from pipeline.sources.hf import decode_image, read_depth_png
-from pipeline.stage import contained, prepare_output, task_files
+from pipeline.stage import contained, prepare_output, refuse_overlap, task_files
 from pipeline.version import code_version
 
 __all__ = ["plan_configs", "corrupt_shard", "corrupt", "main"]
@@ -397,6 +397,7 @@ def corrupt(
         Config name -> written ``manifest.json`` content.
     """
     out = Path(out)
+    refuse_overlap(out, [clean_root], inputs_flag="--clean")
     out.mkdir(parents=True, exist_ok=True)
     configs = plan_configs(manifest, family)
     registry = get_registry()

@@ -47,6 +47,7 @@ from pipeline.stage import (
     link_or_copy,
     pid_alive,
     read_marker,
+    refuse_overlap,
     write_marker,
 )
 from pipeline.version import code_version
@@ -280,11 +281,7 @@ def publish(
     metas = {c: read_config_manifest(p) for c, p in folders.items()}
     order = sorted(metas, key=lambda c: (KIND_ORDER.get(metas[c].get("kind", ""), 9), c))
     out = Path(os.path.abspath(out))
-    for inp in map(Path, map(os.path.abspath, inputs)):
-        if out == inp or out in inp.parents or inp in out.parents:
-            raise BenchsmithError(f"publish --out {out} overlaps the input {inp}; publishing "
-                                  "there would replace the stage output it reads: pass a new "
-                                  "folder")
+    refuse_overlap(out, inputs)
     mode, owned = check_target(out, force=force)
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(out)

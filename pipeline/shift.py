@@ -57,7 +57,7 @@ from pipeline.shift_io import load_clean, shift_features, split_rows, write_resu
 from pipeline.shift_plot import draw_plot
 from pipeline.shift_report import write_entry_manifests
 from pipeline.shift_section import ShiftEntry, ShiftSection, parse_section
-from pipeline.stage import contained, prepare_output, task_files
+from pipeline.stage import contained, prepare_output, refuse_overlap, task_files
 from pipeline.version import code_version
 
 __all__ = [
@@ -204,6 +204,7 @@ def shift(
         ``{"configs": {config name: manifest dict}, "metrics": {entry name: [...]}}``.
 
     """
+    refuse_overlap(out, [inp], inputs_flag="--in")
     section: ShiftSection | None = manifest.sections.get("shift")
     if section is None:
         raise ManifestError(

@@ -42,7 +42,7 @@ from pipeline.manifest import NAME_RE, check_keys
 from pipeline.reannotate.tables import class_names, find_configs, pick_config, read_config
 from pipeline.schema import build_features
 from pipeline.shards import shard_name, write_config_manifest, write_shard
-from pipeline.stage import contained, prepare_output
+from pipeline.stage import contained, prepare_output, refuse_overlap
 from pipeline.version import code_version
 
 __all__ = ["RULES", "SliceSpec", "parse_section", "select", "write_slices", "main"]
@@ -217,9 +217,7 @@ def write_slices(
         Slice name -> written ``manifest.json``.
 
     """
-    if any(Path(out).resolve() == Path(r).resolve() for r in roots):
-        raise BenchsmithError(f"--out {out} is also an --inputs folder; write the slices to their "
-                              "own folder (e.g. data/slices)")
+    refuse_overlap(out, roots, inputs_flag="--inputs")
     configs = find_configs(roots)
     cname, cdir, cmeta = pick_config(configs, "clean")
     names = class_names(cmeta)

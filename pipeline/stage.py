@@ -444,6 +444,33 @@ def _prune_empty(path: Path, root: Path) -> None:
         parent = parent.parent
 
 
+def refuse_overlap(out: Path | str, inputs: Iterable[Path | str], *, flag: str = "--out",
+                   inputs_flag: str = "input") -> None:
+    """Refuse an output folder that is, contains or sits inside one of the stage's inputs.
+
+    A stage deletes the files it owns that its plan no longer writes, and reads every config
+    under its inputs: an output folder overlapping an input would delete or re-read what the
+    stage reads (``reannotate --clean data/pulled --out data/pulled`` deleted the clean config).
+
+    Args:
+        out: The stage's output folder.
+        inputs: Its input folders.
+        flag: How messages name the output option.
+        inputs_flag: How messages name the input option.
+
+    Raises:
+        BenchsmithError: An overlap, naming both folders.
+    """
+    o = Path(os.path.abspath(out))
+    for inp in inputs:
+        i = Path(os.path.abspath(inp))
+        if o == i or o in i.parents or i in o.parents:
+            raise BenchsmithError(
+                f"{flag} {out} overlaps the {inputs_flag} folder {inp}: the stage would delete or "
+                "re-read what it reads; write to a folder of its own beside it "
+                "(e.g. data/<stage>)")
+
+
 def prepare_output(
     root: Path, planned: Iterable[Path | str], *, what: str = "output folder"
 ) -> set[str]:

@@ -176,11 +176,12 @@ def run_audit(
         write_config_manifest,
         write_shard,
     )
-    from pipeline.stage import contained, prepare_output
+    from pipeline.stage import contained, prepare_output, refuse_overlap
     from pipeline.version import code_version
 
     t0 = time.perf_counter()
     clean_dir, out_dir = Path(clean_dir), Path(out_dir)
+    refuse_overlap(out_dir, [clean_dir], inputs_flag="--clean")
     clean_manifest = read_config_manifest(clean_dir)
     # Pixels only for the routes that learn from them, downsampled to bound memory.
     data = load_clean(clean_dir, max_side=spec.probs.max_side

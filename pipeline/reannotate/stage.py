@@ -36,7 +36,7 @@ from pipeline.reannotate.importers import (
 )
 from pipeline.reannotate.tables import class_names, find_configs, pick_config, read_config
 from pipeline.shards import shard_name, write_config_manifest, write_shard
-from pipeline.stage import contained, prepare_output
+from pipeline.stage import contained, prepare_output, refuse_overlap
 from pipeline.version import code_version
 
 __all__ = ["label_features", "reannotate", "main"]
@@ -98,9 +98,7 @@ def reannotate(
         The labels config's ``manifest.json`` content.
 
     """
-    if any(Path(out).resolve() == Path(c).resolve() for c in clean_roots):
-        raise BenchsmithError(f"--out {out} is also a --clean input; write the labels config to "
-                              "its own folder (e.g. data/reannotate)")
+    refuse_overlap(out, clean_roots, inputs_flag="--clean")
     configs = find_configs(clean_roots)
     cname, cdir, cmeta = pick_config(configs, "clean", spec.clean_config)
     names = class_names(cmeta)

@@ -403,9 +403,9 @@ def test_publish_refuses_its_own_input_and_bad_config_manifests(build: Build,
     m = build.root / "m.yaml"
     before = sorted(p.name for p in build.pulled.iterdir())
     refused(["publish", "--manifest", m, "--inputs", build.pulled, "--out", build.pulled],
-            r"overlaps the input")
+            r"overlaps the input folder")
     refused(["publish", "--manifest", m, "--inputs", build.pulled, "--out", build.root],
-            r"overlaps the input")
+            r"overlaps the input folder")
     assert sorted(p.name for p in build.pulled.iterdir()) == before  # nothing replaced
     for name, text in (("not-json", "{x"), ("list", "[1]")):
         inp = tmp_path / name
@@ -850,10 +850,23 @@ def test_stage_outputs_that_are_their_own_inputs_are_refused(build: Build,
     shutil.copytree(build.root / "re", re_)
     args = ["--manifest", build.root / "m.yaml", "--no-progress", "--scheduler", "sync"]
     refused(["reannotate", *args, "--clean", pulled, "--out", pulled],
-            r"--out .*pulled is also a --clean input")
+            r"--out .*pulled overlaps the --clean folder")
     refused(["slices", *args, "--inputs", pulled, "--inputs", re_, "--out", re_],
-            r"--out .*re is also an --inputs folder")
+            r"--out .*re overlaps the --inputs folder")
+    # corrupt used to delete the clean config, then crash; every stage takes the same check
+    # (pipeline.stage.refuse_overlap), inside or around its input as well.
+    refused(["corrupt", *args, "--clean", pulled, "--out", pulled],
+            r"--out .*pulled overlaps the --clean folder")
+    refused(["corrupt", *args, "--clean", pulled, "--out", pulled / "corrupted"],
+            r"--out .*corrupted overlaps the --clean folder")
+    m2 = tmp_path / "m2.yaml"
+    m2.write_text(yaml.safe_dump({**yaml.safe_load((build.root / "m.yaml").read_text()),
+                                  "audit": {"probs": {"route": "builtin"}}}))
+    refused(["audit", "--manifest", m2, "--no-progress", "--scheduler", "sync",
+             "--clean", pulled / "clean", "--out", pulled],
+            r"--out .*pulled overlaps the --clean folder")
     assert (pulled / "clean/manifest.json").is_file() and (re_ / "labels/manifest.json").is_file()
+    assert not (pulled / "corrupted").exists()
     f = tmp_path / "afile"
     f.write_text("x")
     p = tmp_path / "p.parquet"
