@@ -14,6 +14,7 @@ import io
 import json
 import os
 import pickle
+import socket
 import struct
 import zlib
 from collections.abc import Callable
@@ -29,6 +30,17 @@ from PIL import Image
 
 CIFAR_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
                "truck"]
+
+
+def raw_http(port: int, request: bytes) -> tuple[int, bytes]:
+    """Send raw HTTP bytes to 127.0.0.1:``port``; return (status, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
 
 
 def shared() -> Path:

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from bad_inputs import raw_http
 
 from pipeline.cli import main as cli
 
@@ -597,16 +598,6 @@ def test_review_refuses_bad_arguments_before_serving(build: Build, tmp_path: Pat
     refused(review("--predictions", preds), rf"cannot listen on 127\.0\.0\.1:{busy_port}")
 
 
-def _http(port: int, request: bytes) -> tuple[int, bytes]:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(request)
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
-
-
 def test_review_server_item_ids_fields_and_unwritable_votes(build: Build, tmp_path: Path) -> None:
     from pipeline.review.app import VotesFile, build_queue, make_server
 
@@ -620,10 +611,10 @@ def test_review_server_item_ids_fields_and_unwritable_votes(build: Build, tmp_pa
     host = f"127.0.0.1:{port}"
 
     def get(path: str) -> int:
-        return _http(port, f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())[0]
+        return raw_http(port, f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())[0]
 
     def post(body: bytes) -> tuple[int, bytes]:
-        return _http(port, (f"POST /api/vote HTTP/1.1\r\nHost: {host}\r\nContent-Type: "
+        return raw_http(port, (f"POST /api/vote HTTP/1.1\r\nHost: {host}\r\nContent-Type: "
                             f"application/json\r\nX-Benchsmith-Token: {server.token}\r\n"
                             f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
 

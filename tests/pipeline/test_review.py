@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from bad_inputs import raw_http
 
 from pipeline.reannotate.importers import check_join, import_review
 from pipeline.review.app import VotesFile, build_queue, make_server
@@ -178,19 +179,6 @@ def test_votes_survive_kill_9(build, tmp_path: Path) -> None:
     assert skipped == 1 and "photos/test/4" in votes["sample_id"].to_pylist()
 
 
-def _raw(port: int, request: bytes) -> tuple[int, bytes]:
-    """Send raw HTTP bytes, return (status, body)."""
-    import socket
-
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(request)
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
-
-
 def test_review_server_refuses_foreign_hosts_cross_origin_and_bad_bodies(build, tmp_path) -> None:
     root, preds = build
     q = build_queue([root], predictions=preds, audit_column="is_label_issue")
@@ -204,13 +192,13 @@ def test_review_server_refuses_foreign_hosts_cross_origin_and_bad_bodies(build, 
         h = {"Host": host, "Content-Type": "application/json", "X-Benchsmith-Token": token,
              "Content-Length": str(len(body)), **(hdrs or {})}
         head = "".join(f"{k}: {v}\r\n" for k, v in h.items() if v is not None)
-        return _raw(port, f"POST /api/vote HTTP/1.1\r\n{head}\r\n".encode() + body)
+        return raw_http(port, f"POST /api/vote HTTP/1.1\r\n{head}\r\n".encode() + body)
 
     ok = json.dumps({"index": 0, "valid": [0]}).encode()
     try:
         # DNS rebinding: a foreign Host is not served, not even the item list.
-        assert _raw(port, b"GET /api/items HTTP/1.1\r\nHost: evil.example\r\n\r\n")[0] == 403
-        assert _raw(port, f"GET /api/items HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())[0] == 200
+        assert raw_http(port, b"GET /api/items HTTP/1.1\r\nHost: evil.example\r\n\r\n")[0] == 403
+        assert raw_http(port, f"GET /api/items HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())[0] == 200
         # CSRF: a text/plain form post from another origin, or one without the token.
         assert post(ok, hdrs={"Origin": "http://evil.example"})[0] == 403
         assert post(ok, hdrs={"Content-Type": "text/plain"})[0] == 415
