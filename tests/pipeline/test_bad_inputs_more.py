@@ -236,6 +236,14 @@ def test_reannotate_refuses_bad_vote_files(case: tuple, build: Build, tmp_path: 
     assert not (tmp_path / "out" / "labels").exists()
 
 
+def _reannotate(build: Build, tmp_path: Path, sources: list[dict]) -> tuple[int, str]:
+    """Run ``reannotate`` of the build's clean config with these vote sources into tmp/out."""
+    m = dict(build.manifest, reannotate={"sources": sources})
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(m))
+    return run(["reannotate", "--manifest", tmp_path / "m.yaml", "--no-progress",
+                "--scheduler", "sync", "--clean", build.pulled, "--out", tmp_path / "out"])
+
+
 def test_reannotate_reports_dropped_votes_and_takes_count_defaults(build: Build,
                                                                     tmp_path: Path) -> None:
     """Votes for unknown sample_ids are dropped *and said*; counts needs only a prefix."""
@@ -243,12 +251,8 @@ def test_reannotate_reports_dropped_votes_and_takes_count_defaults(build: Build,
     f.write_bytes(_lines(_vote(), _vote(sample_id="digits/train/99999")))
     c = tmp_path / "c.npy"
     np.save(c, ONE_HOT[np.array(build.given)])
-    m = dict(build.manifest, reannotate={"sources": [
-        {"importer": "review", "path": str(f)},
-        {"importer": "counts", "path": str(c), "options": P}]})
-    (tmp_path / "m.yaml").write_text(yaml.safe_dump(m))
-    rc, text = run(["reannotate", "--manifest", tmp_path / "m.yaml", "--no-progress",
-                    "--scheduler", "sync", "--clean", build.pulled, "--out", tmp_path / "out"])
+    rc, text = _reannotate(build, tmp_path, [{"importer": "review", "path": str(f)},
+                                             {"importer": "counts", "path": str(c), "options": P}])
     assert rc == 0, text
     assert re.search(r"1 of 2 votes name sample_ids not in the clean config.*99999", text), text
     meta = json.loads((tmp_path / "out/labels/manifest.json").read_text())
@@ -820,12 +824,9 @@ def test_a_utf8_bom_is_read_not_dropped(build: Build, tmp_path: Path) -> None:
     f.write_bytes(b"\xef\xbb\xbf" + _lines(_vote(labels=[0, 6])))
     v2 = tmp_path / "v2.json"
     v2.write_bytes(b"\xef\xbb\xbf" + J({"0.jpeg": ["0", "6"]}).encode())
-    m = dict(build.manifest, reannotate={"sources": [
+    rc, text = _reannotate(build, tmp_path, [
         {"importer": "review", "path": str(f)},
-        {"importer": "imagenetv2", "path": str(v2), "options": P}]})
-    (tmp_path / "m.yaml").write_text(yaml.safe_dump(m))
-    rc, text = run(["reannotate", "--manifest", tmp_path / "m.yaml", "--no-progress",
-                    "--scheduler", "sync", "--clean", build.pulled, "--out", tmp_path / "out"])
+        {"importer": "imagenetv2", "path": str(v2), "options": P}])
     assert rc == 0, text
     counts = json.loads((tmp_path / "out/labels/manifest.json").read_text())["counts"]
     assert counts["votes"] == 2 and counts["review_lines_skipped"] == 0 and counts["multi_label"]
