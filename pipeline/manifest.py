@@ -280,6 +280,8 @@ def _severities(value: Any, where: str) -> tuple[int, ...]:
     for v in value:
         if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 5:
             raise ManifestError(f"{where}: severity {v!r} is not an integer in 1..5")
+    if len(set(value)) != len(value):
+        raise ManifestError(f"{where}: severities {value!r} repeat a value; list each once")
     return tuple(value)
 
 
@@ -380,6 +382,13 @@ def _parse_corrupt(data: Any, where: str) -> CorruptSpec:
                         f"valid: {', '.join(sorted(registry))}"
                     )
                 corr[name] = _severities(sev, f"{w}.corruptions.{name}")
+        if preset != "auto":  # else resolve_preset raises a bare ValueError mid-run
+            for name in corr:
+                if preset not in registry[name].tables:
+                    raise ManifestError(
+                        f"{w}: corruption {name!r} has no table for preset {preset!r} (it has "
+                        f"{sorted(registry[name].tables)}); use preset: auto or one of those"
+                    )
         template = check_config_template(
             s.get("config_name", "{corruption}_{severity}"), f"{w}.config_name"
         )
