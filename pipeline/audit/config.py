@@ -32,7 +32,8 @@ from typing import Any
 from pipeline.errors import ManifestError
 from pipeline.manifest import check_keys
 
-__all__ = ["AuditSpec", "ProbsSpec", "parse_section", "FILTER_BY", "RANK_BY", "ROUTES"]
+__all__ = ["AuditSpec", "ProbsSpec", "check_featurizer_params", "parse_section", "FILTER_BY",
+           "RANK_BY", "ROUTES"]
 
 ROUTES = ("builtin", "cnn", "file", "embeddings")
 FILTER_BY = (
@@ -45,11 +46,16 @@ FILTER_BY = (
     "low_self_confidence",
 )
 RANK_BY = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
-FEATURIZER_PARAMS = {
-    "random_conv": {"filters", "patch", "alpha", "sample_patches", "kmeans_iters"},
-    "hog": {"cell", "orientations"},
-    "pca_pixels": {"components"},
+#: featurizer -> parameter -> (integer?, lowest value); the first one or two are required
+#: (see pipeline/audit/features.py for what each means).
+FEATURIZER_PARAMS: dict[str, dict[str, tuple[bool, float]]] = {
+    "random_conv": {"filters": (True, 1), "patch": (True, 1), "alpha": (False, 0.0),
+                    "sample_patches": (True, 1), "kmeans_iters": (True, 1)},
+    "hog": {"cell": (True, 2), "orientations": (True, 1)},
+    "pca_pixels": {"components": (True, 1)},
 }
+FEATURIZER_REQUIRED = {"random_conv": ("filters", "patch"), "hog": ("cell",),
+                       "pca_pixels": ("components",)}
 
 AUDIT_KEYS = {
     "probs": "where predicted probabilities come from (route, path, featurizer, folds, ...)",
@@ -151,12 +157,15 @@ def _parse_probs(data: Any, where: str) -> ProbsSpec:
     fparams = d.get("featurizer_params") or {}
     if not isinstance(fparams, dict):
         raise ManifestError(f"{where}.featurizer_params: expected a mapping")
-    unknown = sorted(set(fparams) - FEATURIZER_PARAMS[featurizer])
+    unknown = sorted(set(fparams) - set(FEATURIZER_PARAMS[featurizer]))
     if unknown:
         raise ManifestError(
             f"{where}.featurizer_params: unknown key(s) {unknown} for {featurizer!r}; "
             f"allowed: {sorted(FEATURIZER_PARAMS[featurizer])}"
         )
+    for k, (integer, low) in FEATURIZER_PARAMS[featurizer].items():  # else a TypeError or
+        if k in fparams:  # ValueError traceback in the featurizer (or -1 used silently)
+            _num(fparams[k], f"{where}.featurizer_params.{k}", integer=integer, low=low)
     return ProbsSpec(
         route=route,
         path=path,
@@ -169,6 +178,23 @@ def _parse_probs(data: Any, where: str) -> ProbsSpec:
         cnn=_parse_cnn(d.get("cnn"), f"{where}.cnn", route),
         max_side=_num(d.get("max_side", 64), f"{where}.max_side", integer=True, low=8),
     )
+
+
+def check_featurizer_params(probs: ProbsSpec, where: str = "audit.probs") -> None:
+    """Refuse a builtin route whose featurizer lacks a required parameter.
+
+    Checked by the audit stage, not the parser: other stages parse the whole manifest and
+    need no featurizer.
+
+    Raises:
+        ManifestError: A required ``featurizer_params`` key is missing (names it).
+    """
+    missing = [k for k in FEATURIZER_REQUIRED[probs.featurizer] if k not in
+               probs.featurizer_params]
+    if probs.route == "builtin" and missing:
+        raise ManifestError(
+            f"{where}.featurizer_params: featurizer {probs.featurizer!r} needs {missing}, e.g. "
+            f"featurizer_params: {{{', '.join(f'{k}: ...' for k in missing)}}}")
 
 
 def _parse_cnn(data: Any, where: str, route: str) -> dict[str, Any]:
@@ -193,7 +219,8 @@ def _parse_cnn(data: Any, where: str, route: str) -> dict[str, Any]:
         elif isinstance(default, int):
             out[k] = _num(v, f"{where}.{k}", integer=True, low=0 if k == "pad" else 1)
         else:
-            out[k] = float(_num(v, f"{where}.{k}", integer=False, low=0.0))
+            out[k] = float(_num(v, f"{where}.{k}", integer=False, low=0.0,
+                                high=1.0 if k == "label_smoothing" else None))
     return out
 
 

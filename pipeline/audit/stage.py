@@ -25,7 +25,7 @@ import datasets
 import numpy as np
 
 from pipeline.audit.cnn import CNN_DEFAULTS
-from pipeline.audit.config import AuditSpec
+from pipeline.audit.config import AuditSpec, check_featurizer_params
 from pipeline.audit.data import load_clean
 from pipeline.errors import ManifestError, SourceError
 
@@ -182,6 +182,7 @@ def run_audit(
     t0 = time.perf_counter()
     clean_dir, out_dir = Path(clean_dir), Path(out_dir)
     refuse_overlap(out_dir, [clean_dir], inputs_flag="--clean")
+    check_featurizer_params(spec.probs)  # before the pixels are loaded
     clean_manifest = read_config_manifest(clean_dir)
     # Pixels only for the routes that learn from them, downsampled to bound memory.
     data = load_clean(clean_dir, max_side=spec.probs.max_side
@@ -221,7 +222,11 @@ def run_audit(
     else:
         rng = np.random.default_rng(np.random.SeedSequence([seed, 0xA0D17, len(ps.featurizer)]))
         stacked = _stack(data.pop("images"), str(clean_dir))  # one copy of the pixels
-        raw = featurize(ps.featurizer, stacked, rng=rng, **ps.featurizer_params)
+        try:
+            raw = featurize(ps.featurizer, stacked, rng=rng, **ps.featurizer_params)
+        except ValueError as exc:  # a parameter out of range for these images (patch >= side)
+            raise ManifestError(f"audit.probs.featurizer_params {ps.featurizer_params} for "
+                                f"{ps.featurizer} on {clean_dir}: {exc}") from exc
         del stacked
         if ps.featurizer == "random_conv":
             np.sqrt(raw, out=raw)  # variance-stabilise the pooled activations (in place)
