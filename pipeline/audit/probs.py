@@ -22,6 +22,7 @@ Reference:
 
 from __future__ import annotations
 
+import zipfile
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -241,14 +242,22 @@ def load_keyed_array(path: str | Path, sample_ids: Sequence[str], column: str) -
     if not p.is_file():
         raise SourceError(f"{p}: file not found (audit.probs.path)")
     if p.suffix == ".npz":
-        with np.load(p, allow_pickle=False) as z:
-            if "sample_id" not in z or column not in z:
-                raise SourceError(f"{p}: needs arrays 'sample_id' and {column!r}; has {list(z)}")
-            ids, values = [str(s) for s in z["sample_id"]], np.asarray(z[column])
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                if "sample_id" not in z or column not in z:
+                    raise SourceError(
+                        f"{p}: needs arrays 'sample_id' and {column!r}; has {list(z)}")
+                ids, values = [str(s) for s in z["sample_id"]], np.asarray(z[column])
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:  # not an npz, pickled arrays
+            raise SourceError(f"{p}: not a readable .npz of plain arrays ({exc}); write it "
+                              "with numpy.savez") from exc
     elif p.suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        table = pq.read_table(p)
+        try:
+            table = pq.read_table(p)
+        except (OSError, ValueError) as exc:  # pyarrow.ArrowInvalid is a ValueError
+            raise SourceError(f"{p}: not a readable Parquet file ({exc})") from exc
         if "sample_id" not in table.column_names or column not in table.column_names:
             raise SourceError(
                 f"{p}: needs columns 'sample_id' and {column!r}; has {table.column_names}"
@@ -262,6 +271,11 @@ def load_keyed_array(path: str | Path, sample_ids: Sequence[str], column: str) -
         raise SourceError(
             f"{p}: {column!r} must be 2-D with one row per sample_id, got {values.shape}"
         )
+    if values.dtype.kind not in "iuf":
+        raise SourceError(f"{p}: {column!r} must hold numbers, got dtype {values.dtype}")
+    if column != "pred_probs" and not np.isfinite(values).all():  # probs: check_pred_probs
+        raise SourceError(f"{p}: {column!r} has {int((~np.isfinite(values)).sum())} NaN or "
+                          "infinite value(s); every row needs finite numbers")
     index = {s: i for i, s in enumerate(ids)}
     if len(index) != len(ids):
         raise SourceError(f"{p}: sample_id has {len(ids) - len(index)} duplicate(s)")

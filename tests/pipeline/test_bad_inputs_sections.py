@@ -14,6 +14,7 @@ import io
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -80,3 +81,80 @@ def test_corrupt_section(pulled: Path, tmp_path: Path, section: dict, match: str
     m = write_manifest(tmp_path / "m.yaml", corrupt=section)
     refused(["corrupt", "--manifest", m, *SYNC, "--clean", pulled, "--out", tmp_path / "out"],
             match)
+
+
+# ---------------------------------------------------------------- audit section and files
+
+
+def _pca(**probs: object) -> dict:
+    return {"probs": {"route": "builtin", "featurizer": "pca_pixels", "folds": 2,
+                      "featurizer_params": {"components": 8}, **probs}, "candidates": 5}
+
+
+@pytest.mark.parametrize("section, match", [
+    # featurizer_params were passed to the featurizer unchecked: -1 ran silently, "x" and
+    # 0 were TypeError/ValueError tracebacks, a missing required one a TypeError
+    (_pca(featurizer_params={"components": -1}),
+     r"audit\.probs\.featurizer_params\.components: expected an integer >= 1, got -1"),
+    (_pca(featurizer_params={"components": "x"}),
+     r"audit\.probs\.featurizer_params\.components: .* got 'x'"),
+    (_pca(featurizer_params={}),
+     r"audit\.probs\.featurizer_params: featurizer 'pca_pixels' needs \['components'\]"),
+    (_pca(featurizer="hog", featurizer_params={"cell": 0}),
+     r"audit\.probs\.featurizer_params\.cell: expected an integer >= 2"),
+    (_pca(featurizer="random_conv", featurizer_params={"filters": 4, "patch": 3, "alpha": "x"}),
+     r"audit\.probs\.featurizer_params\.alpha"),
+    # valid type, out of range for these 8x8 images: a ValueError traceback from the kernel
+    (_pca(featurizer="random_conv", featurizer_params={"filters": 4, "patch": 100}),
+     r"audit\.probs\.featurizer_params .*patch must be in 1\.\.7 for 8x8"),
+    # torch's RuntimeError mid-training
+    ({"probs": {"route": "cnn", "folds": 2, "cnn": {"label_smoothing": 2}}},
+     r"audit\.probs\.cnn\.label_smoothing: expected a number in 0\.0\.\.1\.0, got 2"),
+], ids=["components-neg", "components-str", "components-missing", "hog-cell-0", "alpha-str",
+        "patch-too-big", "cnn-label-smoothing"])
+def test_audit_section(pulled: Path, tmp_path: Path, section: dict, match: str) -> None:
+    m = write_manifest(tmp_path / "m.yaml", audit=section)
+    refused(["audit", "--manifest", m, *SYNC, "--clean", pulled / "clean",
+             "--out", tmp_path / "out"], match)
+
+
+def _ids(pulled: Path) -> list[str]:
+    from pipeline.reannotate.tables import read_config
+
+    return read_config(pulled / "clean", ["sample_id"])["sample_id"].to_pylist()
+
+
+def _bad_files(tmp: Path, ids: list[str]) -> dict[str, tuple[Path, str]]:
+    """name -> (file, route) of malformed probability/embedding files."""
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(len(ids), 8))
+    nan = emb.copy()
+    nan[1, 1] = np.nan
+    (tmp / "garbage.npz").write_bytes(b"garbage")
+    (tmp / "garbage.parquet").write_bytes(b"PAR1garbage")
+    np.savez(tmp / "object.npz", sample_id=np.array(ids, dtype=object),
+             pred_probs=np.full((len(ids), 10), 0.1))
+    np.savez(tmp / "nan.npz", sample_id=np.array(ids), embedding=nan)
+    np.savez(tmp / "text.npz", sample_id=np.array(ids), embedding=np.full((len(ids), 2), "a"))
+    return {"garbage-npz": (tmp / "garbage.npz", "file"),
+            "garbage-parquet": (tmp / "garbage.parquet", "file"),
+            "object-ids": (tmp / "object.npz", "file"),
+            "nan-embedding": (tmp / "nan.npz", "embeddings"),
+            "text-embedding": (tmp / "text.npz", "embeddings")}
+
+
+@pytest.mark.parametrize("case, match", [
+    # np.load's ValueError (pickled/object data, not a zip) and pyarrow's ArrowInvalid
+    ("garbage-npz", r"garbage\.npz: not a readable \.npz"),
+    ("garbage-parquet", r"garbage\.parquet: not a readable Parquet file"),
+    ("object-ids", r"object\.npz: not a readable \.npz"),
+    # NaN embeddings reached sklearn (ValueError traceback); strings a float cast traceback
+    ("nan-embedding", r"nan\.npz: 'embedding' has 1 NaN or infinite"),
+    ("text-embedding", r"text\.npz: 'embedding' must hold numbers"),
+])
+def test_audit_files(pulled: Path, tmp_path: Path, case: str, match: str) -> None:
+    path, route = _bad_files(tmp_path, _ids(pulled))[case]
+    m = write_manifest(tmp_path / "m.yaml", audit={
+        "probs": {"route": route, "path": str(path), "folds": 2}, "candidates": 5})
+    refused(["audit", "--manifest", m, *SYNC, "--clean", pulled / "clean",
+             "--out", tmp_path / "out"], match)
