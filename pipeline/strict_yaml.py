@@ -1,7 +1,14 @@
-"""Strict YAML for manifests: PyYAML's safe loader without anchors and aliases."""
+"""Strict YAML for manifests: PyYAML's safe loader without anchors, aliases or YAML 1.1 numbers.
+
+YAML 1.1 (PyYAML) reads ``010`` as 8 (octal), ``0x10`` as 16, ``1_000`` as 1000 and
+``1:30`` as 90 (base 60); a manifest value or ``--set limit=010`` was silently turned
+into another number. Here only plain decimals are numbers (the YAML 1.2 core schema's
+rule); the rest stay strings, which the manifest's validators refuse by key.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -29,6 +36,21 @@ class _StrictLoader(yaml.SafeLoader):
                 "bound); write the value out in full"
             )
         return super().compose_node(parent, index)
+
+
+_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_StrictLoader.add_implicit_resolver(_INT, re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"),
+                                    list("-+0123456789"))
+_StrictLoader.add_implicit_resolver(  # PyYAML's float rule without `_` and base 60
+    _FLOAT,
+    re.compile(r"""^(?:[-+]?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?|[-+]?\.[0-9]+(?:[eE][-+][0-9]+)?
+                |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."),
+)
 
 
 def parse_yaml(text: str, *, where: str) -> Any:
