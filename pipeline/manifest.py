@@ -514,7 +514,8 @@ def apply_overrides(data: Any, overrides: list[str]) -> dict:
             here = ".".join(parts[: depth + 1])
             last = depth == len(parts) - 1
             if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
+                # ASCII decimal without leading zeros ('²' raised ValueError, '٠'/'00' read 0)
+                if not re.fullmatch(r"0|[1-9][0-9]*", part) or int(part) >= len(node):
                     raise ManifestError(
                         f"--set {item!r}: {here!r}: {parts[depth - 1] if depth else 'the list'} "
                         f"has {len(node)} entries, so the index must be 0..{len(node) - 1}"
