@@ -52,7 +52,8 @@ def verify(path: Path, md5: str | None) -> None:
 
 def cache_dir() -> Path:
     """Where downloads are kept: ``$BENCHSMITH_CACHE`` or ``~/.cache/benchsmith``."""
-    return Path(os.environ.get("BENCHSMITH_CACHE", Path.home() / ".cache" / "benchsmith"))
+    # empty counts as unset (Path("") would put the cache in the working folder)
+    return Path(os.environ.get("BENCHSMITH_CACHE") or Path.home() / ".cache" / "benchsmith")
 
 
 def fetch(
@@ -97,7 +98,11 @@ def fetch(
             f"{filename} is not in {local_dir or target.parent}; set `path:` to a directory "
             "holding it, or `download: true`"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # $BENCHSMITH_CACHE is a file, under a file, or read-only
+        raise SourceError(f"cannot create the download folder {target.parent} ({exc}); point "
+                          "$BENCHSMITH_CACHE at a writable directory") from exc
     errors = []
     for base in urls:
         tmp = target.with_name(f".{filename}.{os.getpid()}.part")

@@ -158,3 +158,57 @@ def test_audit_files(pulled: Path, tmp_path: Path, case: str, match: str) -> Non
         "probs": {"route": route, "path": str(path), "folds": 2}, "candidates": 5})
     refused(["audit", "--manifest", m, *SYNC, "--clean", pulled / "clean",
              "--out", tmp_path / "out"], match)
+
+
+# ---------------------------------------------------------------- --set overrides and YAML 1.1
+
+
+@pytest.mark.parametrize("override, match", [
+    # YAML 1.1 numbers: 010 was read as 8 (octal), 0x10 as 16, 1_000 as 1000, 1:30 as 90
+    ("sources.0.limit=010", r"sources\[0\]\.limit: expected an integer >= 1, got '010'"),
+    ("seed=0x10", r"seed: expected an integer .* got '0x10'"),
+    ("sources.0.limit=1_000", r"sources\[0\]\.limit: .* got '1_000'"),
+    ("sources.0.limit=1:30", r"sources\[0\]\.limit: .* got '1:30'"),
+    # list indices: '²' was a ValueError traceback, '00' and '٠' silently read as 0
+    ("sources.².limit=3", r"--set 'sources\.²\.limit=3': 'sources\.²': .*index must be 0\.\.0"),
+    ("sources.00.limit=3", r"--set 'sources\.00\.limit=3': 'sources\.00'"),
+    ("sources.٠.limit=3", r"--set 'sources\.٠\.limit=3'"),
+], ids=["octal", "hex", "underscore", "base60", "superscript-index", "zero-padded-index",
+        "arabic-digit-index"])
+def test_set_overrides(tmp_path: Path, override: str, match: str) -> None:
+    m = write_manifest(tmp_path / "m.yaml")
+    refused(["pull", "--manifest", m, *SYNC, "--out", tmp_path / "out", "--set", override], match)
+
+
+def test_manifest_file_octal_limit(tmp_path: Path) -> None:
+    m = tmp_path / "m.yaml"
+    m.write_text(yaml.safe_dump(BASE).replace(f"limit: {ROWS}", "limit: 0100"))
+    refused(["pull", "--manifest", m, *SYNC, "--out", tmp_path / "out"],
+            r"m\.yaml: sources\[0\]\.limit: .* got '0100'")
+
+
+# ---------------------------------------------------------------- environment
+
+
+@pytest.mark.parametrize("under", ["", "sub"], ids=["cache-is-a-file", "cache-under-a-file"])
+def test_cache_not_a_directory(tmp_path: Path, monkeypatch, under: str) -> None:
+    """A download into a $BENCHSMITH_CACHE that cannot be a folder: NotADirectoryError before.
+
+    The folder is created before any connection, so this never touches the network.
+    """
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    monkeypatch.setenv("BENCHSMITH_CACHE", str(blocker / under if under else blocker))
+    m = write_manifest(tmp_path / "m.yaml", sources=[{
+        "source": "mnist", "splits": ["test"], "limit": 5,
+        "options": {"download": True, "path": str(tmp_path / "empty")}}])
+    refused(["pull", "--manifest", m, *SYNC, "--out", tmp_path / "out"],
+            r"cannot create the download folder .*afile.*\$BENCHSMITH_CACHE")
+
+
+def test_empty_cache_variable_is_unset(monkeypatch) -> None:
+    """``BENCHSMITH_CACHE=`` meant the working folder (``Path("")``); now the default."""
+    from pipeline.download import cache_dir
+
+    monkeypatch.setenv("BENCHSMITH_CACHE", "")
+    assert cache_dir() == Path.home() / ".cache" / "benchsmith"
