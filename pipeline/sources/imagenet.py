@@ -30,6 +30,7 @@ References:
 from __future__ import annotations
 
 import csv
+import io
 import re
 import tarfile
 from collections.abc import Iterator
@@ -118,6 +119,17 @@ def _natural(stem: str) -> tuple[int, str]:
     return (int(digits[-1]) if digits else -1, stem)
 
 
+def _read_text(path: Path) -> str:
+    """UTF-8 text of a labels/wnids/words file (SourceError naming it when unreadable)."""
+    try:
+        return Path(path).read_bytes().decode("utf-8")
+    except OSError as exc:  # missing, a folder, unreadable
+        raise SourceError(f"imagenet: cannot read {path} ({exc}); fix `labels:`/the file") from exc
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not UTF-8 text ({exc}); the released files are ASCII, "
+                          "re-extract it from the archive") from exc
+
+
 def _find_up(start: Path, names: tuple[str, ...], depth: int = 5) -> Path | None:
     """First file named one of ``names`` in ``start`` or its parents (and their devkit folders)."""
     folder = start if start.is_dir() else start.parent
@@ -147,7 +159,7 @@ def read_devkit_meta(path: Path) -> dict[int, str]:
         ids = [int(x) for x in syn["ILSVRC2012_ID"]]
         wnids = [str(x) for x in syn["WNID"]]
         children = [int(x) for x in syn["num_children"]]
-    except (OSError, KeyError, ValueError, TypeError, IndexError) as exc:
+    except Exception as exc:  # noqa: BLE001 - scipy's MatReadError derives from Exception only
         raise SourceError(f"{path}: not a devkit meta.mat with a synsets table ({exc})") from exc
     out = {i: w for i, w, c in zip(ids, wnids, children, strict=True) if c == 0 and 1 <= i <= 1000}
     if sorted(out) != list(range(1, 1001)) or set(out.values()) != set(imagenet_classes()[0]):
@@ -166,9 +178,9 @@ def read_ground_truth(path: Path, meta: dict[int, str], index: dict[str, int]) -
 
     """
     out = []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
+    for n, line in enumerate(_read_text(path).splitlines(), start=1):
         tok = line.strip()
-        if not tok.isdigit() or int(tok) not in meta:
+        if not re.fullmatch(r"[0-9]+", tok) or int(tok) not in meta:  # ASCII digits only
             raise SourceError(
                 f"{path}: line {n} is {line!r}, not an ILSVRC2012_ID in 1..1000; the file must "
                 "hold one devkit class id per line, line N for ILSVRC2012_val_N"
@@ -186,7 +198,7 @@ def read_kaggle_solution(path: Path, index: dict[str, int]) -> dict[str, int]:
 
     """
     out: dict[str, int] = {}
-    with open(path, newline="") as fh:
+    with io.StringIO(_read_text(path), newline="") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
         if header is None or [h.strip() for h in header[:2]] != ["ImageId", "PredictionString"]:
@@ -196,12 +208,17 @@ def read_kaggle_solution(path: Path, index: dict[str, int]) -> dict[str, int]:
                 raise SourceError(f"{path}: line {n} has no ImageId,PredictionString pair")
             toks = row[1].split()
             labels = set(toks[0::5])
-            if not toks or len(toks) % 5 or len(labels) != 1 or not labels <= set(index):
+            coords = [t for i, t in enumerate(toks) if i % 5]
+            if (not toks or len(toks) % 5 or len(labels) != 1 or not labels <= set(index)
+                    or not all(re.fullmatch(r"-?[0-9]+(\.[0-9]*)?", t) for t in coords)):
                 raise SourceError(
                     f"{path}: line {n} ({row[0]}): PredictionString {row[1][:60]!r} must be "
                     "'<wnid> x0 y0 x1 y1' boxes of one ILSVRC-2012 WordNet id"
                 )
-            out[row[0].strip()] = index[toks[0]]
+            stem = row[0].strip()
+            if stem in out:  # the later row silently won
+                raise SourceError(f"{path}: line {n}: image {stem} already has a row; keep one")
+            out[stem] = index[toks[0]]
     return out
 
 
@@ -226,6 +243,11 @@ class ImageNetSource(Source):
     key: str = "imagenet"
 
     def __post_init__(self) -> None:
+        for opt in ("path", "layout", "labels", "meta", "split"):
+            value = getattr(self, opt)
+            if not isinstance(value, str) and (value is not None or opt in ("path", "split")):
+                raise SourceError(f"imagenet: option {opt!r} must be a string (quote it), got "
+                                  f"{value!r}")
         if self.layout not in LAYOUTS:
             raise SourceError(f"imagenet: layout {self.layout!r} is not one of {list(LAYOUTS)}")
 
@@ -354,20 +376,23 @@ class ImageNetSource(Source):
         wnid_file = _find_up(root, ("wnids.txt",), 2)
         if wnid_file is None:
             raise SourceError(f"imagenet: Tiny-ImageNet's wnids.txt not found above {root}")
-        wnids = sorted({w.strip() for w in wnid_file.read_text().split() if w.strip()})
+        wnids = sorted({w.strip() for w in _read_text(wnid_file).split() if w.strip()})
         index = {w: i for i, w in enumerate(wnids)}
         words_file = _find_up(root, ("words.txt",), 2)
         words = dict.fromkeys(wnids, "")
         if words_file is not None:
-            for line in words_file.read_text().splitlines():
+            for line in _read_text(words_file).splitlines():
                 wn, _, text = line.partition("\t")
                 if wn in words:
                     words[wn] = text.strip()
         names = unique_names(wnids, [words[w] or w for w in wnids])
         images = root / "images"
         files, labels = [], []
-        for n, line in enumerate(ann.read_text().splitlines(), start=1):
+        for n, line in enumerate(_read_text(ann).splitlines(), start=1):
             parts = line.split("\t")
+            if parts and Path(parts[0]).name != parts[0]:  # '../x' read outside images/
+                raise SourceError(f"{ann}: line {n} names {parts[0]!r}; expected a file name "
+                                  "inside val/images/ (no folders)")
             if len(parts) < 2 or parts[1] not in index:
                 raise SourceError(
                     f"{ann}: line {n} is {line[:60]!r}; expected '<file>\\t<wnid>\\t<box>' with a "
@@ -408,7 +433,7 @@ class ImageNetSource(Source):
         if self.layout_name() != "tiny":
             return list(imagenet_classes()[0])
         wnid_file = _find_up(self._detect()[1], ("wnids.txt",), 2)
-        return sorted({w for w in (wnid_file.read_text().split() if wnid_file else [])})
+        return sorted({w for w in (_read_text(wnid_file).split() if wnid_file else [])})
 
     def splits(self) -> list[str]:
         """See :meth:`Source.splits`."""

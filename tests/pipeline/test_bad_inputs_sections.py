@@ -212,3 +212,109 @@ def test_empty_cache_variable_is_unset(monkeypatch) -> None:
 
     monkeypatch.setenv("BENCHSMITH_CACHE", "")
     assert cache_dir() == Path.home() / ".cache" / "benchsmith"
+
+
+# ---------------------------------------------------------------- ImageNet local folders
+
+TINY_ANN = "val_0.JPEG\tn01443537\t0\t0\t8\t8\nval_1.JPEG\tn01629819\t0\t0\t8\t8\n"
+KAGGLE = ("ImageId,PredictionString\nILSVRC2012_val_00000001,n01440764 1 2 3 4\n"
+          "ILSVRC2012_val_00000002,n01443537 1 2 3 4\n")
+
+
+def _jpeg(path: Path) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (8, 8), (10, 20, 30)).save(path, "JPEG")
+
+
+def _tiny(root: Path, *, ann: bytes = TINY_ANN.encode(),
+          wnids: bytes = b"n01443537\nn01629819\n",
+          words: bytes = b"n01443537\tgoldfish\nn01629819\tsalamander\n") -> Path:
+    """A two-image Tiny-ImageNet validation folder; return its ``val`` folder."""
+    for f in ("val_0.JPEG", "val_1.JPEG"):
+        _jpeg(root / "val/images" / f)
+    (root / "wnids.txt").write_bytes(wnids)
+    (root / "words.txt").write_bytes(words)
+    (root / "val/val_annotations.txt").write_bytes(ann)
+    return root / "val"
+
+
+def _kaggle(root: Path, csv_text: bytes = KAGGLE.encode()) -> Path:
+    """Two flat ILSVRC2012_val_* images with Kaggle's solution csv; return the folder."""
+    for i in (1, 2):
+        _jpeg(root / f"val/ILSVRC2012_val_{i:08d}.JPEG")
+    (root / "LOC_val_solution.csv").write_bytes(csv_text)
+    return root
+
+
+def _pull_imagenet(tmp: Path, **options: object) -> list[object]:
+    m = write_manifest(tmp / "m.yaml", sources=[
+        {"source": "imagenet", "splits": ["validation"], "options": options}])
+    return ["pull", "--manifest", m, *SYNC, "--out", tmp / "out"]
+
+
+LATIN1 = "é".encode("latin-1")
+
+
+@pytest.mark.parametrize("case, match", [
+    # UnicodeDecodeError tracebacks
+    ("ann-latin1", r"val_annotations\.txt: not UTF-8 text"),
+    ("words-latin1", r"words\.txt: not UTF-8 text"),
+    ("wnids-latin1", r"wnids\.txt: not UTF-8 text"),
+    ("kaggle-latin1", r"LOC_val_solution\.csv: not UTF-8 text"),
+    # '../../wnids.txt' was read from outside val/images (and quarantined as an image)
+    ("ann-traversal", r"val_annotations\.txt: line 1 names '\.\./\.\./wnids\.txt'"),
+    # FileNotFoundError / IsADirectoryError tracebacks
+    ("labels-missing", r"imagenet: cannot read .*nope\.txt"),
+    ("labels-folder", r"imagenet: cannot read .*Is a directory"),
+    # the second row of an image silently replaced the first
+    ("kaggle-duplicate", r"LOC_val_solution\.csv: line 3: image ILSVRC2012_val_00000001 already"),
+    ("kaggle-boxes", r"LOC_val_solution\.csv: line 2 .*'n01440764 a b c d' must be"),
+    # scipy's MatReadError traceback
+    ("meta-garbage", r"meta\.mat: not a devkit meta\.mat"),
+    # TypeError traceback; `split: 3` gave "has no split 'validation'; valid splits: [3]"
+    ("path-int", r"imagenet: option 'path' must be a string"),
+    ("split-int", r"imagenet: option 'split' must be a string"),
+])
+def test_imagenet_folder(tmp_path: Path, case: str, match: str) -> None:
+    src = tmp_path / "src"
+    opts: dict[str, object]
+    if case.startswith("kaggle-"):
+        text = {"kaggle-latin1": KAGGLE.encode() + b"ILSVRC2012_val_00000003,n01440764 1 2 3 4"
+                + LATIN1 + b"\n",
+                "kaggle-duplicate": KAGGLE.replace("00000002,n01443537", "00000001,n01443537",
+                                                   1).encode()
+                + b"ILSVRC2012_val_00000002,n01443537 1 2 3 4\n",
+                "kaggle-boxes": KAGGLE.replace("n01440764 1 2 3 4", "n01440764 a b c d").encode(),
+                }[case]
+        opts = {"path": str(_kaggle(src, text))}
+    elif case == "meta-garbage":
+        root = _kaggle(src)
+        (root / "LOC_val_solution.csv").unlink()
+        (root / "ILSVRC2012_validation_ground_truth.txt").write_text("1\n2\n")
+        (root / "meta.mat").write_bytes(b"garbage")
+        opts = {"path": str(root)}
+    else:
+        kw = {"ann-latin1": {"ann": TINY_ANN.encode() + b"val_1.JPEG\tn01629819\t" + LATIN1},
+              "words-latin1": {"words": b"n01443537\tgoldfish" + LATIN1 + b"\n"},
+              "wnids-latin1": {"wnids": b"n01443537\n" + LATIN1 + b"\n"},
+              "ann-traversal": {"ann": b"../../wnids.txt\tn01443537\n"}}.get(case, {})
+        opts = {"path": str(_tiny(src, **kw))}
+        if case == "labels-missing":
+            opts["labels"] = str(tmp_path / "nope.txt")
+        elif case == "labels-folder":
+            opts["labels"] = str(tmp_path)
+        elif case == "path-int":
+            opts["path"] = 3
+        elif case == "split-int":
+            opts["split"] = 3
+    refused(_pull_imagenet(tmp_path, **opts), match)
+
+
+def test_imagenet_good_folders_still_pull(tmp_path: Path) -> None:
+    """The two fixtures above, unbroken, pull every image (so the refusals are the edits)."""
+    for name, path in (("tiny", _tiny(tmp_path / "t")), ("kaggle", _kaggle(tmp_path / "k"))):
+        (tmp_path / name).mkdir()
+        rc, text = run(_pull_imagenet(tmp_path / name, path=str(path)))
+        assert rc == 0 and "{'validation': 2} rows, 0 rejected" in text, text
