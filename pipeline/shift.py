@@ -100,9 +100,12 @@ def run_entry(
     pool_data = ShiftData(pool["images"], pool["labels"], tuple(pool["ids"]), k)
     features = shift_features(names)
     fp = fingerprint([base_fp, entry.shift, entry.params, train_size, *_model_digest(entry)])
-    train = training_set(
-        entry.shift, reference, pool_data, size=train_size, seed=seed, params=entry.params
-    )
+    try:  # the shifts raise ValueError when the data cannot satisfy the manifest's numbers
+        train = training_set(
+            entry.shift, reference, pool_data, size=train_size, seed=seed, params=entry.params
+        )
+    except ValueError as exc:
+        raise ManifestError(f"shift entry {entry.name!r}, training set: {exc}") from exc
     train_rec = write_result(
         Path(out) / entry.train_config, "train", train, entry, None, meta, features, fp
     )
@@ -121,15 +124,11 @@ def run_entry(
                 }
             )
             continue
-        res = apply_shift(
-            entry.shift,
-            reference,
-            pool_data,
-            knob=knob,
-            size=entry.size,
-            seed=seed,
-            params=entry.params,
-        )
+        try:
+            res = apply_shift(entry.shift, reference, pool_data, knob=knob, size=entry.size,
+                              seed=seed, params=entry.params)
+        except ValueError as exc:
+            raise ManifestError(f"shift entry {entry.name!r}, intensity {knob}: {exc}") from exc
         rng = np.random.default_rng(
             np.random.SeedSequence(
                 [seed, stable_u32(entry.shift), round(knob * 10_000), stable_u32("measure")]

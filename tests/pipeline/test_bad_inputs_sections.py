@@ -318,3 +318,15 @@ def test_imagenet_good_folders_still_pull(tmp_path: Path) -> None:
         (tmp_path / name).mkdir()
         rc, text = run(_pull_imagenet(tmp_path / name, path=str(path)))
         assert rc == 0 and "{'validation': 2} rows, 0 rejected" in text, text
+
+
+# ---------------------------------------------------------------- shift section
+
+
+def test_shift_size_larger_than_the_data(pulled: Path, tmp_path: Path) -> None:
+    """``size`` the 40 rows cannot fill: the shift's ValueError was a traceback."""
+    m = write_manifest(tmp_path / "m.yaml", shift={
+        "split": "train", "intensities": [0, 1], "size": 1_000_000,
+        "shifts": [{"shift": "label_shift"}]})
+    refused(["shift", "--manifest", m, *SYNC, "--in", pulled, "--out", tmp_path / "out"],
+            r"shift entry 'label_shift', (training set|intensity 0\.0): .*lower `size`")
