@@ -138,6 +138,10 @@ def parse_section(data: Any, where: str) -> ReannotateSpec:
     rule = agg.get("rule", "majority")
     if rule not in RULES:
         raise ManifestError(f"{where}.aggregate.rule: {rule!r} is not one of {list(RULES)}")
+    for key, user in (("threshold", "majority"), ("pred_probs", "cleanlab")):
+        if key in agg and rule != user:  # it would be ignored without a word
+            raise ManifestError(f"{where}.aggregate.{key}: only rule {user} uses it (rule is "
+                                f"{rule}); remove it or set rule: {user}")
     pred_probs = agg.get("pred_probs")
     if pred_probs is not None and not isinstance(pred_probs, str):
         raise ManifestError(f"{where}.aggregate.pred_probs: expected a Parquet path or null")

@@ -330,3 +330,23 @@ def test_shift_size_larger_than_the_data(pulled: Path, tmp_path: Path) -> None:
         "shifts": [{"shift": "label_shift"}]})
     refused(["shift", "--manifest", m, *SYNC, "--in", pulled, "--out", tmp_path / "out"],
             r"shift entry 'label_shift', (training set|intensity 0\.0): .*lower `size`")
+
+
+# ---------------------------------------------------------------- reannotate.aggregate
+
+
+@pytest.mark.parametrize("aggregate, match", [
+    # both were ignored without a word (the run used plurality / majority votes)
+    ({"rule": "plurality", "threshold": 0.7},
+     r"reannotate\.aggregate\.threshold: only rule majority uses it \(rule is plurality\)"),
+    ({"rule": "majority", "pred_probs": "p.parquet"},
+     r"reannotate\.aggregate\.pred_probs: only rule cleanlab uses it"),
+], ids=["threshold-with-plurality", "pred-probs-with-majority"])
+def test_reannotate_aggregate(pulled: Path, tmp_path: Path, aggregate: dict, match: str) -> None:
+    votes = tmp_path / "votes.jsonl"
+    votes.write_text('{"sample_id": "digits/train/0", "annotator": "r1", "labels": [0, 6], '
+                     '"verdict": "valid", "given": 0}\n')
+    m = write_manifest(tmp_path / "m.yaml", reannotate={
+        "sources": [{"importer": "review", "path": str(votes)}], "aggregate": aggregate})
+    refused(["reannotate", "--manifest", m, *SYNC, "--clean", pulled, "--out", tmp_path / "out"],
+            match)
