@@ -14,6 +14,7 @@ import io
 import json
 import os
 import pickle
+import re
 import socket
 import struct
 import zlib
@@ -41,6 +42,28 @@ def raw_http(port: int, request: bytes) -> tuple[int, bytes]:
             data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
     return int(head.split()[1]), body
+
+
+def run(argv: list[object]) -> tuple[int, str]:
+    """Run the CLI in-process; return (exit status, stderr + stdout)."""
+    from pipeline.cli import main as cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            rc = cli([str(a) for a in argv])
+        except SystemExit as exc:  # argparse
+            rc = exc.code
+    return int(rc or 0), err.getvalue() + out.getvalue()
+
+
+def refused(argv: list[object], match: str) -> str:
+    """Assert the command exits 2 with a message matching ``match``; return the message."""
+    rc, text = run(argv)
+    assert rc == 2, f"exit {rc}, expected 2:\n{text[-2000:]}"
+    assert "Traceback" not in text, text
+    assert re.search(match, text), f"{match!r} not in:\n{text[-2000:]}"
+    return text
 
 
 def shared() -> Path:

@@ -10,7 +10,6 @@ success. Each case was a traceback or a silent coercion before its fix.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -27,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from bad_inputs import raw_http
+from bad_inputs import raw_http, refused, run
 
 from pipeline.cli import main as cli
 
@@ -79,26 +78,6 @@ def build(tmp_path_factory) -> Build:
                 "--out", str(root / "bench")]) == 0
     t = read_config(root / "pulled" / "clean", ["sample_id", "label"])
     return Build(root, m, t["sample_id"].to_pylist(), t["label"].to_pylist())
-
-
-def run(argv: list[object]) -> tuple[int, str]:
-    """Run the CLI in-process; return (exit status, stderr + stdout)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            rc = cli([str(a) for a in argv])
-        except SystemExit as exc:  # argparse
-            rc = exc.code
-    return int(rc or 0), err.getvalue() + out.getvalue()
-
-
-def refused(argv: list[object], match: str) -> str:
-    """Assert the command exits 2 with a message matching ``match``; return the message."""
-    rc, text = run(argv)
-    assert rc == 2, f"exit {rc}, expected 2:\n{text[-2000:]}"
-    assert "Traceback" not in text, text
-    assert re.search(match, text), f"{match!r} not in:\n{text[-2000:]}"
-    return text
 
 
 # ---------------------------------------------------------------- reannotate: vote files

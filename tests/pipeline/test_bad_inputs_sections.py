@@ -9,14 +9,12 @@ silent success. Each case was a traceback or a silent coercion before its fix.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from bad_inputs import refused, run
 
 from pipeline.cli import main as cli
 
@@ -24,26 +22,6 @@ ROWS = 40
 BASE = {"name": "sections", "description": "digits", "seed": 0,
         "sources": [{"source": "digits", "splits": ["train"], "limit": ROWS}]}
 SYNC = ["--no-progress", "--scheduler", "sync"]
-
-
-def run(argv: list[object]) -> tuple[int, str]:
-    """Run the CLI in-process; return (exit status, stderr + stdout)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            rc = cli([str(a) for a in argv])
-        except SystemExit as exc:  # argparse
-            rc = exc.code
-    return int(rc or 0), err.getvalue() + out.getvalue()
-
-
-def refused(argv: list[object], match: str) -> str:
-    """Assert the command exits 2 with a message matching ``match``; return the message."""
-    rc, text = run(argv)
-    assert rc == 2, f"exit {rc}, expected 2:\n{text[-2000:]}"
-    assert "Traceback" not in text, text
-    assert re.search(match, text), f"{match!r} not in:\n{text[-2000:]}"
-    return text
 
 
 def write_manifest(path: Path, **sections: object) -> Path:
